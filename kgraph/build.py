@@ -1,0 +1,627 @@
+"""Syntax tree → IR: names, literals, calls, shape checks.
+
+The builder walks the statements once. Python-like values (numbers, strings,
+tuples, lists, functions) live only here; tensors become IR nodes through
+`make_node`, which is the one place where Python literals are lifted into the
+graph and where an op's shape rule is run with the call's source labels.
+"""
+from __future__ import annotations
+
+import difflib
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import ast
+from .errors import (ArgumentError, DTypeError, KGraphError, KGraphWarning, NameError,
+                     ShapeError, Span)
+from .ir import ConstValue, Graph, Node
+from .ops import REGISTRY, REQUIRED, Op, OpError
+from .types import DTYPES, TensorType, is_float, is_int, promote
+
+INFIX = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "//": "floor_divide",
+         "%": "mod", "**": "pow", "@": "matmul", "<": "less", "<=": "less_equal",
+         ">": "greater", ">=": "greater_equal", "==": "equal", "!=": "not_equal"}
+
+PY_INFIX = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+            "//": operator.floordiv, "%": operator.mod, "**": operator.pow,
+            "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+            "==": operator.eq, "!=": operator.ne}
+
+MAX_LABEL = 40
+
+
+@dataclass
+class Function:
+    definition: ast.FuncDef
+    scope: "Scope"
+
+
+@dataclass
+class Binding:
+    """A named value in source order (for tracing and the REPL)."""
+
+    name: str
+    value: Any
+    span: Span
+
+
+class Scope:
+    def __init__(self, parent: "Scope | None" = None):
+        self.parent = parent
+        self.names: dict[str, Any] = {}
+
+    def lookup(self, name: str) -> Any:
+        scope = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name]
+            scope = scope.parent
+        raise KeyError(name)
+
+    def visible(self) -> set[str]:
+        out, scope = set(), self
+        while scope is not None:
+            out |= set(scope.names)
+            scope = scope.parent
+        return out
+
+
+@dataclass
+class CallSite:
+    """Where an op was called from, with the source text of each argument."""
+
+    name: str
+    span: Span
+    arg_spans: dict[str, Any] = field(default_factory=dict)  # param → Span or list[Span]
+
+    def arg_span(self, param: str, index: int | None = None) -> Span:
+        s = self.arg_spans.get(param, self.span)
+        if isinstance(s, list):
+            return s[index] if index is not None and index < len(s) else self.span
+        return s
+
+    def label(self, param: str, index: int | None = None) -> str:
+        s = self.arg_spans.get(param)
+        if isinstance(s, list):
+            s = s[index] if index is not None and index < len(s) else None
+        text = " ".join(s.text().split()) if s is not None else ""
+        if not text:
+            return param if index is None else f"{param}[{index}]"
+        return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
+
+
+def did_you_mean(name: str, candidates) -> str:
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.7)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _nested_numbers(v: Any) -> bool:
+    if isinstance(v, (list, tuple)):
+        return all(_nested_numbers(x) for x in v)
+    return isinstance(v, (int, float, bool))
+
+
+def _describe(v: Any) -> str:
+    if isinstance(v, Node):
+        return f"a tensor {v.type}"
+    if isinstance(v, Function):
+        return f"the function '{v.definition.name}'"
+    if isinstance(v, str):
+        return f"the string {v!r}"
+    if isinstance(v, list):
+        return f"a list of {len(v)} values"
+    if isinstance(v, tuple):
+        return f"the tuple {v!r}" if _nested_numbers(v) else f"a tuple of {len(v)} values"
+    return repr(v)
+
+
+def _freeze(v: Any) -> Any:
+    """Static arguments become hashable attributes: lists turn into tuples."""
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+class Builder:
+    def __init__(self, filename: str = "<string>", source: str = "", floatx: str = "float32"):
+        self.filename = filename
+        self.source = source
+        self.floatx = floatx
+        self.graph = Graph()
+        self.globals = Scope()
+        self.warnings: list[KGraphWarning] = []
+        self.bindings: list[Binding] = []
+        self.var_init: dict[str, np.ndarray] = {}
+        self.leaf_spans: dict[str, Span] = {}
+        self._calls: list[str] = []
+        self._output_names: set[str] = set()
+
+    # ---- diagnostics ---------------------------------------------------------
+    def warn(self, message: str, span: Span | None) -> None:
+        self.warnings.append(KGraphWarning(message, span))
+
+    # ---- statements ----------------------------------------------------------
+    def build(self, program: ast.Program) -> Graph:
+        for stmt in program.statements:
+            self.statement(stmt, self.globals)
+        if not self.graph.outputs and not self.graph.updates:
+            raise KGraphError("the program has no `output` statement; add one, e.g. `output y`",
+                              Span(self.filename, 1, 1, 1, 1, self.source))
+        self._warn_unused_placeholders()
+        return self.graph
+
+    def statement(self, stmt, scope: Scope):
+        method = getattr(self, "stmt_" + type(stmt).__name__)
+        return method(stmt, scope)
+
+    def _top_level_only(self, stmt, scope: Scope, what: str) -> None:
+        if scope is not self.globals:
+            raise KGraphError(f"`{what}` is only allowed at the top level, not inside a `def`", stmt.span)
+
+    def stmt_Placeholder(self, stmt: ast.Placeholder, scope: Scope):
+        self._top_level_only(stmt, scope, "placeholder")
+        if stmt.dtype is None:
+            raise KGraphError(f"placeholder '{stmt.name}' needs a type, e.g. "
+                              f"`placeholder {stmt.name}: float32[None, 4]`", stmt.span)
+        dtype = self._dtype(stmt.dtype, stmt.type_span)
+        if stmt.name in self.graph.placeholders:
+            first = self.leaf_spans[stmt.name]
+            raise KGraphError(f"placeholder '{stmt.name}' is already declared at line {first.line}", stmt.span)
+        shape = stmt.shape if stmt.shape is not None else ()
+        for d in shape:
+            if isinstance(d, str) and d in REGISTRY:
+                pass  # a named dimension may share an op's name; it is only a label
+        node = self.graph.make("placeholder", (), {"name": stmt.name}, TensorType(dtype, tuple(shape)),
+                               span=stmt.span)
+        self.graph.placeholders[stmt.name] = node
+        self.leaf_spans[stmt.name] = stmt.span
+        self.bind(scope, stmt.name, node, stmt.span)
+
+    def stmt_Variable(self, stmt: ast.Variable, scope: Scope):
+        self._top_level_only(stmt, scope, "variable")
+        if stmt.name in self.graph.variables:
+            first = self.leaf_spans[stmt.name]
+            raise KGraphError(f"variable '{stmt.name}' is already defined at line {first.line}", stmt.span)
+        dtype = self._dtype(stmt.dtype, stmt.dtype_span) if stmt.dtype else self.floatx
+        value = self.expr(stmt.value, scope)
+        if isinstance(value, Node):
+            value = self.constant_value(value, stmt.value.span, f"the initial value of variable '{stmt.name}'")
+        elif _nested_numbers(value):
+            value = np.asarray(value)
+        else:
+            raise KGraphError(f"a variable's initial value must be a tensor, got {_describe(value)}",
+                              stmt.value.span)
+        if not np.can_cast(value.dtype, dtype, "same_kind") and not (value.dtype == bool):
+            if not (np.issubdtype(value.dtype, np.floating) and dtype in ("float16", "bfloat16")):
+                raise DTypeError(f"variable '{stmt.name}': its value is {value.dtype.name}, which does not "
+                                 f"cast safely to {dtype}", stmt.value.span)
+        array = np.asarray(value).astype(np.dtype(_np_name(dtype)))
+        node = self.graph.make("variable", (), {"name": stmt.name}, TensorType(dtype, array.shape),
+                               span=stmt.span)
+        self.graph.variables[stmt.name] = node
+        self.var_init[stmt.name] = array
+        self.leaf_spans[stmt.name] = stmt.span
+        self.bind(scope, stmt.name, node, stmt.span)
+
+    def stmt_Assign(self, stmt: ast.Assign, scope: Scope):
+        value = self.expr(stmt.value, scope)
+        if not stmt.destructure:
+            self.bind(scope, stmt.targets[0], value, stmt.span)
+            return
+        if isinstance(value, Node):
+            raise KGraphError(f"cannot unpack {_describe(value)} into {len(stmt.targets)} names; "
+                              f"unpacking takes a list or tuple (e.g. from `gradients`)", stmt.value.span)
+        if not isinstance(value, (list, tuple)):
+            raise KGraphError(f"cannot unpack {_describe(value)}", stmt.value.span)
+        if len(value) != len(stmt.targets):
+            raise KGraphError(f"cannot unpack {len(value)} values into {len(stmt.targets)} names "
+                              f"({', '.join(stmt.targets)})", stmt.span)
+        for name, v in zip(stmt.targets, value):
+            self.bind(scope, name, v, stmt.span)
+
+    def bind(self, scope: Scope, name: str, value: Any, span: Span) -> None:
+        scope.names[name] = value
+        if scope is self.globals:
+            self.bindings.append(Binding(name, value, span))
+
+    def stmt_Output(self, stmt: ast.Output, scope: Scope):
+        self._top_level_only(stmt, scope, "output")
+        for item in stmt.items:
+            value = self.expr(item.value, scope)
+            if item.name:
+                name = item.name
+            elif isinstance(item.value, ast.Name):
+                name = item.value.id
+            else:
+                name = f"out{len(self.graph.outputs)}"
+            if isinstance(value, (list, tuple)) and not _nested_numbers(value):
+                for i, v in enumerate(value):
+                    self._add_output(f"{name}_{i}", self.tensor(v, item.value.span), item)
+            else:
+                self._add_output(name, self.tensor(value, item.value.span), item)
+
+    def _add_output(self, name: str, node: Node, item: ast.OutputItem) -> None:
+        if name in self._output_names:
+            raise KGraphError(f"two outputs are named '{name}'; rename one with `as`", item.span)
+        self._output_names.add(name)
+        self.graph.outputs.append((name, node))
+
+    def stmt_Update(self, stmt: ast.Update, scope: Scope):
+        raise KGraphError("`update` statements are not supported yet (LANGUAGE.md §8, v2)", stmt.span)
+
+    def stmt_ExprStmt(self, stmt: ast.ExprStmt, scope: Scope):
+        value = self.expr(stmt.value, scope)
+        if scope is self.globals:
+            self.warn("this expression's value is not used; bind it (`y = ...`) or `output` it",
+                      stmt.span)
+        return value
+
+    def stmt_FuncDef(self, stmt: ast.FuncDef, scope: Scope):
+        if len(set(stmt.params)) != len(stmt.params):
+            raise KGraphError(f"function '{stmt.name}' has a repeated parameter name", stmt.span)
+        if not any(isinstance(s, ast.Return) for s in stmt.body):
+            raise KGraphError(f"function '{stmt.name}' has no `return`", stmt.span)
+        self.bind(scope, stmt.name, Function(stmt, scope), stmt.span)
+
+    def stmt_Return(self, stmt: ast.Return, scope: Scope):
+        raise KGraphError("`return` outside a function", stmt.span)
+
+    # ---- expressions -----------------------------------------------------------
+    def expr(self, e, scope: Scope) -> Any:
+        return getattr(self, "expr_" + type(e).__name__)(e, scope)
+
+    def expr_Number(self, e: ast.Number, scope):
+        return e.value
+
+    def expr_String(self, e: ast.String, scope):
+        return e.value
+
+    def expr_Literal(self, e: ast.Literal, scope):
+        return e.value
+
+    def expr_Tuple(self, e: ast.Tuple, scope):
+        return tuple(self.expr(x, scope) for x in e.items)
+
+    def expr_List(self, e: ast.List, scope):
+        return [self.expr(x, scope) for x in e.items]
+
+    def expr_Name(self, e: ast.Name, scope: Scope):
+        try:
+            return scope.lookup(e.id)
+        except KeyError:
+            pass
+        if e.id in REGISTRY:
+            raise NameError(f"'{e.id}' is an op; call it: `{e.id}(...)`", e.span)
+        raise NameError(f"unknown name '{e.id}'" + did_you_mean(e.id, scope.visible()), e.span)
+
+    def expr_Unary(self, e: ast.Unary, scope: Scope):
+        v = self.expr(e.operand, scope)
+        if _is_number(v):
+            return -v if e.op == "-" else v
+        if e.op == "+":
+            return self.tensor(v, e.operand.span)
+        site = CallSite("negative", e.span, {"x": e.operand.span})
+        return self.apply(REGISTRY["negative"], [v], {}, site)
+
+    def expr_BinOp(self, e: ast.BinOp, scope: Scope):
+        left, right = self.expr(e.left, scope), self.expr(e.right, scope)
+        if _is_number(left) and _is_number(right) and e.op in PY_INFIX:
+            try:
+                return PY_INFIX[e.op](left, right)
+            except (ZeroDivisionError, OverflowError) as err:
+                raise ArgumentError(str(err), e.span) from None
+        if isinstance(left, tuple) and isinstance(right, tuple) and e.op == "+":
+            return left + right
+        op = REGISTRY.get(INFIX[e.op])
+        if op is None:
+            raise NameError(f"the operator '{e.op}' needs the op {INFIX[e.op]}, which is missing", e.span)
+        names = [p.name for p in op.params if p.kind == "tensor"][:2]
+        site = CallSite(op.name, e.span, {names[0]: e.left.span, names[1]: e.right.span})
+        return self.apply(op, [left, right], {}, site)
+
+    def expr_Index(self, e: ast.Index, scope: Scope):
+        value = self.expr(e.value, scope)
+        items = []
+        for sub in e.subscripts:
+            items.append(self._index_item(sub, scope))
+        if isinstance(value, (tuple, list)) and not isinstance(value, Node):
+            if len(items) == 1 and isinstance(items[0], int):
+                try:
+                    return value[items[0]]
+                except IndexError:
+                    raise ArgumentError(f"index {items[0]} is out of range for {_describe(value)}",
+                                        e.span) from None
+            if len(items) == 1 and isinstance(items[0], tuple) and _nested_numbers(value) is not None:
+                return value[slice(*items[0][1:])]
+        x = self.tensor(value, e.value.span)
+        site = CallSite("getitem", e.span, {"x": e.value.span})
+        return self.apply(REGISTRY["getitem"], [x, tuple(items)], {}, site)
+
+    def _index_item(self, sub, scope: Scope):
+        if isinstance(sub, ast.EllipsisLit):
+            return Ellipsis
+        if isinstance(sub, ast.Slice):
+            parts = []
+            for part in (sub.start, sub.stop, sub.step):
+                v = None if part is None else self.expr(part, scope)
+                if v is not None and not (isinstance(v, int) and not isinstance(v, bool)):
+                    raise ArgumentError(f"slice bounds must be integers known at compile time, "
+                                        f"got {_describe(v)}", part.span)
+                parts.append(v)
+            return ("slice", *parts)
+        v = self.expr(sub, scope)
+        if v is None or (isinstance(v, int) and not isinstance(v, bool)):
+            return v
+        if isinstance(v, Node):
+            raise ArgumentError("indexing with a tensor is not supported; use gather(x, indices)",
+                                sub.span)
+        raise ArgumentError(f"an index must be an integer, a slice, None or '...', got {_describe(v)}",
+                            sub.span)
+
+    def expr_Call(self, e: ast.Call, scope: Scope):
+        try:
+            target = scope.lookup(e.func)
+        except KeyError:
+            target = None
+        if isinstance(target, Function):
+            return self.inline(target, e, scope)
+        if target is not None and e.func not in REGISTRY:
+            raise NameError(f"'{e.func}' is {_describe(target)}, not a function", e.func_span)
+        op = REGISTRY.get(e.func)
+        if op is None or op.name in ("placeholder", "variable", "const", "grad"):
+            candidates = [n for n in REGISTRY if n not in ("placeholder", "variable", "const", "grad")]
+            candidates += [n for n in scope.visible() if isinstance(scope.lookup(n), Function)]
+            raise NameError(f"unknown op '{e.func}'" + did_you_mean(e.func, candidates), e.func_span)
+        args = [self.expr(a, scope) for a in e.args]
+        kwargs = {k.name: self.expr(k.value, scope) for k in e.kwargs}
+        site = CallSite(op.name, e.span, self._arg_spans(op, e))
+        return self.apply(op, args, kwargs, site, e)
+
+    def _arg_spans(self, op: Op, e: ast.Call) -> dict[str, Any]:
+        spans: dict[str, Any] = {}
+        for p, a in zip(op.params, e.args):
+            spans[p.name] = a.span
+        for k in e.kwargs:
+            spans[k.name] = k.value.span
+        for p in op.params:
+            node = None
+            if p.kind == "tensors":
+                idx = [i for i, q in enumerate(op.params) if q.name == p.name][0]
+                node = e.args[idx] if idx < len(e.args) else next(
+                    (k.value for k in e.kwargs if k.name == p.name), None)
+            if isinstance(node, (ast.List, ast.Tuple)):
+                spans[p.name] = [x.span for x in node.items]
+        return spans
+
+    def inline(self, fn: Function, e: ast.Call, caller_scope: Scope):
+        d = fn.definition
+        if d.name in self._calls:
+            raise KGraphError(f"function '{d.name}' calls itself; recursion is not supported", e.span)
+        args = [self.expr(a, caller_scope) for a in e.args]
+        kwargs = {k.name: self.expr(k.value, caller_scope) for k in e.kwargs}
+        if len(args) > len(d.params):
+            raise ArgumentError(f"{d.name}() takes {len(d.params)} arguments but {len(args)} were given",
+                                e.span)
+        bound = dict(zip(d.params, args))
+        for k in e.kwargs:
+            if k.name not in d.params:
+                raise ArgumentError(f"{d.name}() got an unexpected keyword argument '{k.name}'"
+                                    + did_you_mean(k.name, d.params), k.span)
+            if k.name in bound:
+                raise ArgumentError(f"{d.name}() got multiple values for argument '{k.name}'", k.span)
+            bound[k.name] = kwargs[k.name]
+        missing = [p for p in d.params if p not in bound]
+        if missing:
+            raise ArgumentError(f"{d.name}() missing argument '{missing[0]}'", e.span)
+        local = Scope(fn.scope)
+        local.names.update(bound)
+        self._calls.append(d.name)
+        try:
+            for stmt in d.body:
+                if isinstance(stmt, ast.Return):
+                    return self.expr(stmt.value, local)
+                self.statement(stmt, local)
+        except KGraphError as err:
+            raise err.with_note(e.span, f"in the call to '{d.name}' here") from None
+        finally:
+            self._calls.pop()
+        raise KGraphError(f"function '{d.name}' ended without `return`", d.span)
+
+    # ---- calls into the registry ---------------------------------------------
+    def bind_args(self, op: Op, args: list, kwargs: dict, site: CallSite, call: ast.Call | None) -> dict:
+        params = op.params
+        if len(args) > len(params):
+            raise ArgumentError(f"{op.name}() takes at most {len(params)} arguments "
+                                f"({', '.join(p.name for p in params)}) but {len(args)} were given",
+                                site.span)
+        bound = {p.name: a for p, a in zip(params, args)}
+        names = [p.name for p in params]
+        for k, v in kwargs.items():
+            if k not in names:
+                span = next((kw.span for kw in call.kwargs if kw.name == k), site.span) if call else site.span
+                raise ArgumentError(f"{op.name}() got an unexpected keyword argument '{k}'"
+                                    + did_you_mean(k, names), span)
+            if k in bound:
+                raise ArgumentError(f"{op.name}() got multiple values for argument '{k}'", site.arg_span(k))
+            bound[k] = v
+        for p in params:
+            if p.name not in bound:
+                if p.required:
+                    raise ArgumentError(f"{op.name}() missing required argument '{p.name}' "
+                                        f"(signature: {op.signature})", site.span)
+                bound[p.name] = p.default
+        return bound
+
+    def apply(self, op: Op, args: list, kwargs: dict, site: CallSite, call: ast.Call | None = None):
+        bound = self.bind_args(op, args, kwargs, site, call)
+        bound = self._coerce(op, bound, site)
+        if op.build is not None:
+            return op.build(self, site, bound)
+        return self.make_node(op.name, bound, site)
+
+    def _coerce(self, op: Op, bound: dict, site: CallSite) -> dict:
+        """Tensor arguments become nodes (Python scalars weakly typed), static ones hashable."""
+        out = dict(bound)
+        tensor_params = [p for p in op.params if p.kind == "tensor"]
+        like = None
+        if op.elementwise:
+            dtypes = [v.dtype for p in tensor_params if isinstance(v := bound[p.name], Node)]
+            dtypes += [self._literal_dtype(v) for p in tensor_params
+                       if isinstance(v := bound[p.name], (list, tuple))]
+            if dtypes:
+                like = dtypes[0]
+                for d in dtypes[1:]:
+                    like = promote(like, d)
+        for p in op.params:
+            v = bound[p.name]
+            if p.kind == "tensor":
+                if v is None and not p.required:
+                    out[p.name] = None
+                    continue
+                out[p.name] = self.tensor(v, site.arg_span(p.name), like=like)
+            elif p.kind == "tensors":
+                if isinstance(v, Node) and op.build is not None:
+                    out[p.name] = v  # one tensor as a sequence (stack): the op's build decides
+                    continue
+                if not isinstance(v, (list, tuple)):
+                    raise ArgumentError(f"{op.name}(): '{p.name}' must be a list of tensors, got "
+                                        f"{_describe(v)}", site.arg_span(p.name))
+                out[p.name] = [self.tensor(x, site.arg_span(p.name, i)) for i, x in enumerate(v)]
+            else:
+                if isinstance(v, Node):
+                    raise ArgumentError(f"{op.name}(): '{p.name}' must be known at compile time, "
+                                        f"but {site.label(p.name)} is a tensor", site.arg_span(p.name))
+                if isinstance(v, Function):
+                    raise ArgumentError(f"{op.name}(): '{p.name}' cannot be a function", site.arg_span(p.name))
+                v = _freeze(v)
+                if p.name == "dtype" and op.name not in ("cast",) and v is None:
+                    v = self.floatx
+                if p.name == "dtype" and v is not None:
+                    v = self._dtype(v, site.arg_span(p.name))
+                out[p.name] = v
+        return out
+
+    def make_node(self, op_name: str, bound: dict, site: CallSite) -> Node:
+        """Make one node of `op_name` from bound arguments; shape errors get the call's place."""
+        op = REGISTRY[op_name]
+        srcs: list[Node] = []
+        attrs: dict[str, Any] = {}
+        labels: list[str] = []
+        for p in op.params:
+            v = bound.get(p.name, p.default)
+            if p.kind == "tensor":
+                if v is None:
+                    attrs["has_" + p.name] = False
+                    continue
+                v = self.tensor(v, site.arg_span(p.name))
+                srcs.append(v)
+                labels.append(f"{site.label(p.name)} is {v.type}")
+            elif p.kind == "tensors":
+                for i, x in enumerate(v):
+                    srcs.append(x)
+                    labels.append(f"{site.label(p.name, i)} is {x.type}")
+            else:
+                attrs[p.name] = _freeze(v)
+        if op.unique:
+            attrs["uid"] = self.graph.fresh_id()
+        try:
+            return self.graph.make(op.name, srcs, attrs, span=site.span)
+        except OpError as err:
+            cls = {"shape": ShapeError, "dtype": DTypeError}.get(err.kind, ArgumentError)
+            try:
+                message = err.template.format(*labels)
+            except (IndexError, KeyError):
+                message = err.template
+            raise cls(f"{site.name}: {message}", site.span) from None
+
+    # ---- values ------------------------------------------------------------------
+    def _literal_dtype(self, v) -> str:
+        flat = np.asarray(v, dtype=object).ravel().tolist() if v != [] and v != () else []
+        if any(isinstance(x, float) for x in flat):
+            return self.floatx
+        if flat and all(isinstance(x, bool) for x in flat):
+            return "bool"
+        return "int32"
+
+    def tensor(self, v: Any, span: Span, like: str | None = None) -> Node:
+        """Lift a value into the graph. `like` is the dtype a weak Python scalar adopts."""
+        if isinstance(v, Node):
+            return v
+        if isinstance(v, bool):
+            dtype = "bool" if like in (None, "bool") else like
+            return self.constant(np.asarray(v, dtype=_np_name(dtype)))
+        if _is_number(v):
+            if like is not None and (is_float(like) or (isinstance(v, int) and like != "bool")):
+                dtype = like
+            elif isinstance(v, float):
+                dtype = self.floatx
+            else:
+                dtype = "int32"
+            if isinstance(v, int) and is_int(dtype):
+                info = np.iinfo(_np_name(dtype))
+                if not info.min <= v <= info.max:
+                    raise ArgumentError(f"the integer {v} does not fit in {dtype}", span)
+            return self.constant(np.asarray(v, dtype=_np_name(dtype)))
+        if isinstance(v, (list, tuple)):
+            if not _nested_numbers(v):
+                if any(isinstance(x, Node) for x in v):
+                    raise ArgumentError(f"expected a tensor, got {_describe(v)} holding tensors; "
+                                        f"use stack([...]) to make one tensor of them", span)
+                raise ArgumentError(f"expected a tensor, got {_describe(v)}", span)
+            dtype = self._literal_dtype(v)
+            try:
+                array = np.asarray(v, dtype=_np_name(dtype))
+            except ValueError:
+                raise ShapeError("a literal array must be rectangular (every row the same length)",
+                                 span) from None
+            return self.constant(array)
+        raise ArgumentError(f"expected a tensor, got {_describe(v)}", span)
+
+    def constant(self, array: np.ndarray) -> Node:
+        array = np.asarray(array)
+        dtype = "bfloat16" if array.dtype.name == "bfloat16" else array.dtype.name
+        return self.graph.make("const", (), {"value": ConstValue(array)}, TensorType(dtype, array.shape))
+
+    def constant_value(self, node: Node, span: Span, what: str) -> np.ndarray:
+        from .ir import toposort
+        from .lower import evaluate_eagerly
+
+        for n in toposort([node]):
+            if n.op in ("placeholder", "variable"):
+                raise KGraphError(f"{what} must be computable at compile time, but it depends on "
+                                  f"{n.op} '{n.attr('name')}'", span)
+            if n.op in REGISTRY and REGISTRY[n.op].unique and n.op != "print_tensor":
+                raise KGraphError(f"{what} must be computable at compile time; give `{n.op}` a seed",
+                                  span)
+        return evaluate_eagerly(node)
+
+    def _dtype(self, name: Any, span: Span) -> str:
+        if not isinstance(name, str) or name not in DTYPES:
+            hint = did_you_mean(str(name), DTYPES) if isinstance(name, str) else ""
+            raise DTypeError(f"unknown dtype {name!r}{hint} (dtypes: {', '.join(DTYPES)})", span)
+        return name
+
+    def _warn_unused_placeholders(self) -> None:
+        from .ir import toposort
+
+        used = {n.id for n in toposort(self.graph.roots())}
+        for name, node in self.graph.placeholders.items():
+            if node.id not in used:
+                self.warn(f"placeholder '{name}' is not used by any output", self.leaf_spans[name])
+
+
+def _np_name(dtype: str):
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    return dtype

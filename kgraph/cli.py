@@ -1,0 +1,103 @@
+"""The `kgraph` command: subcommands, shared options and error reporting.
+
+A user mistake prints `file:line:col: error: ...`, the line and a caret, and
+exits 1; a bad command line exits 2 (argparse); `--debug` shows tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from .errors import KGraphError, KGraphWarning
+from .commands import run as run_command
+
+# Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
+COMMANDS = [run_command]
+
+EPILOG = """\
+examples:
+  kgraph run examples/quickstart.kg
+  kgraph run examples/logreg.kg --feed x='[[1, 2, 3, 4]]' --feed y='[[0, 0, 1]]' --format json
+  kgraph run FILE --help            options of one subcommand
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kgraph",
+        description="kgraph compiles .kg expression-graph programs (Keras-backend ops) to JAX/XLA.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"kgraph {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--debug", action="store_true", help="show Python tracebacks (for bug reports)")
+        module.add_arguments(p)
+        p.set_defaults(handler=module.main)
+    return parser
+
+
+def add_compile_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by the subcommands that compile a program."""
+    p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2), default=2, metavar="LEVEL",
+                   help="optimisation level: -O0 nothing, -O1 dead code/CSE/folding, -O2 all (default)")
+    p.add_argument("--floatx", default="float32", choices=("float16", "bfloat16", "float32", "float64"),
+                   help="the default float dtype (floatx()), float32 unless set")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def report(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", KGraphWarning)
+        try:
+            code = args.handler(args)
+        except KGraphError as e:
+            _flush_warnings(caught)
+            if debug:
+                raise
+            text = e.render()
+            if e.span is None and getattr(args, "file", None):
+                text = f"{args.file}: {text}"
+            report(text)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            return 0
+        except Exception as e:  # an internal error is a bug: say so briefly, unless --debug
+            if debug:
+                raise
+            report(f"kgraph: internal error: {type(e).__name__}: {e}\n"
+                   f"This is a bug in kgraph; rerun with --debug for the traceback and report it.")
+            return 70
+        _flush_warnings(caught)
+    return code or 0
+
+
+def _flush_warnings(caught) -> None:
+    for w in caught:
+        if isinstance(w.message, KGraphWarning):
+            report(w.message.render())
+    caught.clear()
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

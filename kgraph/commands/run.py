@@ -1,0 +1,139 @@
+"""`kgraph run`: compile a program, feed it, print its outputs."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+
+from ..errors import FeedError, KGraphError
+
+NAME = "run"
+HELP = "compile and run a program, printing its outputs"
+DESCRIPTION = """\
+Compile FILE.kg and run it once, printing every output.
+
+feeds (--feed NAME=VALUE, one per placeholder):
+  x=data.npy           a NumPy .npy file
+  x=data.npz           the one array in a .npz file (x=data.npz:key to choose one)
+  x=data.csv           a CSV file of numbers
+  x='[[1, 2], [3, 4]]' a JSON literal (a number, or nested lists)
+  x=-                  a .npy file read from standard input
+
+examples:
+  kgraph run examples/quickstart.kg
+  kgraph run examples/logreg.kg --feed x='[[1, 2, 3, 4]]' --feed y='[[0, 0, 1]]'
+  kgraph run model.kg --feed x=batch.npy --format json
+  kgraph run model.kg --feed x=batch.npy --out results.npz -O0
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..cli import add_compile_options
+
+    p.add_argument("file", metavar="FILE.kg", help="the program to run")
+    p.add_argument("--feed", action="append", default=[], metavar="NAME=VALUE",
+                   help="a value for a placeholder (repeat for each)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="how to print outputs: readable text (default) or one JSON object")
+    p.add_argument("--out", metavar="FILE.npz", help="write the outputs to a .npz file instead of printing")
+    p.add_argument("--device", choices=("cpu", "gpu", "tpu"), default=None,
+                   help="where to run (default: JAX's default device)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for random ops that have no seed of their own (default 0)")
+    add_compile_options(p)
+
+
+def parse_feeds(program, specs: list[str]) -> dict:
+    from ..feeds import read_feed_value
+
+    feeds = {}
+    spans = program._builder.leaf_spans
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        if not sep or not name:
+            raise FeedError(f"--feed {spec!r}: expected NAME=VALUE, e.g. --feed x=data.npy")
+        if name not in program.placeholders:
+            known = ", ".join(program.placeholders) or "none"
+            raise FeedError(f"--feed {name}=...: the program has no placeholder '{name}' "
+                            f"(placeholders: {known})")
+        if name in feeds:
+            raise FeedError(f"--feed {name}=... is given twice")
+        dtype, shape = program.placeholders[name]
+        declared = f"{dtype}[{', '.join('None' if d is None else str(d) for d in shape)}]"
+        try:
+            value = read_feed_value(text)
+        except ValueError as e:
+            raise FeedError(f"feed '{name}' (placeholder {name}: {declared}): {e}", spans.get(name)) from None
+        if text.lower().endswith(".csv"):
+            value = _fit_csv(value, len(shape))
+        feeds[name] = value
+    return feeds
+
+
+def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
+    """A CSV is read as rows; a one-row or one-column CSV also feeds a vector or a scalar."""
+    if rank == 1 and 1 in array.shape:
+        return array.reshape(-1)
+    if rank == 0 and array.size == 1:
+        return array.reshape(())
+    return array
+
+
+def main(args) -> int:
+    from ..program import load
+
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed,
+                   device=args.device)
+    feeds = parse_feeds(program, args.feed)
+    outputs = program.run(**feeds)
+    if args.out:
+        try:
+            np.savez(args.out, **outputs)
+        except OSError as e:
+            raise KGraphError(f"cannot write {args.out}: {e.strerror or e}") from None
+        print(f"wrote {len(outputs)} outputs to {args.out}", file=sys.stderr)
+        return 0
+    if args.format == "json":
+        print(json.dumps(to_json(outputs)))
+    else:
+        print(to_text(outputs))
+    return 0
+
+
+def _json_float(v) -> float | str:
+    # str() of a float32 scalar is its shortest round-tripping text: 0.1, not 0.10000000149.
+    f = float(str(v))
+    if math.isfinite(f):
+        return f
+    return "NaN" if math.isnan(f) else ("Infinity" if f > 0 else "-Infinity")
+
+
+def _jsonable(a: np.ndarray):
+    if a.dtype.kind != "f" and a.dtype.name != "bfloat16":
+        return a.tolist()
+    flat = [_json_float(v) for v in a.ravel()]
+    if a.ndim == 0:
+        return flat[0]
+    return np.array(flat, dtype=object).reshape(a.shape).tolist()
+
+
+def to_json(outputs: dict) -> dict:
+    """{"name": {"dtype", "shape", "data"}}; NaN and ±inf become the strings "NaN", "Infinity"."""
+    return {name: {"dtype": a.dtype.name, "shape": list(a.shape), "data": _jsonable(a)}
+            for name, a in outputs.items()}
+
+
+def to_text(outputs: dict) -> str:
+    lines = []
+    for name, a in outputs.items():
+        head = f"{name}: {a.dtype.name}[{', '.join(str(d) for d in a.shape)}]"
+        body = np.array2string(a, threshold=200, edgeitems=3, max_line_width=100)
+        if "\n" in body:
+            lines.append(head + " =")
+            lines.extend("  " + line for line in body.splitlines())
+        else:
+            lines.append(f"{head} = {body}")
+    return "\n".join(lines)

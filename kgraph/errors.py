@@ -1,0 +1,127 @@
+"""One error family for every user-facing failure.
+
+A `KGraphError` carries the place of the mistake (a `Span`) when it has one and
+renders as ``file:line:col: error: message``, the source line and a caret.
+It is raised where the mistake is found, so nothing downstream guesses the place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """A place in a source text: 1-based line and column, end exclusive."""
+
+    filename: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    source: str = ""  # the whole text the span points into (for the caret line)
+
+    def source_line(self) -> str:
+        lines = self.source.splitlines()
+        return lines[self.line - 1] if 0 < self.line <= len(lines) else ""
+
+    def text(self) -> str:
+        """The exact source text the span covers."""
+        lines = self.source.splitlines(keepends=True)
+        if not lines or self.line > len(lines):
+            return ""
+        start = sum(len(x) for x in lines[: self.line - 1]) + self.column - 1
+        end = sum(len(x) for x in lines[: self.end_line - 1]) + self.end_column - 1
+        return self.source[start:end]
+
+    def __repr__(self) -> str:
+        return f"Span({self.filename}:{self.line}:{self.column})"
+
+
+def render_at(span: Span | None, kind: str, message: str) -> str:
+    if span is None:
+        return f"{kind}: {message}"
+    head = f"{span.filename}:{span.line}:{span.column}: {kind}: {message}"
+    line = span.source_line()
+    if not line:
+        return head
+    width = 1
+    if span.end_line == span.line and span.end_column > span.column:
+        width = span.end_column - span.column
+    caret = " " * (span.column - 1) + "^" + "~" * (width - 1)
+    return f"{head}\n    {line}\n    {caret}"
+
+
+class KGraphError(Exception):
+    """Base class of every error a user can cause: program, feed or command line."""
+
+    kind = "error"
+
+    def __init__(self, message: str, span: Span | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.notes: list[tuple[Span | None, str]] = []
+
+    @property
+    def filename(self) -> str | None:
+        return self.span.filename if self.span else None
+
+    @property
+    def line(self) -> int | None:
+        return self.span.line if self.span else None
+
+    @property
+    def column(self) -> int | None:
+        return self.span.column if self.span else None
+
+    def with_note(self, span: Span | None, message: str) -> "KGraphError":
+        self.notes.append((span, message))
+        return self
+
+    def render(self) -> str:
+        parts = [render_at(self.span, "error", self.message)]
+        parts += [render_at(span, "note", msg) for span, msg in self.notes]
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class ParseError(KGraphError):
+    """The text is not a kgraph program (syntax)."""
+
+
+class NameError(KGraphError):  # noqa: A001 - deliberately mirrors Python's name
+    """A name or op that is not defined."""
+
+
+class ArgumentError(KGraphError):
+    """An op was called with arguments it does not take."""
+
+
+class ShapeError(KGraphError):
+    """Shapes that cannot agree."""
+
+
+class DTypeError(KGraphError):
+    """Dtypes that cannot agree."""
+
+
+class FeedError(KGraphError):
+    """A missing, unknown, mis-shaped or uncastable feed, or an unreadable feed file."""
+
+
+class StateError(KGraphError):
+    """A state file that does not match the program."""
+
+
+class KGraphWarning(UserWarning):
+    """A compile-time warning (an unconnected gradient target, an unused placeholder)."""
+
+    def __init__(self, message: str, span: Span | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+
+    def render(self) -> str:
+        return render_at(self.span, "warning", self.message)

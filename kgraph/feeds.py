@@ -1,0 +1,143 @@
+"""Feeds: reading them from the command line, and checking them against placeholders.
+
+A feed is converted to its placeholder's dtype when NumPy's `same_kind` casting
+allows; otherwise, and on any shape disagreement, it is a `FeedError` that names
+the placeholder, its declared type and what was given, at the placeholder's line.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import FeedError, Span
+from .ir import Node
+from .types import TensorType, format_dim
+
+
+def describe_array(a: np.ndarray) -> str:
+    return f"{a.dtype.name}[{', '.join(str(d) for d in a.shape)}]"
+
+
+def check_feed(name: str, node: Node, value: Any, span: Span | None,
+               named_dims: dict[str, tuple[int, str]]) -> np.ndarray:
+    """Convert `value` for placeholder `node`; record named dims to check agreement across feeds."""
+    declared: TensorType = node.type
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise FeedError(f"feed '{name}': cannot make an array of the given value ({e}); "
+                        f"the placeholder is {declared}", span) from None
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise FeedError(f"feed '{name}': expected numbers for placeholder {name}: {declared}, "
+                        f"got {array.dtype.name} data", span)
+    target = np.dtype(_np_dtype(declared.dtype))
+    if array.dtype != target:
+        # Python ints and floats (int64/float64 by default) narrow freely; other arrays cast same_kind.
+        ok = np.can_cast(array.dtype, target, "same_kind") or (
+            array.dtype.kind == "i" and target.kind in "fc") or (
+            array.dtype.kind == "b" and target.kind in "iuf") or (
+            array.dtype.kind in "iu" and target.kind in "iu")
+        if not ok:
+            raise FeedError(f"feed '{name}': cannot convert {describe_array(array)} to the placeholder's "
+                            f"dtype: {name} is declared {declared}", span)
+        array = array.astype(target)
+    if array.ndim != declared.ndim:
+        raise FeedError(f"feed '{name}': shape mismatch: {name} is declared {declared}, "
+                        f"got {describe_array(array)} (rank {array.ndim} != {declared.ndim})", span)
+    for axis, (want, got) in enumerate(zip(declared.shape, array.shape)):
+        if isinstance(want, int) and want != got:
+            raise FeedError(f"feed '{name}': shape mismatch: {name} is declared {declared}, "
+                            f"got {describe_array(array)} (axis {axis}: {got} != {want})", span)
+        if isinstance(want, str):
+            if want in named_dims and named_dims[want][0] != got:
+                size, other = named_dims[want]
+                raise FeedError(f"feed '{name}': dimension '{want}' is {got} here but {size} in feed "
+                                f"'{other}' ({name} is declared {declared}, got {describe_array(array)})",
+                                span)
+            named_dims.setdefault(want, (got, name))
+    return array
+
+
+def _np_dtype(dtype: str):
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    return dtype
+
+
+# ---- the command line's feed syntax ---------------------------------------------
+
+def read_feed_value(text: str, stdin=None) -> np.ndarray | Any:
+    """NAME=VALUE's VALUE: .npy, .npz[:key], .csv, '-' (a .npy on stdin) or a JSON literal.
+
+    Raises ValueError with a readable reason; the caller names the feed.
+    """
+    if text == "-":
+        data = (stdin or sys.stdin.buffer).read()
+        return _load_npy(io.BytesIO(data), "standard input")
+    path_part, _, key = text.partition(":") if ".npz:" in text else (text, "", "")
+    suffix = Path(path_part).suffix.lower()
+    if suffix in (".npy", ".npz", ".csv"):
+        path = Path(path_part)
+        if not path.is_file():
+            raise ValueError(f"no such file: {path_part}")
+        if suffix == ".npy":
+            with open(path, "rb") as f:
+                return _load_npy(f, path_part)
+        if suffix == ".npz":
+            return _load_npz(path, key)
+        return _load_csv(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    raise ValueError(f"{text!r} is neither a file (.npy, .npz, .csv) nor a JSON literal "
+                     f"(e.g. '[[1, 2], [3, 4]]' or 3.5)")
+
+
+def _load_npy(f, what: str) -> np.ndarray:
+    try:
+        return np.load(f, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise ValueError(f"{what} holds pickled objects, which kgraph never loads") from None
+        raise ValueError(f"{what} is not a valid .npy file ({e})") from None
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{what} is not a valid .npy file ({e})") from None
+
+
+def _load_npz(path: Path, key: str) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = list(z.keys())
+            if key:
+                if key not in keys:
+                    raise ValueError(f"{path} has no array '{key}' (it has: {', '.join(keys)})")
+                return z[key]
+            if len(keys) != 1:
+                raise ValueError(f"{path} holds {len(keys)} arrays ({', '.join(keys)}); "
+                                 f"choose one with {path}:KEY")
+            return z[keys[0]]
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path} is not a valid .npz file ({e})") from None
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise ValueError(f"{path} holds pickled objects, which kgraph never loads") from None
+        raise
+
+
+def _load_csv(path: Path) -> np.ndarray:
+    try:
+        return np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError as e:
+        raise ValueError(f"{path} is not a CSV of numbers ({e})") from None
+
+
+def format_type_for(dtype: str, shape: tuple) -> str:
+    return f"{dtype}[{', '.join(format_dim(d) for d in shape)}]"

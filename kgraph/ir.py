@@ -1,0 +1,255 @@
+"""The IR: one node type, interned per graph, printed in let-form.
+
+A `Node` is an op name, a `TensorType`, a tuple of source nodes and sorted static
+attributes. `Graph.make` interns nodes (hash-consing), so structurally equal
+expressions are one node and common-subexpression elimination comes free.
+Nodes are immutable; passes build new nodes through `Graph.make`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .errors import Span
+from .types import TensorType, format_dim
+
+
+class ConstValue:
+    """A constant's array, hashed by content so equal constants intern to one node."""
+
+    __slots__ = ("array", "_key")
+
+    def __init__(self, array: np.ndarray):
+        self.array = np.asarray(array)
+        self.array.setflags(write=False)
+        self._key = (self.array.dtype.str, self.array.shape, self.array.tobytes())
+
+    def __eq__(self, other):
+        return isinstance(other, ConstValue) and self._key == other._key
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __repr__(self):
+        a = self.array
+        if a.size <= 8:
+            text = np.array2string(a, separator=", ", threshold=8).replace("\n", "")
+            return " ".join(text.split())
+        return f"<{a.size} values>"
+
+
+def _attr_key(value: Any) -> Any:
+    """A hashable key that tells apart values Python considers equal (0.0 and -0.0, 1 and True)."""
+    if isinstance(value, float):
+        return ("f", repr(value))
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (tuple, list)):
+        return ("t", tuple(_attr_key(v) for v in value))
+    return value
+
+
+class Node:
+    __slots__ = ("op", "type", "srcs", "attrs", "id", "span", "graph", "_key")
+
+    def __init__(self, graph, op, type_, srcs, attrs, id_, span, key):
+        self.graph = graph
+        self.op: str = op
+        self.type: TensorType = type_
+        self.srcs: tuple[Node, ...] = srcs
+        self.attrs: tuple[tuple[str, Any], ...] = attrs
+        self.id: int = id_
+        self.span: Span | None = span
+        self._key = key
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def shape(self) -> tuple:
+        return self.type.shape
+
+    @property
+    def kw(self) -> dict[str, Any]:
+        return dict(self.attrs)
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        for k, v in self.attrs:
+            if k == name:
+                return v
+        return default
+
+    def __repr__(self) -> str:
+        return f"<Node {self.id} {self.op} {self.type}>"
+
+
+class Graph:
+    """A per-program node store: interning table, leaves, outputs and updates."""
+
+    def __init__(self):
+        self._interned: dict[Any, Node] = {}
+        self._next_id = 0
+        self.placeholders: dict[str, Node] = {}
+        self.variables: dict[str, Node] = {}
+        self.outputs: list[tuple[str, Node]] = []
+        self.updates: list[tuple[str, Node]] = []
+
+    def make(self, op: str, srcs: Iterable[Node], attrs: dict[str, Any] | None = None,
+             type_: TensorType | None = None, span: Span | None = None) -> Node:
+        """Return the interned node for (op, srcs, attrs), creating it if new.
+
+        The type is inferred by the op's shape rule unless given; ops raise
+        `OpError` for operands that cannot agree.
+        """
+        from .ops import REGISTRY
+
+        srcs = tuple(srcs)
+        items = tuple(sorted((attrs or {}).items()))
+        if type_ is None:
+            type_ = REGISTRY[op].infer([s.type for s in srcs], dict(items))
+        key = (op, tuple(s.id for s in srcs), tuple((k, _attr_key(v)) for k, v in items), type_)
+        node = self._interned.get(key)
+        if node is None:
+            node = Node(self, op, type_, srcs, items, self._next_id, span, key)
+            self._next_id += 1
+            self._interned[key] = node
+        return node
+
+    def fresh_id(self) -> int:
+        """A number no node has: for ops that must never be merged (unseeded random, print)."""
+        self._next_id += 1
+        return self._next_id - 1
+
+    def roots(self) -> list[Node]:
+        return [n for _, n in self.outputs] + [n for _, n in self.updates]
+
+    def live_nodes(self) -> list[Node]:
+        return toposort(self.roots())
+
+    def __len__(self) -> int:
+        return len(self.live_nodes())
+
+
+def toposort(roots: Iterable[Node]) -> list[Node]:
+    """Every node the roots depend on, sources before users (iterative: no recursion limit)."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    for root in roots:
+        if root.id in seen:
+            continue
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        seen.add(root.id)
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.srcs):
+                stack[-1] = (node, i + 1)
+                src = node.srcs[i]
+                if src.id not in seen:
+                    seen.add(src.id)
+                    stack.append((src, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def depends_on(node: Node, target: Node) -> bool:
+    """Whether `node` is `target` or is computed from it."""
+    return any(n is target for n in toposort([node]))
+
+
+# ---- printer ------------------------------------------------------------------
+
+def _var_name(i: int) -> str:
+    """a, b, ..., z, ba, bb, ... as jaxpr names them."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    s = ""
+    while True:
+        s = letters[i % 26] + s
+        i //= 26
+        if i == 0:
+            return s
+
+
+def _format_attr(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(_format_attr(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, str):
+        return repr(value)
+    return repr(value)
+
+
+def format_ir(graph: Graph, roots: list[tuple[str, Node]] | None = None,
+              updates: list[tuple[str, Node]] | None = None) -> str:
+    """The graph as let-form text, one equation a line, names chosen by the printer."""
+    outputs = graph.outputs if roots is None else roots
+    updates = graph.updates if updates is None else updates
+    order = toposort([n for _, n in outputs] + [n for _, n in updates])
+    # Leaves first (placeholders, then variables, in declaration order), as jaxpr's binders.
+    rank = {"placeholder": 0, "variable": 1}
+    order = sorted((n for n in order if n.op in rank), key=lambda n: (rank[n.op], n.id)) + [
+        n for n in order if n.op not in rank]
+    names: dict[int, str] = {}
+    placeholders, variables, eqns = [], [], []
+    for node in order:
+        name = _var_name(len(names))
+        names[node.id] = name
+        typed = f"{name}:{node.type.short()}"
+        if node.op == "placeholder":
+            placeholders.append(f"{typed}={node.attr('name')}")
+            continue
+        if node.op == "variable":
+            variables.append(f"{typed}={node.attr('name')}")
+            continue
+        params = [(k, v) for k, v in node.attrs if k != "uid"]
+        attrs = ""
+        if params:
+            attrs = "[" + " ".join(f"{k}={_format_attr(v)}" for k, v in params) + "]"
+        args = " ".join(names[s.id] for s in node.srcs)
+        eqns.append(f"{typed} = {node.op}{attrs}{' ' if args else ''}{args}")
+    lines = ["{ placeholders " + " ".join(placeholders) if placeholders else "{ placeholders -"]
+    lines.append("  variables " + (" ".join(variables) if variables else "-"))
+    lines.append("  let")
+    lines += ["    " + e for e in eqns]
+    outs = ", ".join(f"{n}={names[node.id]}" for n, node in outputs)
+    ups = ", ".join(f"{n}<-{names[node.id]}" for n, node in updates)
+    lines.append("  in (" + outs + (("; " + ups) if ups else "") + ") }")
+    return "\n".join(lines)
+
+
+# ---- verifier -----------------------------------------------------------------
+
+class VerifyError(AssertionError):
+    """An IR invariant broke: always a compiler bug, never a user mistake."""
+
+
+def verify(graph: Graph) -> None:
+    """Check the invariants every pass must keep.
+
+    Sources come before users, every node belongs to this graph, every node's type
+    is what its op's shape rule says, and outputs/updates name existing nodes.
+    """
+    from .ops import REGISTRY
+
+    for node in graph.live_nodes():
+        if node.graph is not graph:
+            raise VerifyError(f"{node} belongs to another graph")
+        if node.op not in REGISTRY:
+            raise VerifyError(f"{node} has an unknown op")
+        for s in node.srcs:
+            if s.id >= node.id:
+                raise VerifyError(f"{node} uses {s}, which is not older than it")
+        if node.op in ("placeholder", "variable", "const"):
+            continue
+        expected = REGISTRY[node.op].infer([s.type for s in node.srcs], node.kw)
+        if expected != node.type:
+            raise VerifyError(f"{node}: the shape rule gives {expected}, the node says {node.type}")
+    for name, var in graph.updates:
+        if graph.variables.get(name) is None:
+            raise VerifyError(f"update of unknown variable {name}")

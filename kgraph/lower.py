@@ -1,0 +1,107 @@
+"""IR → JAX: a small interpreter over the equations, traced once by `jax.jit`.
+
+Each op's lowering sits in its registry entry; this loop only feeds them values.
+Ops that need the interpreter itself (gradients, unseeded random draws) use
+`lower_node(ctx, node, inputs)`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .ir import Node, toposort
+from .ops import REGISTRY
+
+
+class LoweringError(AssertionError):
+    """A lowering disagreed with its op's shape rule: a compiler bug, not a user mistake."""
+
+
+class Interpreter:
+    def __init__(self, leaves: dict[int, Any], rng: Any = None):
+        self.leaves = leaves  # node id → value, for placeholders and variables
+        self.rng = rng
+        self.memo: dict[Any, Any] = {}
+
+    def evaluate(self, roots: list[Node], env: dict[int, Any] | None = None) -> list[Any]:
+        env = dict(self.leaves) if env is None else env
+        stop = set(env)
+        for node in _order(roots, stop):
+            if node.id in env:
+                continue
+            env[node.id] = self.apply(node, [env[s.id] for s in node.srcs])
+        return [env[r.id] for r in roots]
+
+    def evaluate_with(self, root: Node, overrides: dict[Node, Any]) -> Any:
+        """`root` with some nodes replaced by given values (what gradients differentiate)."""
+        inner = Interpreter(self.leaves, self.rng)
+        env = dict(self.leaves)
+        env.update({n.id: v for n, v in overrides.items()})
+        return inner.evaluate([root], env)[0]
+
+    def apply(self, node: Node, inputs: list[Any]) -> Any:
+        op = REGISTRY[node.op]
+        if op.lower_node is not None:
+            value = op.lower_node(self, node, inputs)
+        elif op.lower is None:
+            raise LoweringError(f"op {node.op!r} has no lowering")
+        else:
+            value = op.lower(*inputs, **dict(node.attrs))
+        check(node, value)
+        return value
+
+
+def _order(roots: list[Node], stop: set[int]) -> list[Node]:
+    """Topological order of what `roots` need, not walking past nodes with known values."""
+    order, seen = [], set()
+    for root in roots:
+        if root.id in seen:
+            continue
+        seen.add(root.id)
+        stack = [(root, 0)]
+        while stack:
+            node, i = stack[-1]
+            srcs = () if node.id in stop else node.srcs
+            if i < len(srcs):
+                stack[-1] = (node, i + 1)
+                if srcs[i].id not in seen:
+                    seen.add(srcs[i].id)
+                    stack.append((srcs[i], 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def check(node: Node, value: Any) -> None:
+    dtype = jnp.dtype(node.dtype)
+    if value.dtype != dtype:
+        raise LoweringError(f"{node.op} produced {value.dtype}, its shape rule says {node.type}")
+    shape = node.shape
+    if len(value.shape) != len(shape) or any(
+            isinstance(d, int) and d != v for d, v in zip(shape, value.shape)):
+        raise LoweringError(f"{node.op} produced shape {tuple(value.shape)}, its shape rule says {node.type}")
+
+
+def evaluate_eagerly(node: Node) -> np.ndarray:
+    """The value of a node without leaves (a variable's initial value, a folded constant)."""
+    with jax.enable_x64(True):
+        value = Interpreter({}).evaluate([node])[0]
+        return np.asarray(value)
+
+
+def make_function(outputs: list[Node], updates: list[Node], placeholders: list[Node],
+                  variables: list[Node]) -> Callable:
+    """A pure function (variables, feeds, rng) → (outputs, new variable values), for jax.jit."""
+
+    def run(var_values, feed_values, rng):
+        leaves = {n.id: var_values[n.attr("name")] for n in variables}
+        leaves.update({n.id: feed_values[n.attr("name")] for n in placeholders})
+        interp = Interpreter(leaves, rng)
+        values = interp.evaluate(list(outputs) + list(updates))
+        return tuple(values[: len(outputs)]), tuple(values[len(outputs):])
+
+    return run

@@ -1,0 +1,22 @@
+"""The op registry: every op of the language, one `Op` entry each, gathered explicitly."""
+from __future__ import annotations
+
+from . import core, creation, elementwise, linalg, nn, reduce, static
+from .registry import REQUIRED, Op, OpError, Param
+
+_MODULES = (core, creation, elementwise, reduce, linalg, nn, static)
+
+
+def _gather() -> dict[str, Op]:
+    registry: dict[str, Op] = {}
+    for module in _MODULES:
+        for op in module.OPS:
+            if op.name in registry:
+                raise RuntimeError(f"op {op.name!r} is defined twice")
+            registry[op.name] = op
+    return registry
+
+
+REGISTRY: dict[str, Op] = _gather()
+
+__all__ = ["REGISTRY", "REQUIRED", "Op", "OpError", "Param"]

@@ -1,0 +1,137 @@
+"""The ops every program has: leaves, constants, indexing, gradients, printing."""
+from __future__ import annotations
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..types import TensorType, is_float
+from .registry import Op, OpError
+
+
+def _leaf_type(types, attrs):
+    raise OpError("leaves are made with an explicit type")  # never inferred
+
+
+def _lower_const(*, value):
+    return jnp.asarray(value.array)
+
+
+# ---- indexing -----------------------------------------------------------------
+# An index is a tuple of items: an int, None (a new axis), Ellipsis, or
+# ("slice", start, stop, step) with ints or None.
+
+def _getitem_type(types, attrs):
+    (x,), index = types, attrs["index"]
+    n_real = sum(1 for it in index if it is not None and it is not Ellipsis)
+    if sum(1 for it in index if it is Ellipsis) > 1:
+        raise OpError("an index can only have a single ellipsis ('...')", kind="argument")
+    if n_real > x.ndim:
+        raise OpError(f"too many indices: {n_real} for {{0}}")
+    items = []
+    for it in index:
+        if it is Ellipsis:
+            items += [("slice", None, None, None)] * (x.ndim - n_real)
+        else:
+            items.append(it)
+    items += [("slice", None, None, None)] * (x.ndim - sum(1 for it in items if it is not None))
+    shape, axis = [], 0
+    for it in items:
+        if it is None:
+            shape.append(1)
+            continue
+        dim = x.shape[axis]
+        if isinstance(it, int):
+            if isinstance(dim, int) and not -dim <= it < dim:
+                raise OpError(f"index {it} is out of bounds for axis {axis} with size {dim}: {{0}}")
+        else:
+            _, start, stop, step = it
+            if step == 0:
+                raise OpError("slice step cannot be zero", kind="argument")
+            if isinstance(dim, int):
+                shape.append(len(range(*slice(start, stop, step).indices(dim))))
+            elif start is None and stop is None and step in (None, 1):
+                shape.append(dim)
+            else:
+                shape.append(None)
+        axis += 1
+    return TensorType(x.dtype, tuple(shape))
+
+
+def _to_index(index):
+    out = []
+    for it in index:
+        if isinstance(it, tuple):
+            out.append(slice(it[1], it[2], it[3]))
+        else:
+            out.append(it)
+    return tuple(out)
+
+
+def _lower_getitem(x, *, index):
+    return x[_to_index(index)]
+
+
+# ---- gradients ----------------------------------------------------------------
+
+def _grad_type(types, attrs):
+    loss, targets = types[0], types[1:]
+    target = targets[attrs["index"]]
+    if not is_float(loss.dtype):
+        raise OpError("gradients: the loss must be floating point, but {0}", kind="dtype")
+    if not is_float(target.dtype):
+        raise OpError("gradients: cannot differentiate with respect to an integer tensor: "
+                      "{%d}" % (attrs["index"] + 1), kind="dtype")
+    return target
+
+
+def _lower_grad(ctx, node, inputs):
+    """All gradients of one (loss, targets) group are computed once and shared."""
+    key = ("grad", node.srcs)
+    if key not in ctx.memo:
+        loss, targets = node.srcs[0], node.srcs[1:]
+
+        def total(*values):
+            out = ctx.evaluate_with(loss, dict(zip(targets, values)))
+            return jnp.sum(out)
+
+        ctx.memo[key] = jax.grad(total, argnums=tuple(range(len(targets))))(*inputs[1:])
+    return ctx.memo[key][node.attr("index")]
+
+
+def _lower_print(x, *, message, uid):
+    def show(value):
+        print(f"{message}{np.asarray(value)}", file=sys.stdout, flush=True)
+
+    jax.debug.callback(show, x, ordered=True)
+    return x
+
+
+OPS = [
+    Op("placeholder(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
+       doc="A value fed at run time.", category="core"),
+    Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
+       doc="A variable: a value kept by the program across runs.", category="core"),
+    Op("const(value)", infer=_leaf_type, lower=_lower_const, tensors=(),
+       doc="A compile-time constant.", category="core"),
+    Op("getitem(x, index)", infer=_getitem_type, lower=_lower_getitem,
+       doc="NumPy basic indexing: x[0], x[:, 1:3], x[..., -1], x[::2], x[:, None].",
+       example="x = [[1, 2, 3], [4, 5, 6]]\noutput x[:, 1:], x[..., -1], x[::-1, None]",
+       category="core"),
+    Op("grad(loss, targets, index)", infer=_grad_type, lower=None, lower_node=_lower_grad,
+       tensors=("loss",), tensor_lists=("targets",), foldable=False,
+       doc="One gradient of a `gradients` call (an IR op; write `gradients(loss, [v...])`).",
+       category="core"),
+    Op("stop_gradient(variables)", infer=lambda t, a: t[0], lower=jax.lax.stop_gradient,
+       tensors=("variables",),
+       doc="Returns `variables` unchanged, but no gradient flows through it.",
+       example="x = [1.0, 2.0]\ny = stop_gradient(x) * x\noutput gradients(sum(y), [x])",
+       category="gradients"),
+    Op("print_tensor(x, message='')", infer=lambda t, a: t[0], lower=_lower_print,
+       foldable=False, unique=True,
+       doc="Returns `x`, and prints `message` and its value every time the program runs.",
+       example="x = [1.0, 2.0]\noutput print_tensor(x * 2, message='x * 2 = ')",
+       category="debugging"),
+]

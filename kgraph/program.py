@@ -1,0 +1,166 @@
+"""The Python API: `compile`, `load` and the `Program` they return."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from . import passes
+from .build import Builder
+from .errors import FeedError, KGraphError, KGraphWarning
+from .feeds import check_feed
+from .ir import Graph, format_ir, verify
+from .lower import make_function
+from .parse import parse
+from .types import DTYPES, FLOAT_DTYPES
+
+
+class Program:
+    """A compiled kgraph program. Call it (or `run`) with feeds as keyword arguments."""
+
+    def __init__(self, builder: Builder, graph: Graph, source: str, filename: str,
+                 opt_level: int, seed: int = 0, device: str | None = None):
+        self._builder = builder
+        self._source_graph = builder.graph
+        self._graph = graph
+        self.source = source
+        self.filename = filename
+        self.opt_level = opt_level
+        self.floatx = builder.floatx
+        self.seed = seed
+        self.warnings: list[KGraphWarning] = list(builder.warnings)
+        self._initial = {k: v.copy() for k, v in builder.var_init.items()}
+        self._values = {k: v.copy() for k, v in builder.var_init.items()}
+        self._runs = 0
+        self._device = _device(device) if device else None
+        self._jitted = None
+
+    # ---- signature -------------------------------------------------------------
+    @property
+    def placeholders(self) -> dict[str, tuple[str, tuple]]:
+        return {name: (n.dtype, n.shape) for name, n in self._source_graph.placeholders.items()}
+
+    @property
+    def outputs(self) -> list[str]:
+        return [name for name, _ in self._graph.outputs]
+
+    @property
+    def variables(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._values.items()}
+
+    @property
+    def graph(self) -> Graph:
+        """The optimised IR graph that is lowered."""
+        return self._graph
+
+    def ir(self) -> str:
+        """The optimised IR in let-form text."""
+        return format_ir(self._graph)
+
+    # ---- running ---------------------------------------------------------------
+    def _function(self):
+        if self._jitted is None:
+            g = self._graph
+            fn = make_function([n for _, n in g.outputs], [n for _, n in g.updates],
+                               list(g.placeholders.values()), list(g.variables.values()))
+            self._jitted = jax.jit(fn)
+        return self._jitted
+
+    def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+        placeholders = self._source_graph.placeholders
+        spans = self._builder.leaf_spans
+        for name in feeds:
+            if name not in placeholders:
+                known = ", ".join(placeholders) or "none"
+                raise FeedError(f"feed '{name}' matches no placeholder (placeholders: {known})")
+        out, named = {}, {}
+        for name, node in placeholders.items():
+            if name not in feeds:
+                if node.id not in {n.id for n in self._graph.placeholders.values()}:
+                    continue  # optimised away: not needed
+                raise FeedError(f"placeholder '{name}' ({node.type}) needs a feed: "
+                                f"`--feed {name}=...` or run({name}=...)", spans.get(name))
+            out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
+        return out
+
+    def run(self, **feeds: Any) -> dict[str, np.ndarray]:
+        """Run once: a dict from output name to numpy array, in output order."""
+        arrays = self.check_feeds(feeds)
+        needed = {name for name in self._graph.placeholders}
+        arrays = {k: v for k, v in arrays.items() if k in needed}
+        variables = {k: self._values[k] for k in self._graph.variables}
+        with jax.enable_x64(True), _on(self._device):
+            rng = jax.random.fold_in(jax.random.PRNGKey(self.seed), self._runs)
+            outs, new_vars = self._function()(variables, arrays, rng)
+            outs = [np.asarray(o) for o in outs]
+            new_vars = [np.asarray(v) for v in new_vars]
+        self._runs += 1
+        for (name, _), value in zip(self._graph.updates, new_vars):
+            self._values[name] = value
+        return {name: value for name, value in zip(self.outputs, outs)}
+
+    __call__ = run
+
+    def reset(self) -> None:
+        """Variables back to their initial values."""
+        self._values = {k: v.copy() for k, v in self._initial.items()}
+        self._runs = 0
+
+
+class _on:
+    def __init__(self, device):
+        self.device = device
+        self.ctx = None
+
+    def __enter__(self):
+        if self.device is not None:
+            self.ctx = jax.default_device(self.device)
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            return self.ctx.__exit__(*exc)
+
+
+def _device(kind: str):
+    try:
+        devices = jax.devices(kind)
+    except RuntimeError:
+        devices = []
+    if not devices:
+        available = sorted({d.platform for d in jax.devices()})
+        raise KGraphError(f"no {kind} device is available (this machine has: {', '.join(available)})")
+    return devices[0]
+
+
+def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
+            seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False) -> Program:
+    """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes."""
+    if floatx not in FLOAT_DTYPES:
+        raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {floatx!r}")
+    if opt_level not in (0, 1, 2):
+        raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
+    tree = parse(source, filename)
+    builder = Builder(filename, source, floatx)
+    with jax.enable_x64(True):
+        graph = builder.build(tree)
+        verify(graph)
+        optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math)
+    for w in builder.warnings:
+        warnings.warn(w, stacklevel=2)
+    return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)
+
+
+def load(path: str | Path, **options: Any) -> Program:
+    """Compile a `.kg` file."""
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise KGraphError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise KGraphError(f"{path} is not UTF-8 text") from None
+    return compile(source, filename=str(path), **options)
