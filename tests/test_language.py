@@ -8,6 +8,9 @@ import kgraph
 
 from conftest import run, run_both
 
+COVERS = {"getitem", "stop_gradient", "print_tensor", "gradients", "int_shape", "ndim", "count_params",
+          "floatx", "epsilon"}
+
 
 def test_comments_newlines_in_brackets_and_strings():
     out = run_both("""
