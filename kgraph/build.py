@@ -379,8 +379,8 @@ class Builder:
         if target is not None and e.func not in REGISTRY:
             raise NameError(f"'{e.func}' is {_describe(target)}, not a function", e.func_span)
         op = REGISTRY.get(e.func)
-        if op is None or op.name in ("placeholder", "variable", "const", "grad"):
-            candidates = [n for n in REGISTRY if n not in ("placeholder", "variable", "const", "grad")]
+        if op is None or _not_callable(op):
+            candidates = [n for n, o in REGISTRY.items() if not _not_callable(o)]
             candidates += [n for n in scope.visible() if isinstance(scope.lookup(n), Function)]
             raise NameError(f"unknown op '{e.func}'" + did_you_mean(e.func, candidates), e.func_span)
         args = [self.expr(a, scope) for a in e.args]
@@ -619,6 +619,11 @@ class Builder:
         for name, node in self.graph.placeholders.items():
             if node.id not in used:
                 self.warn(f"placeholder '{name}' is not used by any output", self.leaf_spans[name])
+
+
+def _not_callable(op: Op) -> bool:
+    """IR-only ops (leaves, grad) and the optimizer's internal ops are not in the language."""
+    return op.name in ("placeholder", "variable", "const", "grad") or op.category == "internal"
 
 
 def _np_name(dtype: str):

@@ -1,8 +1,96 @@
-"""The optimiser's pipeline (grown by the optimizer issue)."""
+"""The optimizer: a table of passes, run in order, each a rewrite of the whole graph.
+
+    -O0  nothing
+    -O1  dce, cse, fold
+    -O2  all of them (the default)
+
+Each pass returns a new graph (see rewrite.py) and a count of the rules it fired;
+`run_pipeline` also reports nodes before and after and the time taken, which
+`kgraph ir` prints.
+"""
 from __future__ import annotations
 
-from ..ir import Graph
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jax
+
+from ..errors import KGraphError
+from ..ir import Graph, toposort, verify
+from .basic import eliminate_common_subexpressions, eliminate_dead_code, fold_constants
+from .fusion import fuse_elementwise
+from .matmul_chain import reorder_matmul_chains
+from .rewrite import Options
+from .rules import simplify_algebra, stabilize_numerics
+
+DEFAULT_FOLD_LIMIT = Options.fold_limit
 
 
-def optimize(graph: Graph, level: int, disabled=(), fast_math: bool = False) -> Graph:
-    return graph
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    level: int  # the lowest -O level that runs it
+    run: Callable[[Graph, Options], tuple[Graph, dict]]
+    doc: str
+
+
+PIPELINE: tuple[Pass, ...] = (
+    Pass("dce", 1, eliminate_dead_code, "keep only what an output or update needs"),
+    Pass("cse", 1, eliminate_common_subexpressions, "one node per distinct expression, commutative operands ordered"),
+    Pass("fold", 1, fold_constants, "evaluate nodes whose inputs are constants (not random, not print, size-capped)"),
+    Pass("simplify", 2, simplify_algebra, "algebraic identities (algebra.py)"),
+    Pass("stabilize", 2, stabilize_numerics, "numerically stable forms (stability.py)"),
+    Pass("matmul-chain", 2, reorder_matmul_chains, "re-parenthesise dot chains by flop count"),
+    Pass("fuse", 2, fuse_elementwise, "one node per region of elementwise ops"),
+)
+
+PASS_NAMES = tuple(p.name for p in PIPELINE)
+
+
+@dataclass
+class PassReport:
+    name: str
+    nodes_before: int
+    nodes_after: int
+    fired: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        rules = ", ".join(f"{k} ×{v}" for k, v in sorted(self.fired.items())) or "-"
+        return (f"{self.name:<13} {self.nodes_before:>7} → {self.nodes_after:<7} "
+                f"{self.seconds * 1e3:8.2f} ms  {rules}")
+
+
+def optimize(graph: Graph, level: int, disabled=(), fast_math: bool = False,
+             fold_limit: int | None = DEFAULT_FOLD_LIMIT) -> Graph:
+    """The optimised graph for an -O level; `disabled` names passes to skip."""
+    return run_pipeline(graph, level, disabled, fast_math, fold_limit)[0]
+
+
+def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
+                 fold_limit: int | None = DEFAULT_FOLD_LIMIT,
+                 check: bool = False) -> tuple[Graph, list[PassReport]]:
+    """Run the passes of `level`; `check` verifies the IR after each one (tests do)."""
+    unknown = sorted(set(disabled) - set(PASS_NAMES))
+    if unknown:
+        raise KGraphError(f"unknown pass {unknown[0]!r} (passes: {', '.join(PASS_NAMES)})")
+    if fold_limit is not None and (not isinstance(fold_limit, int) or fold_limit < 0):
+        raise KGraphError(f"the fold limit must be a non-negative number of elements, got {fold_limit!r}")
+    chosen = [p for p in PIPELINE if p.level <= level and p.name not in disabled]
+    if "fold" in disabled or level < 1:
+        fold_limit = None  # no pass folds, not even the constants a rule builds
+    options = Options(level=level, fast_math=fast_math, fold_limit=fold_limit)
+    reports: list[PassReport] = []
+    count = len(toposort(graph.roots()))
+    with jax.enable_x64(True):
+        for p in chosen:
+            start = time.perf_counter()
+            before = len(graph._interned) if p.name == "dce" else count
+            graph, fired = p.run(graph, options)
+            seconds = time.perf_counter() - start
+            count = len(toposort(graph.roots()))
+            reports.append(PassReport(p.name, before, count, dict(fired), seconds))
+            if check:
+                verify(graph)
+    return graph, reports

@@ -1,0 +1,183 @@
+"""The rewrite engine every pass runs on: copy the live graph into a fresh one, bottom-up.
+
+A pass never edits a graph: it walks the old graph's live nodes in topological
+order (iteratively) and makes each one again in a new `Graph`, whose interning
+table merges equal nodes as they appear. So every pass also removes dead code and
+re-runs common-subexpression elimination on whatever its rewrites produced.
+
+Gradient targets are protected here, for every pass: a `grad` node differentiates
+its loss with respect to target *nodes*, so a target that a rewrite merged with an
+equal node elsewhere, or that a rule looked through (`log(softmax(h))` with `h`
+the target), would change the gradient. Each target that is not a placeholder or
+variable is wrapped in a `barrier` (an identity with a unique id) the first time a
+graph is rewritten.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..ir import ConstValue, Graph, Node, toposort
+from ..ops import REGISTRY, OpError
+from ..types import TensorType
+from .patterns import RuleSet
+
+LEAVES = ("placeholder", "variable", "const")
+MAX_REWRITES_PER_NODE = 64  # a rule cycle is a bug; this stops it rather than hanging
+
+
+@dataclass(frozen=True)
+class Options:
+    level: int = 2
+    fast_math: bool = False
+    fold_limit: int | None = 1 << 16  # largest constant (in elements) folding may create; None: no folding
+
+
+class Rewriter:
+    """Copies a graph, offering each new node to `rewrite_node`; subclasses or rule sets decide."""
+
+    def __init__(self, options: Options, rules: RuleSet | None = None):
+        self.options = options
+        self.rules = rules
+        self.fired: Counter = Counter()
+        self.graph = Graph()
+        self.old: Graph | None = None
+        self._normal: set[int] = set()  # new nodes already offered to the rules
+        self.mapping: dict[int, Node] = {}  # old node id → its new node
+
+    # ---- the walk ----------------------------------------------------------------
+    def run(self, old: Graph) -> Graph:
+        self.old = old
+        order = toposort(old.roots())
+        # Leaves first, in declaration order, so the printed IR keeps the program's order.
+        order = sorted((n for n in order if n.op in ("placeholder", "variable")), key=lambda n: n.id) + [
+            n for n in order if n.op not in ("placeholder", "variable")]
+        self.prepare(order)
+        targets = gradient_targets(order)
+        mapping = self.mapping
+        for node in order:
+            new = self.visit(node, [mapping[s.id] for s in node.srcs])
+            if node.id in targets:
+                new = self.graph.make("barrier", (new,), {"uid": self.graph.fresh_id()}, new.type)
+            mapping[node.id] = new
+        return self.finish(old, mapping)
+
+    def prepare(self, order: list[Node]) -> None:
+        """A hook for passes that look at the whole old graph first (use counts, say)."""
+
+    def visit(self, old: Node, srcs: list[Node]) -> Node:
+        """The new node for `old` given its new sources (by default: a copy, then the rules)."""
+        return self.simplify(self.copy(old, srcs))
+
+    def copy(self, old: Node, srcs: list[Node]) -> Node:
+        return self.graph.make(old.op, srcs, old.kw, old.type, old.span)
+
+    def finish(self, old: Graph, mapping: dict[int, Node]) -> Graph:
+        g = self.graph
+        g.outputs = [(name, mapping[n.id]) for name, n in old.outputs]
+        g.updates = [(name, mapping[n.id]) for name, n in old.updates]
+        # Only live leaves remain: program.py feeds exactly these to the compiled function.
+        g.placeholders = {k: mapping[n.id] for k, n in old.placeholders.items() if n.id in mapping}
+        g.variables = {k: mapping[n.id] for k, n in old.variables.items() if n.id in mapping}
+        return g
+
+    # ---- building nodes (what rules call) -----------------------------------------
+    def make(self, op: str, srcs, attrs: dict[str, Any] | None = None) -> Node:
+        """A new node, type inferred, folded and simplified: rule replacements are built with it."""
+        return self.simplify(self.fold(self.graph.make(op, srcs, attrs)))
+
+    def fold(self, node: Node) -> Node:
+        """The node as a constant, where its inputs are constants and folding it is allowed."""
+        limit = self.options.fold_limit
+        if limit is None or not all(s.op == "const" for s in node.srcs) or not foldable(node, limit):
+            return node
+        from ..lower import Interpreter
+
+        inputs = [jnp.asarray(s.attr("value").array) for s in node.srcs]
+        value = np.asarray(Interpreter({}).apply(node, inputs))
+        self.fired["fold " + node.op] += 1
+        return self.constant(value, node.type)
+
+    def scalar(self, value, dtype: str) -> Node:
+        return self.constant(np.asarray(value, dtype=_np_dtype(dtype)))
+
+    def constant(self, array: np.ndarray, type_: TensorType | None = None) -> Node:
+        array = np.asarray(array)
+        if type_ is None:
+            type_ = TensorType(_dtype_name(array.dtype), array.shape)
+        return self.graph.make("const", (), {"value": ConstValue(array)}, type_)
+
+    def simplify(self, node: Node) -> Node:
+        """Apply the rules at `node` until none fires."""
+        if not self.rules or node.id in self._normal:
+            return node
+        for _ in range(MAX_REWRITES_PER_NODE):
+            replaced = self.apply_rules(node)
+            if replaced is None:
+                break
+            node = replaced
+            if node.id in self._normal:
+                return node
+        self._normal.add(node.id)
+        return node
+
+    def apply_rules(self, node: Node) -> Node | None:
+        for rule in self.rules.for_op(node.op):
+            try:
+                result = rule.apply(self, node)
+            except OpError:
+                continue  # the replacement does not type-check for these operands
+            if result is None or result is node:
+                continue
+            if result.type != node.type:
+                continue  # a rewrite never changes a type (x * ones((2, 3)) is not x)
+            self.fired[rule.name] += 1
+            return result
+        return None
+
+
+def foldable(node: Node, limit: int) -> bool:
+    """Folding never evaluates unseeded random ops or prints, nor makes a constant above `limit`."""
+    op = REGISTRY[node.op]
+    if node.op in LEAVES or not op.foldable or op.unique:
+        return False
+    size = node.type.size()
+    return size is not None and size <= limit
+
+
+def gradient_targets(order: list[Node]) -> set[int]:
+    """Ids of nodes that a `grad` differentiates against and that need a barrier."""
+    out = set()
+    for node in order:
+        if node.op == "grad":
+            for t in node.srcs[1:]:
+                if t.op not in ("placeholder", "variable", "barrier"):
+                    out.add(t.id)
+    return out
+
+
+def use_counts(order: list[Node], graph: Graph) -> Counter:
+    """How many times each node is used: as a source (once per position) or as a root."""
+    uses: Counter = Counter()
+    for node in order:
+        for s in node.srcs:
+            uses[s.id] += 1
+    for n in graph.roots():
+        uses[n.id] += 1
+    return uses
+
+
+def _np_dtype(dtype: str):
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    return np.dtype(dtype)
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    return "bfloat16" if dtype.name == "bfloat16" else dtype.name
