@@ -10,10 +10,11 @@ import sys
 import warnings
 
 from .errors import KGraphError, KGraphWarning
+from .commands import ir as ir_command
 from .commands import run as run_command
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
-COMMANDS = [run_command]
+COMMANDS = [run_command, ir_command]
 
 EPILOG = """\
 examples:
@@ -45,6 +46,14 @@ def add_compile_options(p: argparse.ArgumentParser) -> None:
                    help="optimisation level: -O0 nothing, -O1 dead code/CSE/folding, -O2 all (default)")
     p.add_argument("--floatx", default="float32", choices=("float16", "bfloat16", "float32", "float64"),
                    help="the default float dtype (floatx()), float32 unless set")
+    from .passes import DEFAULT_FOLD_LIMIT, PASS_NAMES
+
+    p.add_argument("--disable-pass", action="append", default=[], choices=PASS_NAMES, metavar="NAME",
+                   help=f"skip one optimizer pass (repeatable): {', '.join(PASS_NAMES)}")
+    p.add_argument("--fast-math", action="store_true",
+                   help="also apply rewrites that are not exact for NaN/inf (x * 0 -> 0, ...)")
+    p.add_argument("--fold-limit", type=int, default=DEFAULT_FOLD_LIMIT, metavar="N",
+                   help=f"largest constant (elements) folding may create (default {DEFAULT_FOLD_LIMIT})")
 
 
 def _version() -> str:

@@ -141,7 +141,8 @@ def _device(kind: str):
 
 
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
-            seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False) -> Program:
+            seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
+            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT) -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes."""
     if floatx not in FLOAT_DTYPES:
         raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {floatx!r}")
@@ -152,19 +153,24 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
     with jax.enable_x64(True):
         graph = builder.build(tree)
         verify(graph)
-        optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math)
+        optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math,
+                                    fold_limit=fold_limit)
     for w in builder.warnings:
         warnings.warn(w, stacklevel=2)
     return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)
 
 
-def load(path: str | Path, **options: Any) -> Program:
-    """Compile a `.kg` file."""
+def read_source(path: str | Path) -> str:
+    """A program's text; an unreadable file is a KGraphError."""
     path = Path(path)
     try:
-        source = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as e:
         raise KGraphError(f"cannot read {path}: {e.strerror or e}") from None
     except UnicodeDecodeError:
         raise KGraphError(f"{path} is not UTF-8 text") from None
-    return compile(source, filename=str(path), **options)
+
+
+def load(path: str | Path, **options: Any) -> Program:
+    """Compile a `.kg` file."""
+    return compile(read_source(path), filename=str(path), **options)

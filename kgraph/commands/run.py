@@ -86,7 +86,8 @@ def main(args) -> int:
     from ..program import load
 
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed,
-                   device=args.device)
+                   device=args.device, disabled_passes=tuple(args.disable_pass),
+                   fast_math=args.fast_math, fold_limit=args.fold_limit)
     feeds = parse_feeds(program, args.feed)
     outputs = program.run(**feeds)
     if args.out:

@@ -37,7 +37,7 @@ class Pass:
 
 PIPELINE: tuple[Pass, ...] = (
     Pass("dce", 1, eliminate_dead_code, "keep only what an output or update needs"),
-    Pass("cse", 1, eliminate_common_subexpressions, "one node per distinct expression, commutative operands ordered"),
+    Pass("cse", 1, eliminate_common_subexpressions, "one node per distinct expression (b + a merges into a + b)"),
     Pass("fold", 1, fold_constants, "evaluate nodes whose inputs are constants (not random, not print, size-capped)"),
     Pass("simplify", 2, simplify_algebra, "algebraic identities (algebra.py)"),
     Pass("stabilize", 2, stabilize_numerics, "numerically stable forms (stability.py)"),

@@ -1,9 +1,9 @@
 """Dead code elimination, common-subexpression elimination and constant folding.
 
 The rewrite engine already copies only live nodes into an interning graph; these
-passes are that copy with nothing else (DCE), with commutative operands put in
-one order first so that `a + b` and `b + a` intern to one node (CSE), and with
-every node whose inputs are constants evaluated at compile time (folding).
+passes are that copy with nothing else (DCE), with `b + a` merged into an earlier
+`a + b` (CSE), and with every node whose inputs are constants evaluated at compile
+time (folding).
 """
 from __future__ import annotations
 
@@ -13,24 +13,29 @@ from .rewrite import Options, Rewriter
 
 
 class _Canonicaliser(Rewriter):
+    """Interning merges equal nodes; this also merges `b + a` into an earlier `a + b`."""
+
     def __init__(self, options: Options):
         super().__init__(options)
         self.seen: set[int] = set()
+        self.commuted: dict[tuple, Node] = {}
 
     def visit(self, old: Node, srcs: list[Node]) -> Node:
-        if old.op in COMMUTATIVE and len(srcs) == 2 and _order_key(srcs[1]) < _order_key(srcs[0]):
-            srcs = [srcs[1], srcs[0]]
-            self.fired["commute " + old.op] += 1
+        key = None
+        if old.op in COMMUTATIVE and len(srcs) == 2:
+            a, b = srcs
+            key = (old.op, old.attrs, old.type) + ((a.id, b.id) if a.id <= b.id else (b.id, a.id))
+            earlier = self.commuted.get(key)
+            if earlier is not None:
+                self.fired["merge " + old.op] += 1
+                return earlier
         node = self.copy(old, srcs)
         if node.id in self.seen:
             self.fired["merge " + old.op] += 1
         self.seen.add(node.id)
+        if key is not None:
+            self.commuted[key] = node
         return node
-
-
-def _order_key(node: Node) -> tuple:
-    # Constants last (x * 2, never 2 * x), then oldest first: a deterministic order.
-    return (node.op == "const", node.id)
 
 
 class _Folder(Rewriter):

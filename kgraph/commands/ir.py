@@ -1,0 +1,88 @@
+"""`kgraph ir`: the IR before and after the optimizer, with what each pass did."""
+from __future__ import annotations
+
+import argparse
+
+NAME = "ir"
+HELP = "print a program's IR before and after optimisation, pass by pass"
+DESCRIPTION = """\
+Compile FILE.kg and print its IR as the front end built it, one line per pass
+(nodes before → after, time taken, the rules that fired and how often), and the
+IR that is lowered to JAX.
+
+examples:
+  kgraph ir examples/logreg.kg
+  kgraph ir model.kg -O1                      only dce, cse and fold
+  kgraph ir model.kg --disable-pass fuse      everything but fusion
+  kgraph ir model.kg --fast-math --after      rules that are not exact for NaN/inf too
+"""
+
+LOSSES = {"categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax",
+          "binary_crossentropy": "sigmoid"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..cli import add_compile_options
+
+    p.add_argument("file", metavar="FILE.kg", help="the program")
+    p.add_argument("--after", action="store_true", help="print only the optimised IR")
+    add_compile_options(p)
+
+
+def main(args) -> int:
+    import jax
+
+    from ..build import Builder
+    from ..ir import format_ir, toposort, verify
+    from ..parse import parse
+    from ..passes import run_pipeline
+    from ..program import read_source
+
+    source = read_source(args.file)
+    builder = Builder(args.file, source, args.floatx)
+    with jax.enable_x64(True):
+        graph = builder.build(parse(source, args.file))
+        verify(graph)
+    optimised, reports = run_pipeline(graph, args.opt_level, args.disable_pass, args.fast_math,
+                                      args.fold_limit)
+    if args.after:
+        print(format_ir(optimised))
+        return 0
+    notes = front_end_notes(graph)
+    if notes:
+        print("front end (every level):")
+        for note in notes:
+            print("  " + note)
+    print(f"before ({len(toposort(graph.roots()))} nodes):")
+    print(format_ir(graph))
+    print(f"passes (-O{args.opt_level}{', fast-math' if args.fast_math else ''}):")
+    print(f"  {'pass':<13} {'before':>7} → {'after':<7} {'time':>11}  rules fired")
+    for r in reports:
+        print("  " + r.line())
+    if not reports:
+        print("  (none)")
+    print(f"after ({len(toposort(optimised.roots()))} nodes):")
+    print(format_ir(optimised))
+    return 0
+
+
+def front_end_notes(graph) -> list[str]:
+    """Crossentropies the builder computes from logits because their output is a softmax/sigmoid.
+
+    The builder (Keras's _get_logits) reads `loss(t, softmax(z))` as `loss(t, z,
+    from_logits=True)`; the softmax it read through is left dead in its graph.
+    """
+    notes = []
+    everything = list(graph._interned.values())
+    for node in everything:
+        activation = LOSSES.get(node.op)
+        if activation is None or not node.attr("from_logits") or node.span is None:
+            continue
+        logits = node.srcs[1]
+        if "from_logits" in node.span.text():
+            continue  # the program asked for logits itself
+        if any(n.op == activation and n.srcs == (logits,) for n in everything):
+            s = node.span
+            notes.append(f"{s.filename}:{s.line}:{s.column}: {node.op}(..., {activation}(z)) is computed "
+                         f"from the logits z (from_logits=True), as Keras does")
+    return notes

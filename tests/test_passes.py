@@ -1,0 +1,228 @@
+"""The pass pipeline: levels, DCE, CSE, folding, gradient targets, the internal ops, `kgraph ir`."""
+import numpy as np
+import pytest
+
+import kgraph
+from kgraph.cli import main
+from kgraph.errors import KGraphError
+from kgraph.ir import Graph, format_ir, toposort, verify
+from kgraph.passes import PASS_NAMES, optimize, run_pipeline
+from kgraph.types import TensorType
+
+from passes_util import assert_levels_agree, build, live_ops, needs, optimise, random_feeds
+
+# The internal ops are value-tested here (log_softmax, log1p, expm1 in test_stability below).
+COVERS = {"barrier", "fused", "log_softmax", "log1p", "expm1"}
+
+
+# ---- levels and the pipeline table ------------------------------------------------------
+
+def test_level_zero_changes_nothing():
+    g = build("placeholder x: float32[3]\ndead = x * 2.0\noutput x + 0")
+    assert optimize(g, 0) is g
+
+
+def test_level_one_runs_dce_cse_fold_only():
+    _, reports = run_pipeline(build("placeholder x: float32[3]\noutput x * 1"), 1)
+    assert [r.name for r in reports] == ["dce", "cse", "fold"]
+    _, reports = run_pipeline(build("placeholder x: float32[3]\noutput x * 1"), 2)
+    assert [r.name for r in reports] == list(PASS_NAMES)
+
+
+def test_disable_pass():
+    g, fired = optimise("placeholder x: float32[3]\noutput x * 1", disabled=("simplify",))
+    assert fired["mul-one"] == 0 and "multiply" in live_ops(g)
+    with pytest.raises(KGraphError, match="unknown pass 'nope'"):
+        optimize(build("placeholder x: float32[3]\noutput x"), 2, disabled=("nope",))
+
+
+def test_pipeline_is_idempotent():
+    src = "placeholder x: float32[3]\nh = x * 3.0\noutput (h * 1) - 0, gradients(sum(h * h), [h])"
+    once = optimize(build(src), 2)
+    twice = optimize(once, 2)
+    assert format_ir(once) == format_ir(twice)
+
+
+# ---- dead code ---------------------------------------------------------------------------
+
+def test_dead_code_and_leaves_are_removed():
+    src = """
+placeholder x: float32[3]
+placeholder unused: float32[3]
+variable v = [1.0, 2.0, 3.0]
+variable w = [1.0, 2.0, 3.0]
+dead = unused * v
+output x * w
+"""
+    g, _ = optimise(src, 1)
+    assert list(g.placeholders) == ["x"] and list(g.variables) == ["w"]
+    assert "placeholder 'unused' is not used" in str(kgraph.compile(src).warnings[0])
+    prog = kgraph.compile(src)
+    np.testing.assert_allclose(prog.run(x=np.ones(3, np.float32))["out0"], [1, 2, 3])
+    assert list(prog.placeholders) == ["x", "unused"]  # the program's signature is the source's
+
+
+# ---- common subexpressions ------------------------------------------------------------------
+
+def test_cse_merges_commuted_operands():
+    src = "placeholder a: float32[3]\nplaceholder b: float32[3]\noutput (a + b) * (b + a)"
+    g, fired = optimise(src, 1)
+    assert fired["merge add"] == 1 and live_ops(g).count("add") == 1
+    assert_levels_agree(src)
+
+
+def test_cse_never_merges_prints():
+    src = "x = [1.0, 2.0]\noutput print_tensor(x, 'a') + print_tensor(x, 'a')"
+    g, _ = optimise(src)
+    assert sum(n.op == "print_tensor" for n in toposort(g.roots())) == 2
+
+
+@needs("random_uniform")
+def test_cse_never_merges_unseeded_random():
+    src = "output random_uniform((2,)) - random_uniform((2,))"
+    g, _ = optimise(src)
+    assert live_ops(g).count("random_uniform") == 2
+    assert np.any(kgraph.compile(src).run()["out0"] != 0)
+
+
+# ---- constant folding ----------------------------------------------------------------------
+
+def test_fold_constants():
+    g, fired = optimise("placeholder x: float32[2]\nc = [1.0, 2.0] * 3.0 + 1.0\noutput x * c", 1)
+    assert fired["fold multiply"] == 1 and fired["fold add"] == 1
+    consts = [n for n in toposort(g.roots()) if n.op == "const"]
+    np.testing.assert_array_equal(consts[0].attr("value").array, [4.0, 7.0])
+
+
+def test_fold_respects_the_size_limit():
+    src = "placeholder x: float32[3]\noutput x + [1.0, 2.0, 3.0] * 2.0"
+    _, fired = optimise(src, 1, fold_limit=2)
+    assert fired["fold multiply"] == 0
+    _, fired = optimise(src, 1, fold_limit=3)
+    assert fired["fold multiply"] == 1
+    out = kgraph.compile(src, fold_limit=0).run(x=np.zeros(3, np.float32))
+    np.testing.assert_allclose(out["out0"], [2, 4, 6])
+
+
+def test_fold_never_evaluates_print():
+    g, _ = optimise("output print_tensor([1.0, 2.0] * 2.0, message='p') + 1.0")
+    assert "print_tensor" in live_ops(g)
+
+
+@needs("random_uniform")
+def test_fold_never_evaluates_unseeded_random():
+    g, _ = optimise("output random_uniform((2,)) * 2.0")
+    assert "random_uniform" in live_ops(g)
+
+
+def test_fold_limit_is_checked():
+    with pytest.raises(KGraphError, match="fold limit"):
+        optimize(build("output [1.0] * 2.0"), 2, fold_limit=-1)
+
+
+# ---- gradient targets ------------------------------------------------------------------------
+
+def test_gradient_target_is_not_merged_with_an_equal_node():
+    # At -O0, h and g are different nodes; the gradient with respect to h counts only
+    # paths through h. Simplifying g to x * y must not make it h.
+    src = """
+placeholder x: float32[3]
+placeholder y: float32[3]
+h = x * y
+g = (x + 0) * y
+dh, = gradients(sum(h * g), [h])
+output dh
+"""
+    g, _ = optimise(src)
+    assert "barrier" in live_ops(g)
+    assert_levels_agree(src)
+
+
+def test_no_rule_looks_through_a_gradient_target():
+    src = "placeholder x: float32[3]\nh = x * 1\noutput gradients(sum(h * x), [h])"
+    assert_levels_agree(src)
+    src = "c = [1.0, 2.0]\noutput gradients(sum(c * c), [c])"  # folding would drop c
+    out = assert_levels_agree(src)
+    np.testing.assert_allclose(out["out0_0"], [2.0, 4.0])
+
+
+def test_barrier_and_internal_ops_are_not_callable():
+    with pytest.raises(KGraphError, match="unknown op 'log1p'"):
+        kgraph.compile("output log1p([1.0])")
+    with pytest.raises(KGraphError, match="unknown op 'barrier'"):
+        kgraph.compile("output barrier([1.0], uid=0)")
+
+
+# ---- iterative walks ---------------------------------------------------------------------
+
+def test_hundred_thousand_node_graph_needs_no_recursion():
+    g = Graph()
+    x = g.make("placeholder", (), {"name": "x"}, TensorType("float32", (3,)))
+    g.placeholders["x"] = x
+    node = x
+    for _ in range(100_000):
+        node = g.make("negative", (node,))
+    g.outputs.append(("out", node))
+    out = optimize(g, 2)
+    verify(out)
+    assert len(toposort(out.roots())) == 1  # an even number of negations is x
+
+
+# ---- the `kgraph ir` command --------------------------------------------------------------
+
+LOGREG_SUM = """
+placeholder x: float32[None, 4]
+placeholder y: float32[None, 3]
+variable W = random_normal_variable((4, 3), mean=0.0, scale=0.1, seed=0)
+variable b = zeros((3,))
+p = softmax(dot(x, W) + b)
+loss = sum(categorical_crossentropy(y, p))
+dW, db = gradients(loss, [W, b])
+scale = 1.0 / 4.0
+output loss, W - scale * dW, b - dW[0] * 0.0 - scale * db, (b + dot(x, W)) * 1
+"""
+
+
+def test_ir_command_shows_every_pass(tmp_path, capsys):
+    f = tmp_path / "p.kg"
+    f.write_text(LOGREG_SUM)
+    assert main(["ir", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "front end (every level):" in out and "categorical_crossentropy(..., softmax(z))" in out
+    assert "before (" in out and "after (" in out
+    for name in PASS_NAMES:
+        assert f"\n  {name} " in out
+    assert "merge add" in out and "mul-one" in out and "fold divide" in out
+    assert main(["ir", str(f), "-O1", "--disable-pass", "cse", "--after"]) == 0
+    after = capsys.readouterr().out
+    assert after.startswith("{ placeholders") and "before" not in after
+
+
+def test_run_accepts_optimizer_options(tmp_path, capsys):
+    f = tmp_path / "p.kg"
+    f.write_text("placeholder x: float32[2]\noutput x * 0")
+    assert main(["run", str(f), "--feed", "x=[1, 2]", "--fast-math", "--disable-pass", "fuse",
+                 "--fold-limit", "10"]) == 0
+    assert "[0. 0.]" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["run", str(f), "--disable-pass", "nope"])
+
+
+# ---- internal ops ---------------------------------------------------------------------------
+
+def test_fused_node_is_visible_and_agrees():
+    src = "placeholder x: float32[3]\nplaceholder y: float32[3]\nz = x * y + x\noutput z * z - y"
+    g, fired = optimise(src)
+    assert live_ops(g).count("fused") == 1 and "fused[body={a b. " in format_ir(g)
+    assert_levels_agree(src)
+    grads = "placeholder x: float32[3]\nz = (x * 3.0 + x) * x\noutput gradients(sum(z), [x])"
+    assert_levels_agree(grads)
+
+
+def test_barrier_is_identity():
+    src = "placeholder x: float32[3]\nh = x * 3.0\ndh, = gradients(sum(h * h), [h])\noutput dh, h"
+    prog = kgraph.compile(src)
+    feeds = random_feeds(prog)
+    out = prog.run(**feeds)
+    np.testing.assert_allclose(out["h"], feeds["x"] * 3, rtol=1e-6)
+    np.testing.assert_allclose(out["dh"], 2 * feeds["x"] * 3, rtol=1e-6)
