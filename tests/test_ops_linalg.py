@@ -127,11 +127,11 @@ output batch_dot(x, y) as a, batch_dot(y, z, axes=(1, 1)) as b
 @pytest.mark.parametrize("call, message", [
     ("batch_dot(x, w)", "batch_dot: contraction dims differ: x is float32[None, 3, 4], "
                         "w is float32[None, 5, 2] with axes=(2, 1) (4 != 5)"),
-    ("batch_dot(x, v, axes=0)", "batch_dot: batch_dot cannot contract over the batch axis 0"),
-    ("batch_dot(x, s)", "batch_dot: batch_dot needs inputs of rank 2 or more: x is float32[None, 3, 4], "
+    ("batch_dot(x, v, axes=0)", "batch_dot: cannot contract over the batch axis 0"),
+    ("batch_dot(x, s)", "batch_dot: needs inputs of rank 2 or more: x is float32[None, 3, 4], "
                         "s is float32[4]"),
     ("batch_dot(x, u)", "batch_dot: batch sizes differ: x is float32[2, 3, 4], u is float32[3, 4] (2 != 3)"),
-    ("batch_dot(x, v, axes=(1, 5))", "batch_dot: batch_dot: axes (1, 5) are out of range"),
+    ("batch_dot(x, v, axes=(1, 5))", "batch_dot: axes (1, 5) are out of range"),
 ])
 def test_batch_dot_errors(call, message):
     src = f"""placeholder x: float32[{'2' if 'u)' in call else 'None'}, 3, 4]

@@ -38,7 +38,7 @@ def _filled_type(types, attrs):
 def _eye_size(size) -> tuple:
     """Keras's eye takes a size n (n x n) or a pair (rows, cols)."""
     if isinstance(size, tuple) and len(size) != 2:
-        raise OpError(f"eye: size must be an int or a pair (rows, cols), got {size!r}", kind="argument")
+        raise OpError(f"size must be an int or a pair (rows, cols), got {size!r}", kind="argument")
     return static_shape(size if isinstance(size, tuple) else (size, size))
 
 
@@ -96,14 +96,14 @@ def _arange_spec(attrs):
     start, stop, step, dtype = attrs["start"], attrs["stop"], attrs["step"], attrs["dtype"]
     for name, v in (("start", start), ("stop", stop), ("step", step)):
         if not (_is_number(v) or (name == "stop" and v is None)):
-            raise OpError(f"arange: {name} must be a number known at compile time, got {v!r}",
+            raise OpError(f"{name} must be a number known at compile time, got {v!r}",
                           kind="argument")
     if stop is None:  # Keras: arange(n) counts from 0, and arange(-3) is empty
         start, stop = 0, max(start, 0)
     if step == 0:
-        raise OpError("arange: step must not be zero", kind="argument")
+        raise OpError("step must not be zero", kind="argument")
     if (step > 0 and start > stop) or (step < 0 and start < stop):
-        raise OpError(f"arange: start {start} and stop {stop} do not agree with step {step} "
+        raise OpError(f"start {start} and stop {stop} do not agree with step {step} "
                       f"(as tf.range, an empty reversed range is an error)", kind="argument")
     if any(isinstance(v, float) for v in (start, stop, step)):
         kind = "float32"

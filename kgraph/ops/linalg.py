@@ -10,13 +10,14 @@ from .shape import merge_dims
 
 
 def _contraction_error(k_x, k_y, extra=""):
-    return OpError("contraction dims differ: {0}, {1}%s (%s != %s)" % (extra, format_dim(k_x), format_dim(k_y)))
+    dims = (extra, format_dim(k_x), format_dim(k_y))
+    return OpError("contraction dims differ: {0}, {1}%s (%s != %s)" % dims)
 
 
 def _dot_type(types, attrs):
     x, y = types
     if x.ndim == 0 or y.ndim == 0:
-        raise OpError("dot needs tensors of rank 1 or more: {0}, {1}")
+        raise OpError("needs tensors of rank 1 or more: {0}, {1}")
     k_y = y.shape[0] if y.ndim == 1 else y.shape[-2]
     if not dims_agree(x.shape[-1], k_y):
         raise _contraction_error(x.shape[-1], k_y)
@@ -28,20 +29,20 @@ def _dot_type(types, attrs):
 
 def _batch_dot_axes(x: TensorType, y: TensorType, axes) -> tuple[int, int]:
     if x.ndim < 2 or y.ndim < 2:
-        raise OpError("batch_dot needs inputs of rank 2 or more: {0}, {1}")
+        raise OpError("needs inputs of rank 2 or more: {0}, {1}")
     if isinstance(axes, int) and not isinstance(axes, bool):
         axes = (axes, axes)
     if axes is None:
         axes = (x.ndim - 1, y.ndim - 1 if y.ndim == 2 else y.ndim - 2)
     if not (isinstance(axes, tuple) and len(axes) == 2
             and all(isinstance(a, int) and not isinstance(a, bool) for a in axes)):
-        raise OpError(f"batch_dot: axes must be None, an int or a pair of ints, got {axes!r}",
+        raise OpError(f"axes must be None, an int or a pair of ints, got {axes!r}",
                       kind="argument")
     a0, a1 = axes[0] + (x.ndim if axes[0] < 0 else 0), axes[1] + (y.ndim if axes[1] < 0 else 0)
     if not (0 <= a0 < x.ndim and 0 <= a1 < y.ndim):
-        raise OpError(f"batch_dot: axes {axes!r} are out of range for {{0}}, {{1}}")
+        raise OpError(f"axes {axes!r} are out of range: {{0}}, {{1}}")
     if 0 in (a0, a1):
-        raise OpError("batch_dot cannot contract over the batch axis 0; to dot unbatched inputs, "
+        raise OpError("cannot contract over the batch axis 0; to dot unbatched inputs, "
                       "add a batch axis with expand_dims(x, 0)", kind="argument")
     return a0, a1
 
@@ -75,7 +76,7 @@ def _lower_batch_dot(x, y, *, axes):
 def _matmul_type(types, attrs):
     x, y = types
     if x.ndim == 0 or y.ndim == 0:
-        raise OpError("matmul needs tensors of rank 1 or more: {0}, {1}")
+        raise OpError("needs tensors of rank 1 or more: {0}, {1}")
     xs = (1,) + x.shape if x.ndim == 1 else x.shape
     ys = y.shape + (1,) if y.ndim == 1 else y.shape
     if not dims_agree(xs[-1], ys[-2]):

@@ -124,6 +124,11 @@ def _read_through(activation: str):
     return build
 
 
+def _loss(signature, infer, lower, activation, doc, example):
+    return Op(signature, infer=infer, lower=lower, tensors=("target", "output"),
+              build=_read_through(activation), doc=doc, example=example, category="nn")
+
+
 # ---- l2_normalize and bias_add ---------------------------------------------------------
 
 def _l2_normalize_type(types, attrs):
@@ -141,17 +146,17 @@ def _lower_l2_normalize(x, *, axis):
 def _bias_layout(x_ndim: int, bias_shape: tuple, data_format) -> tuple:
     """Where the bias goes: ("axis", i) for a vector, ("shape", s) for a reshaped bias."""
     if data_format not in (None, "channels_last", "channels_first"):
-        raise OpError(f"bias_add: unknown data_format {data_format!r} "
+        raise OpError(f"unknown data_format {data_format!r} "
                       f"(use 'channels_last' or 'channels_first')", kind="argument")
     first = data_format == "channels_first"
     if len(bias_shape) not in (1, x_ndim - 1):
-        raise OpError("bias_add: the bias must have rank 1 or ndim(x) - 1 = %d: {0}, {1}" % (x_ndim - 1))
+        raise OpError("the bias must have rank 1 or ndim(x) - 1 = %d: {0}, {1}" % (x_ndim - 1))
     if len(bias_shape) == 1:
         if x_ndim < 2:
-            raise OpError("bias_add needs x of rank 2 or more: {0}")
+            raise OpError("needs x of rank 2 or more: {0}")
         return "axis", 1 if first else x_ndim - 1
     if x_ndim not in (3, 4, 5):
-        raise OpError("bias_add: a bias of rank ndim(x) - 1 needs x of rank 3, 4 or 5: {0}, {1}")
+        raise OpError("a bias of rank ndim(x) - 1 needs x of rank 3, 4 or 5: {0}, {1}")
     # tf_keras *reshapes* (not transposes) a channels-last bias for channels_first.
     if first:
         return "shape", (1, bias_shape[-1]) + tuple(bias_shape[:-1])
@@ -164,7 +169,7 @@ def _bias_add_type(types, attrs):
     if kind == "shape":
         return elementwise_type([x, TensorType(bias.dtype, where)])
     if not dims_agree(x.shape[where], bias.shape[0]):
-        raise OpError("bias_add: the bias size must be that of axis %d of x: {0}, {1}" % where)
+        raise OpError("the bias size must be that of axis %d of x: {0}, {1}" % where)
     shape = x.shape[:where] + (merge_dims(x.shape[where], bias.shape[0]),) + x.shape[where + 1:]
     return TensorType(promote(x.dtype, bias.dtype), shape)
 
@@ -181,26 +186,21 @@ OPS = [
     Op("softmax(x, axis=-1)", infer=_softmax_type, lower=lambda x, *, axis: jax.nn.softmax(x, axis=axis),
        doc="Softmax of a tensor along an axis: exp(x) / sum(exp(x)).",
        example="output softmax([[1.0, 2.0, 3.0]])", category="nn"),
-    Op("categorical_crossentropy(target, output, from_logits=False, axis=-1)",
-       infer=_crossentropy_type, lower=_lower_categorical_crossentropy,
-       tensors=("target", "output"), build=_read_through("softmax"),
-       doc="Categorical crossentropy between a one-hot target and an output tensor (probabilities "
-           "renormalised to sum 1 and clipped to [1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
-       example="t = [[0.0, 1.0, 0.0]]\np = softmax([[1.0, 2.0, 3.0]])\noutput categorical_crossentropy(t, p)",
-       category="nn"),
-    Op("sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1)",
-       infer=_sparse_crossentropy_type, lower=_lower_sparse_categorical_crossentropy,
-       tensors=("target", "output"), build=_read_through("softmax"),
-       doc="Categorical crossentropy with integer class targets (probabilities clipped to "
-           "[1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
-       example="p = [[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]\noutput sparse_categorical_crossentropy([1, 2], p)",
-       category="nn"),
-    Op("binary_crossentropy(target, output, from_logits=False)",
-       infer=_binary_crossentropy_type, lower=_lower_binary_crossentropy,
-       tensors=("target", "output"), build=_read_through("sigmoid"),
-       doc="Elementwise binary crossentropy (probabilities clipped to [1e-7, 1 - 1e-7], plus 1e-7 "
-           "in the logs, as tf_keras; a sigmoid output is read as its logits).",
-       example="output binary_crossentropy([[0.0, 1.0]], [[0.2, 0.9]])", category="nn"),
+    _loss("categorical_crossentropy(target, output, from_logits=False, axis=-1)", _crossentropy_type,
+          _lower_categorical_crossentropy, "softmax",
+          "Categorical crossentropy between a one-hot target and an output tensor (probabilities "
+          "renormalised to sum 1 and clipped to [1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
+          "t = [[0.0, 1.0, 0.0]]\np = softmax([[1.0, 2.0, 3.0]])\noutput categorical_crossentropy(t, p)"),
+    _loss("sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1)",
+          _sparse_crossentropy_type, _lower_sparse_categorical_crossentropy, "softmax",
+          "Categorical crossentropy with integer class targets (probabilities clipped to "
+          "[1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
+          "p = [[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]\noutput sparse_categorical_crossentropy([1, 2], p)"),
+    _loss("binary_crossentropy(target, output, from_logits=False)", _binary_crossentropy_type,
+          _lower_binary_crossentropy, "sigmoid",
+          "Elementwise binary crossentropy (probabilities clipped to [1e-7, 1 - 1e-7], plus 1e-7 "
+          "in the logs, as tf_keras; a sigmoid output is read as its logits).",
+          "output binary_crossentropy([[0.0, 1.0]], [[0.2, 0.9]])"),
     Op("l2_normalize(x, axis=None)", infer=_l2_normalize_type, lower=_lower_l2_normalize,
        doc="x divided by its L2 norm along `axis` (all axes for None), the squared norm "
            "floored at 1e-12.",

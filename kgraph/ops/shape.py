@@ -47,10 +47,10 @@ def one_axis(axis, ndim: int) -> int:
     return axis_arg(axis, ndim)[0]
 
 
-def _promoted(types) -> str:
-    dtype = types[0].dtype
-    for t in types[1:]:
-        dtype = promote(dtype, t.dtype)
+def _promoted(dtypes) -> str:
+    dtype = str(dtypes[0])
+    for d in dtypes[1:]:
+        dtype = promote(dtype, str(d))
     return dtype
 
 
@@ -59,32 +59,32 @@ def _promoted(types) -> str:
 def reshaped(shape: tuple, target: tuple) -> tuple:
     """The static result of reshaping `shape` into `target` (ints, at most one -1)."""
     if sum(1 for d in target if d == -1) > 1 or any(d < -1 for d in target):
-        raise OpError(f"reshape: the new shape {target} may only have one -1 and no other "
+        raise OpError(f"the new shape {target} may only have one -1 and no other "
                       f"negative size", kind="argument")
     known_x = int(np.prod([d for d in shape if isinstance(d, int)], dtype=np.int64))
     unknown_x = [d for d in shape if not isinstance(d, int)]
     known_t = int(np.prod([d for d in target if d != -1], dtype=np.int64))
     if -1 in target:
         if known_t == 0:
-            raise OpError(f"reshape: cannot infer the -1 of {target} for a size-0 shape", kind="argument")
+            raise OpError(f"cannot infer the -1 of {target} for a size-0 shape", kind="argument")
         if unknown_x:
             # With one unknown dim and everything else equal, -1 is that very dim (batch_flatten).
             fill = unknown_x[0] if len(unknown_x) == 1 and known_x == known_t else None
         elif known_x % known_t:
-            raise OpError(f"cannot reshape {{0}} into shape {target} ({known_x} elements are not "
-                          f"a multiple of {known_t})")
+            raise OpError(f"cannot reshape into shape {target}: {known_x} elements are not a "
+                          f"multiple of {known_t}: {{0}}")
         else:
             fill = known_x // known_t
         return tuple(fill if d == -1 else d for d in target)
     if (not unknown_x and known_x != known_t) or (unknown_x and (known_t % known_x if known_x else known_t)):
-        raise OpError(f"cannot reshape {{0}} into shape {target} ({known_x}{' x ...' * bool(unknown_x)} "
-                      f"elements != {known_t})")
+        raise OpError(f"cannot reshape into shape {target} ({known_t} elements), "
+                      f"{'a multiple of ' * bool(unknown_x)}{known_x} elements: {{0}}")
     return target
 
 
 def _reshape_type(types, attrs):
     (x,) = types
-    return TensorType(x.dtype, reshaped(x.shape, _ints(attrs["shape"], "reshape: shape")))
+    return TensorType(x.dtype, reshaped(x.shape, _ints(attrs["shape"], "shape")))
 
 
 def _lower_reshape(ctx, node, inputs):
@@ -111,15 +111,15 @@ def _lower_batch_flatten(x):
 
 def _permute_type(types, attrs):
     (x,) = types
-    pattern = _ints(attrs["pattern"], "permute_dimensions: pattern")
+    pattern = _ints(attrs["pattern"], "pattern")
     if sorted(pattern) != list(range(x.ndim)):
-        raise OpError(f"permute_dimensions: pattern {pattern} is not a permutation of the axes of {{0}}")
+        raise OpError(f"pattern {pattern} is not a permutation of the axes: {{0}}")
     return TensorType(x.dtype, tuple(x.shape[i] for i in pattern))
 
 
 def _expand_axis(axis, ndim: int) -> int:
     if not isinstance(axis, int) or isinstance(axis, bool) or not -ndim - 1 <= axis <= ndim:
-        raise OpError(f"expand_dims: axis {axis!r} is out of range for {{0}}")
+        raise OpError(f"axis {axis!r} is out of range: {{0}}")
     return axis if axis >= 0 else axis + ndim + 1
 
 
@@ -132,10 +132,10 @@ def _expand_type(types, attrs):
 def _squeeze_type(types, attrs):
     (x,) = types
     if x.ndim == 0:
-        raise OpError("squeeze needs a tensor of rank 1 or more: {0}")
+        raise OpError("needs a tensor of rank 1 or more: {0}")
     axis = one_axis(attrs["axis"], x.ndim)
     if isinstance(x.shape[axis], int) and x.shape[axis] != 1:
-        raise OpError(f"squeeze: axis {attrs['axis']} of {{0}} has size {x.shape[axis]}, not 1")
+        raise OpError(f"cannot squeeze axis {attrs['axis']}, of size {x.shape[axis]}: {{0}}")
     return TensorType(x.dtype, x.shape[:axis] + x.shape[axis + 1:])
 
 
@@ -166,28 +166,28 @@ def _concatenate_type(types, attrs):
     shape = _joined_shape(types, axis)
     sizes = [t.shape[axis] for t in types]
     shape[axis] = sum(sizes) if all(isinstance(d, int) for d in sizes) else None
-    return TensorType(_promoted(types), tuple(shape))
+    return TensorType(_promoted([t.dtype for t in types]), tuple(shape))
 
 
 def _lower_concatenate(*tensors, axis):
-    dtype = _promoted([TensorType(str(t.dtype), ()) for t in tensors])
+    dtype = _promoted([t.dtype for t in tensors])
     return jnp.concatenate([t.astype(dtype) for t in tensors], axis=_concat_axis(axis, tensors[0].ndim))
 
 
 def _stack_axis(axis, ndim: int) -> int:
     if not isinstance(axis, int) or isinstance(axis, bool) or not -ndim - 1 <= axis <= ndim:
-        raise OpError(f"stack: axis {axis!r} is out of range for stacking tensors of rank {ndim}")
+        raise OpError(f"axis {axis!r} is out of range for stacking tensors of rank {ndim}")
     return axis % (ndim + 1)
 
 
 def _stack_type(types, attrs):
     shape = _joined_shape(types)
     axis = _stack_axis(attrs["axis"], len(shape))
-    return TensorType(_promoted(types), tuple(shape[:axis] + [len(types)] + shape[axis:]))
+    return TensorType(_promoted([t.dtype for t in types]), tuple(shape[:axis] + [len(types)] + shape[axis:]))
 
 
 def _lower_stack(*tensors, axis):
-    dtype = _promoted([TensorType(str(t.dtype), ()) for t in tensors])
+    dtype = _promoted([t.dtype for t in tensors])
     return jnp.stack([t.astype(dtype) for t in tensors], axis=_stack_axis(axis, tensors[0].ndim))
 
 
@@ -203,7 +203,7 @@ def _build_stack(builder, site, args):
     try:
         axis = _stack_axis(args["axis"], x.type.ndim - 1)
     except OpError as e:
-        raise ShapeError(e.template, site.span) from None
+        raise ShapeError(f"stack: {e.template}: {site.label('x')} is {x.type}", site.span) from None
     if axis == 0:
         return x
     pattern = tuple(range(1, axis + 1)) + (0,) + tuple(range(axis + 1, x.type.ndim))
@@ -214,9 +214,9 @@ def _build_stack(builder, site, args):
 
 def _tile_type(types, attrs):
     (x,) = types
-    n = _ints(attrs["n"], "tile: n")
+    n = _ints(attrs["n"], "n")
     if len(n) != x.ndim or any(m < 0 for m in n):
-        raise OpError(f"tile: n={attrs['n']!r} must give one non-negative multiple per axis of {{0}}")
+        raise OpError(f"n={attrs['n']!r} must give one non-negative multiple per axis: {{0}}")
     return TensorType(x.dtype, tuple(_scaled(d, m) for d, m in zip(x.shape, n)))
 
 
@@ -224,9 +224,9 @@ def _repeat_elements_type(types, attrs):
     (x,) = types
     rep = attrs["rep"]
     if not isinstance(rep, int) or isinstance(rep, bool) or rep < 0:
-        raise OpError(f"repeat_elements: rep must be a non-negative int, got {rep!r}", kind="argument")
+        raise OpError(f"rep must be a non-negative int, got {rep!r}", kind="argument")
     if x.ndim == 0:
-        raise OpError("repeat_elements needs a tensor of rank 1 or more: {0}")
+        raise OpError("needs a tensor of rank 1 or more: {0}")
     axis = one_axis(attrs["axis"], x.ndim)
     return TensorType(x.dtype, tuple(_scaled(d, rep) if i == axis else d for i, d in enumerate(x.shape)))
 
@@ -235,17 +235,17 @@ def _repeat_type(types, attrs):
     (x,) = types
     n = attrs["n"]
     if x.ndim != 2:
-        raise OpError("repeat expects a 2-D tensor (samples, dim): {0}")
+        raise OpError("expects a 2-D tensor (samples, dim): {0}")
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise OpError(f"repeat: n must be a non-negative int, got {n!r}", kind="argument")
+        raise OpError(f"n must be a non-negative int, got {n!r}", kind="argument")
     return TensorType(x.dtype, (x.shape[0], n, x.shape[1]))
 
 
 def _reverse_type(types, attrs):
     (x,) = types
     if x.ndim == 0:
-        raise OpError("reverse needs a tensor of rank 1 or more: {0}")
-    axis_arg(_ints(attrs["axes"], "reverse: axes"), x.ndim)
+        raise OpError("needs a tensor of rank 1 or more: {0}")
+    axis_arg(_ints(attrs["axes"], "axes"), x.ndim)
     return x
 
 
@@ -255,18 +255,18 @@ def _one_hot_type(types, attrs):
     (indices,) = types
     n = attrs["num_classes"]
     if not is_int(indices.dtype):
-        raise OpError("one_hot: indices must be integers, but {0}", kind="dtype")
+        raise OpError("indices must be integers, but {0}", kind="dtype")
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise OpError(f"one_hot: num_classes must be a non-negative int, got {n!r}", kind="argument")
+        raise OpError(f"num_classes must be a non-negative int, got {n!r}", kind="argument")
     return TensorType("float32", indices.shape + (n,))  # tf.one_hot's default dtype, not floatx()
 
 
 def _gather_type(types, attrs):
     reference, indices = types
     if not is_int(indices.dtype):
-        raise OpError("gather: indices must be integers, but {1}", kind="dtype")
+        raise OpError("indices must be integers, but {1}", kind="dtype")
     if reference.ndim == 0:
-        raise OpError("gather needs a reference of rank 1 or more: {0}")
+        raise OpError("needs a reference of rank 1 or more: {0}")
     return TensorType(reference.dtype, indices.shape + reference.shape[1:])
 
 
