@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ShapeError
-from ..types import TensorType, dims_agree, format_shape, is_int, promote
+from ..types import TensorType, dims_agree, is_int, promote
 from .registry import Op, OpError, axis_arg
 
 
