@@ -178,7 +178,7 @@ variable b = zeros((3,))
 p = softmax(dot(x, W) + b)
 loss = sum(categorical_crossentropy(y, p))
 dW, db = gradients(loss, [W, b])
-scale = 1.0 / 4.0
+scale = sum([0.5, 0.5]) / 4.0
 output loss, W - scale * dW, b - dW[0] * 0.0 - scale * db, (b + dot(x, W)) * 1
 """
 
@@ -192,7 +192,7 @@ def test_ir_command_shows_every_pass(tmp_path, capsys):
     assert "before (" in out and "after (" in out
     for name in PASS_NAMES:
         assert f"\n  {name} " in out
-    assert "merge add" in out and "mul-one" in out and "fold divide" in out
+    assert "merge add" in out and "mul-one" in out and "fold sum" in out and "fold divide" in out
     assert main(["ir", str(f), "-O1", "--disable-pass", "cse", "--after"]) == 0
     after = capsys.readouterr().out
     assert after.startswith("{ placeholders") and "before" not in after
@@ -211,9 +211,9 @@ def test_run_accepts_optimizer_options(tmp_path, capsys):
 # ---- internal ops ---------------------------------------------------------------------------
 
 def test_fused_node_is_visible_and_agrees():
-    src = "placeholder x: float32[3]\nplaceholder y: float32[3]\nz = x * y + x\noutput z * z - y"
+    src = "placeholder x: float32[3]\nplaceholder y: float32[3]\nz = x * y + x\noutput z * 2.0 - y"
     g, fired = optimise(src)
-    assert live_ops(g).count("fused") == 1 and "fused[body={a b. " in format_ir(g)
+    assert live_ops(g).count("fused") == 1 and "fused[body={a b c. " in format_ir(g)
     assert_levels_agree(src)
     grads = "placeholder x: float32[3]\nz = (x * 3.0 + x) * x\noutput gradients(sum(z), [x])"
     assert_levels_agree(grads)

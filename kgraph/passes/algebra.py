@@ -153,13 +153,6 @@ def sum_of_concatenate(rw: Rewriter, b: dict, node: Node) -> Node | None:
     return total
 
 
-def static_shape(rw: Rewriter, b: dict, node: Node) -> Node | None:
-    x = b["x"]
-    if not x.type.is_static():
-        return None
-    return rw.constant(np.asarray(x.shape, dtype=_np(node.dtype)), node.type)
-
-
 RULES = [
     # units and signs
     Rule("mul-one", "x * 1", "x"),
@@ -196,7 +189,6 @@ RULES = [
     Rule("reshape-noop", "reshape(x, shape=_)", "x"),
     Rule("reshape-reshape", "reshape(reshape(x, shape=_), shape=s)", "reshape(x, shape=s)"),
     Rule("reshape-flatten", "reshape(flatten(x), shape=s)", "reshape(x, shape=s)"),
-    Rule("static-shape", "shape(x)", static_shape),
     # reductions and logs
     Rule("sum-concatenate", "sum(concatenate(*xs, axis=k), axis=a, keepdims=d)", sum_of_concatenate),
     Rule("exp-log", "exp(log(x))", "x", when=positive),
