@@ -517,7 +517,7 @@ class Builder:
         op = REGISTRY[op_name]
         srcs: list[Node] = []
         attrs: dict[str, Any] = {}
-        labels: list[str] = []
+        operands: list[tuple] = []  # (param, index, node): labelled only if the shape rule fails
         for p in op.params:
             v = bound.get(p.name, p.default)
             if p.kind == "tensor":
@@ -526,11 +526,11 @@ class Builder:
                     continue
                 v = self.tensor(v, site.arg_span(p.name))
                 srcs.append(v)
-                labels.append(f"{site.label(p.name)} is {v.type}")
+                operands.append((p.name, None, v))
             elif p.kind == "tensors":
                 for i, x in enumerate(v):
                     srcs.append(x)
-                    labels.append(f"{site.label(p.name, i)} is {x.type}")
+                    operands.append((p.name, i, x))
             else:
                 attrs[p.name] = _freeze(v)
         if op.unique:
@@ -539,6 +539,7 @@ class Builder:
             return self.graph.make(op.name, srcs, attrs, span=site.span)
         except OpError as err:
             cls = {"shape": ShapeError, "dtype": DTypeError}.get(err.kind, ArgumentError)
+            labels = [f"{site.label(name, i)} is {x.type}" for name, i, x in operands]
             try:
                 message = err.template.format(*labels)
             except (IndexError, KeyError):

@@ -118,6 +118,22 @@ class Graph:
             self._interned[key] = node
         return node
 
+    def remake(self, node: Node, srcs: Iterable[Node]) -> Node:
+        """The interned node with `node`'s op, attributes and type over new sources.
+
+        The optimizer's passes copy every node into a new graph; reusing the old
+        node's attribute key skips re-sorting and re-keying its attributes.
+        """
+        srcs = tuple(srcs)
+        old = node._key
+        key = (old[0], tuple(s.id for s in srcs), old[2], old[3])
+        new = self._interned.get(key)
+        if new is None:
+            new = Node(self, node.op, node.type, srcs, node.attrs, self._next_id, node.span, key)
+            self._next_id += 1
+            self._interned[key] = new
+        return new
+
     def fresh_id(self) -> int:
         """A number no node has: for ops that must never be merged (unseeded random, print)."""
         self._next_id += 1

@@ -148,13 +148,14 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
         raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {floatx!r}")
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
-    tree = parse(source, filename)
-    builder = Builder(filename, source, floatx)
-    with jax.enable_x64(True):
-        graph = builder.build(tree)
-        verify(graph)
-        optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math,
-                                    fold_limit=fold_limit)
+    with passes.paused_gc():
+        tree = parse(source, filename)
+        builder = Builder(filename, source, floatx)
+        with jax.enable_x64(True):
+            graph = builder.build(tree)
+            verify(graph)
+            optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math,
+                                        fold_limit=fold_limit)
     for w in builder.warnings:
         warnings.warn(w, stacklevel=2)
     return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)

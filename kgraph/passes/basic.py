@@ -43,16 +43,19 @@ class _Folder(Rewriter):
         return self.fold(self.copy(old, srcs))
 
 
-def eliminate_dead_code(graph: Graph, options: Options) -> tuple[Graph, dict]:
+def eliminate_dead_code(graph: Graph, options: Options) -> Rewriter:
     rw = Rewriter(options)
-    return rw.run(graph), rw.fired
+    rw.run(graph)
+    return rw
 
 
-def eliminate_common_subexpressions(graph: Graph, options: Options) -> tuple[Graph, dict]:
+def eliminate_common_subexpressions(graph: Graph, options: Options) -> Rewriter:
     rw = _Canonicaliser(options)
-    return rw.run(graph), rw.fired
+    rw.run(graph)
+    return rw
 
 
-def fold_constants(graph: Graph, options: Options) -> tuple[Graph, dict]:
+def fold_constants(graph: Graph, options: Options) -> Rewriter:
     rw = _Folder(options)
-    return rw.run(graph), rw.fired
+    rw.run(graph)
+    return rw

@@ -10,8 +10,6 @@ measured in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
-from collections import Counter
-
 from ..ir import Graph, Node
 from ..ops import REGISTRY
 from ..ops.internal import FusedBody
@@ -83,6 +81,7 @@ class _Fuser(Rewriter):
         return order
 
 
-def fuse_elementwise(graph: Graph, options: Options) -> tuple[Graph, Counter]:
+def fuse_elementwise(graph: Graph, options: Options) -> Rewriter:
     rw = _Fuser(options)
-    return rw.run(graph), rw.fired
+    rw.run(graph)
+    return rw

@@ -12,8 +12,6 @@ change where precision is lost), or when the chain is longer than MAX_FACTORS.
 """
 from __future__ import annotations
 
-from collections import Counter
-
 from ..ir import Graph, Node
 from .rewrite import Options, Rewriter, use_counts
 
@@ -137,6 +135,7 @@ def best_order(dims: list[int]) -> tuple[int, list[list[int]]]:
     return cost[0][n - 1], split
 
 
-def reorder_matmul_chains(graph: Graph, options: Options) -> tuple[Graph, Counter]:
+def reorder_matmul_chains(graph: Graph, options: Options) -> Rewriter:
     rw = _ChainReorderer(options)
-    return rw.run(graph), rw.fired
+    rw.run(graph)
+    return rw

@@ -51,11 +51,13 @@ class Rewriter:
 
     # ---- the walk ----------------------------------------------------------------
     def run(self, old: Graph) -> Graph:
+        """The rewritten graph (also kept as `self.graph`; `live_in` counts the old live nodes)."""
         self.old = old
         order = toposort(old.roots())
         # Leaves first, in declaration order, so the printed IR keeps the program's order.
         order = sorted((n for n in order if n.op in ("placeholder", "variable")), key=lambda n: n.id) + [
             n for n in order if n.op not in ("placeholder", "variable")]
+        self.live_in = len(order)
         self.prepare(order)
         targets = gradient_targets(order)
         mapping = self.mapping
@@ -74,7 +76,7 @@ class Rewriter:
         return self.simplify(self.copy(old, srcs))
 
     def copy(self, old: Node, srcs: list[Node]) -> Node:
-        return self.graph.make(old.op, srcs, old.kw, old.type, old.span)
+        return self.graph.remake(old, srcs)
 
     def finish(self, old: Graph, mapping: dict[int, Node]) -> Graph:
         g = self.graph

@@ -15,11 +15,13 @@ def _rule_set(name: str, fast_math: bool) -> RuleSet:
     return RuleSet(rules, fast_math=fast_math)
 
 
-def simplify_algebra(graph: Graph, options: Options) -> tuple[Graph, dict]:
+def simplify_algebra(graph: Graph, options: Options) -> Rewriter:
     rw = Rewriter(options, _rule_set("algebra", options.fast_math))
-    return rw.run(graph), rw.fired
+    rw.run(graph)
+    return rw
 
 
-def stabilize_numerics(graph: Graph, options: Options) -> tuple[Graph, dict]:
+def stabilize_numerics(graph: Graph, options: Options) -> Rewriter:
     rw = Rewriter(options, _rule_set("stability", options.fast_math))
-    return rw.run(graph), rw.fired
+    rw.run(graph)
+    return rw
