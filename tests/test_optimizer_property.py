@@ -31,7 +31,7 @@ from passes_util import build
 from kgraph.passes import run_pipeline
 
 SOAK = int(os.environ.get("KGRAPH_SOAK", "0"))
-EXAMPLES = SOAK or 25
+EXAMPLES = SOAK or 20
 
 SHAPES = {"s": (), "v": (3,), "m": (2, 3), "q": (3, 3), "w": (3, 2)}
 LEAVES = [f"placeholder {name}: float64[{', '.join(map(str, shape))}]" for name, shape in SHAPES.items()]
