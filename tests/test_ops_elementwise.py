@@ -132,6 +132,21 @@ def test_float_only_ops_refuse_integers(op):
         kgraph.compile(f"placeholder x: int32[3]\noutput {op}(x)")
 
 
+@pytest.mark.parametrize("expr, op", [("b - b", "subtract"), ("b // b", "floor_divide"), ("b % b", "mod"),
+                                      ("-b", "negative"), ("abs(b)", "abs"), ("b ** b", "pow")])
+def test_arithmetic_refuses_bools_alone(expr, op):
+    with pytest.raises(kgraph.DTypeError, match=f"{op}: expects a numeric tensor, but b is bool"):
+        kgraph.compile(f"placeholder b: bool[3]\noutput {expr}")
+
+
+def test_a_bool_next_to_a_number_is_promoted():
+    src = "placeholder b: bool[3]\nx = [1.5, 2.0, 3.0]\noutput b * x as m, x - b as s, b + b as o"
+    out = run_both(src, b=[True, False, True])
+    np.testing.assert_array_equal(out["m"], [1.5, 0, 3])
+    np.testing.assert_array_equal(out["s"], [0.5, 2, 2])
+    assert out["o"].dtype == np.bool_  # bool + bool is a logical or, as in NumPy
+
+
 # ---- relu and elu: tf_keras's paths -------------------------------------------------
 
 def keras_relu(x, alpha=0.0, max_value=None, threshold=0.0):

@@ -25,11 +25,17 @@ def _float_same(types, attrs):
     return elementwise_type(types)
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _numeric(types, attrs):
-    for i, t in enumerate(types):
-        if t.dtype == "bool":
-            raise OpError("expects a numeric tensor, but {%d}" % i, kind="dtype")
-    return elementwise_type(types)
+    """Arithmetic that bools alone cannot do (a bool next to a number is promoted)."""
+    out = elementwise_type(types)
+    if out.dtype == "bool":
+        labels = ", ".join("{%d}" % i for i in range(len(types)))
+        raise OpError(f"expects a numeric tensor, but {labels}", kind="dtype")
+    return out
 
 
 def _true_divide(types, attrs):
@@ -83,10 +89,6 @@ def _relu_type(types, attrs):
             raise OpError("alpha, and a fractional max_value or threshold, need a floating-point "
                           "tensor, but {0}", kind="dtype")
     return x
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _relu6(x):
@@ -161,14 +163,15 @@ OPS = [
     # arithmetic: the infix operators build these
     _binary("add(x, y)", jnp.add, "Element-wise sum x + y, with NumPy broadcasting.",
             "output [1, 2] + [[10], [20]]"),
-    _binary("subtract(x, y)", jnp.subtract, "Element-wise difference x - y.", "output [1.0, 2.0] - 0.5"),
+    _binary("subtract(x, y)", jnp.subtract, "Element-wise difference x - y.", "output [1.0, 2.0] - 0.5",
+            infer=_numeric),
     _binary("multiply(x, y)", jnp.multiply, "Element-wise product x * y.", "output [1.0, 2.0] * 3"),
     _binary("divide(x, y)", _lower_divide, "Element-wise true division x / y (integers give floats).",
             "output [1, 2] / 2", infer=_true_divide),
     _binary("floor_divide(x, y)", jnp.floor_divide, "Element-wise floor division x // y, rounding towards -inf.",
-            "output [7, -7] // 2"),
+            "output [7, -7] // 2", infer=_numeric),
     _binary("mod(x, y)", jnp.mod, "Element-wise remainder x % y, with the sign of y (as Python and NumPy).",
-            "output [7, -7] % 3"),
+            "output [7, -7] % 3", infer=_numeric),
     _binary("pow(x, a)", jnp.power, "Element-wise exponentiation, x ** a.",
             _X + "output pow(x, 2), x ** 3, 2 ** x", infer=_numeric, tensors=("x", "a")),
     _unary("negative(x)", jnp.negative, "Element-wise negation, -x.", "output -[1.0, -2.0]", infer=_numeric),
