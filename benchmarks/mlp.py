@@ -11,7 +11,7 @@ import numpy as np
 
 import kgraph
 
-from .timing import fmt, interleaved
+from .timing import interleaved, report
 
 SOURCE = """
 placeholder x: float32[256, 784]
@@ -52,10 +52,5 @@ def run(args) -> list[str]:
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
     t = interleaved(fns, repeats=7 if args.quick else 30, number=5)
-    k, h = t["kgraph -O2"], t["jax.value_and_grad"]
-    rows = ["MLP forward + gradient (256x784 -> 512 relu -> 10 softmax, crossentropy):"]
-    for name, (lo, med) in t.items():
-        rows.append(f"  {name:<20} min {fmt(lo):>10}  median {fmt(med):>10}")
-    rows.append(f"  kgraph / hand: min {k[0] / h[0]:.3f}x  median {k[1] / h[1]:.3f}x  (target <= 1.02)")
-    print("\n".join(rows))
-    return rows
+    return report("MLP forward + gradient (256x784 -> 512 relu -> 10 softmax, crossentropy):", t,
+                  [("kgraph / hand", "kgraph -O2", "jax.value_and_grad", "(target <= 1.02)")])

@@ -6,7 +6,7 @@ import numpy as np
 
 import kgraph
 
-from .timing import fmt, interleaved
+from .timing import interleaved, report
 
 
 def run(args) -> list[str]:
@@ -17,10 +17,5 @@ def run(args) -> list[str]:
     for f in fns.values():
         f()
     t = interleaved(fns, repeats=15 if args.quick else 50, number=200)
-    k, r = t["kgraph Program.run"], t["raw jax.jit"]
-    rows = ["per-call overhead, float32[4] input:"]
-    for name, (lo, med) in t.items():
-        rows.append(f"  {name:<20} min {fmt(lo):>10}  median {fmt(med):>10}")
-    rows.append(f"  kgraph / raw: min {k[0] / r[0]:.2f}x  median {k[1] / r[1]:.2f}x  (target <= 1.5)")
-    print("\n".join(rows))
-    return rows
+    return report("per-call overhead, float32[4] input:", t,
+                  [("kgraph / raw", "kgraph Program.run", "raw jax.jit", "(target <= 1.5)")])

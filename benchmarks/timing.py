@@ -35,3 +35,15 @@ def fmt(seconds: float) -> str:
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds * 1e6:.1f} µs"
+
+
+def report(title: str, times: dict, ratios: list[tuple[str, str, str, str]]) -> list[str]:
+    """Print and return the rows: each timing, then each ratio (label, numerator, denominator, note)."""
+    rows = [title]
+    for name, (lo, med) in times.items():
+        rows.append(f"  {name:<20} min {fmt(lo):>10}  median {fmt(med):>10}")
+    for label, top, bottom, note in ratios:
+        (a_lo, a_med), (b_lo, b_med) = times[top], times[bottom]
+        rows.append(f"  {label}: min {a_lo / b_lo:.3g}x  median {a_med / b_med:.3g}x  {note}".rstrip())
+    print("\n".join(rows))
+    return rows
