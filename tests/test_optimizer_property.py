@@ -118,7 +118,7 @@ class ProgramWriter:
             forms.append(("log(sigmoid({x}))", shape))
         if _has("log"):
             forms.append(("log(1 + {x} * {x})", shape))
-            if shape:
+            if len(shape) >= 2:  # Keras's softmax needs rank 2 or more
                 forms.append(("log(softmax({x}))", shape))
         if _has("exp"):
             forms.append(("exp({b}) - 1", shape))

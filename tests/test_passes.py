@@ -226,3 +226,43 @@ def test_barrier_is_identity():
     out = prog.run(**feeds)
     np.testing.assert_allclose(out["h"], feeds["x"] * 3, rtol=1e-6)
     np.testing.assert_allclose(out["dh"], 2 * feeds["x"] * 3, rtol=1e-6)
+
+
+# ---- numerical stability ------------------------------------------------------------------
+
+def test_stable_forms_stay_finite_where_the_written_forms_do_not():
+    src = """
+placeholder z: float32[1, 3]
+placeholder t: float32[1, 3]
+a = -sum(t * log(softmax(z)))
+b = log(sigmoid(z))
+c = log(sum(exp(z)))
+output a, b, c, gradients(a + sum(b) + c, [z]) as g
+"""
+    z = np.array([[1e4, 0.0, -1e4]], np.float32)
+    t = np.array([[0.0, 1.0, 0.0]], np.float32)
+    written = kgraph.compile(src, opt_level=0).run(z=z, t=t)
+    assert not all(np.all(np.isfinite(v)) for v in written.values())
+    stable, fired = kgraph.compile(src).run(z=z, t=t), optimise(src)[1]
+    assert fired["log-softmax"] == 1 and fired["log-sigmoid"] == 1 and fired["logsumexp"] == 1
+    assert all(np.all(np.isfinite(v)) for v in stable.values())
+    np.testing.assert_allclose(stable["a"], 1e4, rtol=1e-6)
+    np.testing.assert_allclose(stable["b"], [[0.0, -np.log(2.0), -1e4]], rtol=1e-6)
+    np.testing.assert_allclose(stable["c"], 1e4, rtol=1e-6)
+    # d/dz of -log softmax(z)[1] + sum(log sigmoid(z)) + logsumexp(z)
+    softmax = np.array([[1.0, 0.0, 0.0]])
+    expected = (softmax - t) + (1 - 1 / (1 + np.exp(-z.astype(np.float64)))) + softmax
+    np.testing.assert_allclose(stable["g_0"], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_log1p_and_expm1_are_accurate_for_small_values():
+    src = "placeholder x: float32[2]\noutput log(1 + x) as a, exp(x) - 1 as b"
+    x = np.array([1e-10, 0.5], np.float32)
+    written = kgraph.compile(src, opt_level=0).run(x=x)
+    assert written["a"][0] == 0 and written["b"][0] == 0  # 1 + 1e-10 rounds to 1 in float32
+    stable = kgraph.compile(src).run(x=x)
+    np.testing.assert_allclose(stable["a"], np.log1p(x.astype(np.float64)), rtol=1e-6)
+    np.testing.assert_allclose(stable["b"], np.expm1(x.astype(np.float64)), rtol=1e-6)
+    g, _ = optimise(src)
+    assert {"log1p", "expm1"} <= {n.op for n in toposort(g.roots())} | {
+        op for n in toposort(g.roots()) if n.op == "fused" for op, _, _ in n.attr("body").eqns}

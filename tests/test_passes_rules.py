@@ -77,7 +77,7 @@ def test_every_rule_has_a_case():
 def _case(rule, fires, refuses, options):
     r = RULES[rule]
     ops = ops_in(r.lhs_pattern) | (ops_in(r.rhs_pattern) if r.rhs_pattern else set())
-    ops |= set(re.findall(r"(\w+)\(", fires + refuses)) - {"output"}
+    ops |= set(re.findall(r"([A-Za-z_]\w*)\(", fires + " " + refuses))
     return pytest.param(rule, fires, refuses, options, id=rule, marks=needs(*sorted(ops)))
 
 
