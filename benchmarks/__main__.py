@@ -5,9 +5,9 @@ import argparse
 import os
 import platform
 
-from . import compile_time, matrix_chain, mlp, overhead, pytensor_side
+from . import compile_time, fusion, matrix_chain, mlp, overhead, pytensor_side
 
-BENCHMARKS = {"compile": compile_time, "pytensor": pytensor_side, "chain": matrix_chain,
+BENCHMARKS = {"compile": compile_time, "pytensor": pytensor_side, "fusion": fusion, "chain": matrix_chain,
               "mlp": mlp, "overhead": overhead}
 
 
