@@ -23,7 +23,8 @@ import math
 import numpy as np
 
 from ..ir import Node
-from ..types import is_float, is_int
+from ..ops import REGISTRY
+from ..types import is_float, is_int, np_dtype
 from .patterns import Rule, uniform_value
 from .rewrite import Rewriter
 
@@ -85,29 +86,17 @@ def filled(value):
         t = node.type
         limit = rw.options.fold_limit or 0
         if t.is_static() and t.size() <= max(limit, 1):
-            return rw.constant(np.full(t.shape, value, dtype=_np(t.dtype)), t)
+            return rw.constant(np.full(t.shape, value, dtype=np_dtype(t.dtype)), t)
         x = b.get("x")
         like = "zeros_like" if value == 0 else "ones_like" if value == 1 else None
-        if like and x is not None and x.type == t and _has(like):
+        if like and x is not None and x.type == t and like in REGISTRY:
             return rw.make(like, [x], {"dtype": t.dtype})
         name = "zeros" if value == 0 else "ones" if value == 1 else None
-        if name and t.is_static() and _has(name):
+        if name and t.is_static() and name in REGISTRY:
             return rw.make(name, [], {"shape": t.shape, "dtype": t.dtype})
         return None
 
     return build
-
-
-def _has(op: str) -> bool:
-    from ..ops import REGISTRY
-
-    return op in REGISTRY
-
-
-def _np(dtype: str):
-    from .rewrite import _np_dtype
-
-    return _np_dtype(dtype)
 
 
 def compose(first: tuple, then: tuple) -> tuple:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Node
 from .patterns import COMMUTATIVE
-from .rewrite import Options, Rewriter
+from .rewrite import Options, Rewriter, foldable
 
 
 class _Canonicaliser(Rewriter):
@@ -39,6 +39,11 @@ class _Canonicaliser(Rewriter):
 
 
 class _Folder(Rewriter):
+    def has_work(self, order: list[Node]) -> bool:
+        limit = self.options.fold_limit
+        return limit is not None and any(
+            all(s.op == "const" for s in n.srcs) and foldable(n, limit) for n in order)
+
     def visit(self, old: Node, srcs: list[Node]) -> Node:
         return self.fold(self.copy(old, srcs))
 

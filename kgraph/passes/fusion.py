@@ -36,6 +36,9 @@ class _Fuser(Rewriter):
                     self.absorbed.add(s.id)
         self.bodies: dict[FusedBody, FusedBody] = {}
 
+    def has_work(self, order: list[Node]) -> bool:
+        return bool(self.absorbed)
+
     def visit(self, old: Node, srcs: list) -> Node | None:
         if old.id in self.absorbed:
             return None  # computed inside the fused node of its one user

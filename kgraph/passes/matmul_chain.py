@@ -51,6 +51,9 @@ class _ChainReorderer(Rewriter):
                         and _fits(s, left=side == 0)):
                     self.interior.add(s.id)
 
+    def has_work(self, order: list[Node]) -> bool:
+        return bool(self.interior)
+
     def visit(self, old: Node, srcs: list[Node]) -> Node:
         node = self.copy(old, srcs)
         if not is_product(old) or old.id in self.interior:

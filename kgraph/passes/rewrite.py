@@ -23,7 +23,7 @@ import numpy as np
 
 from ..ir import ConstValue, Graph, Node, toposort
 from ..ops import REGISTRY, OpError
-from ..types import TensorType
+from ..types import TensorType, np_dtype
 from .patterns import RuleSet
 
 LEAVES = ("placeholder", "variable", "const")
@@ -60,6 +60,9 @@ class Rewriter:
         self.live_in = len(order)
         self.prepare(order)
         targets = gradient_targets(order)
+        if not targets and not self.has_work(order) and _only_live_leaves(old, order):
+            self.graph = old  # nothing to rewrite: a copy would be the same graph
+            return old
         mapping = self.mapping
         for node in order:
             new = self.visit(node, [mapping[s.id] for s in node.srcs])
@@ -70,6 +73,12 @@ class Rewriter:
 
     def prepare(self, order: list[Node]) -> None:
         """A hook for passes that look at the whole old graph first (use counts, say)."""
+
+    def has_work(self, order: list[Node]) -> bool:
+        """Whether any node might change; a pass that says no is skipped (its copy is free)."""
+        if not self.rules:
+            return True
+        return any(n.op in self.rules.by_op for n in order)
 
     def visit(self, old: Node, srcs: list[Node]) -> Node:
         """The new node for `old` given its new sources (by default: a copy, then the rules)."""
@@ -105,7 +114,7 @@ class Rewriter:
         return self.constant(value, node.type)
 
     def scalar(self, value, dtype: str) -> Node:
-        return self.constant(np.asarray(value, dtype=_np_dtype(dtype)))
+        return self.constant(np.asarray(value, dtype=np_dtype(dtype)))
 
     def constant(self, array: np.ndarray, type_: TensorType | None = None) -> Node:
         array = np.asarray(array)
@@ -142,6 +151,12 @@ class Rewriter:
         return None
 
 
+def _only_live_leaves(graph: Graph, order: list[Node]) -> bool:
+    leaves = list(graph.placeholders.values()) + list(graph.variables.values())
+    live = {n.id for n in order if n.op in ("placeholder", "variable")}
+    return all(n.id in live for n in leaves)
+
+
 def foldable(node: Node, limit: int) -> bool:
     """Folding never evaluates unseeded random ops or prints, nor makes a constant above `limit`."""
     op = REGISTRY[node.op]
@@ -171,14 +186,6 @@ def use_counts(order: list[Node], graph: Graph) -> Counter:
     for n in graph.roots():
         uses[n.id] += 1
     return uses
-
-
-def _np_dtype(dtype: str):
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return ml_dtypes.bfloat16
-    return np.dtype(dtype)
 
 
 def _dtype_name(dtype: np.dtype) -> str:
