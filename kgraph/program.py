@@ -15,6 +15,7 @@ from .feeds import check_feed
 from .ir import Graph, format_ir, toposort, verify
 from .lower import make_function
 from .parse import parse
+from .state import load_state_file, save_state_file
 from .types import DTYPES, FLOAT_DTYPES
 
 
@@ -41,6 +42,11 @@ class Program:
         # Only what an output or update needs is fed to the compiled function.
         self._feeds_needed = [n for n in graph.placeholders.values() if n.id in live]
         self._variables_needed = [n for n in graph.variables.values() if n.id in live]
+        self._feed_names = [n.attr("name") for n in self._feeds_needed]
+        self._update_names = [name for name, _ in graph.updates]
+        needed = [n.attr("name") for n in self._variables_needed]
+        self._donated = [name for name in needed if name in self._update_names]
+        self._fixed = [name for name in needed if name not in self._update_names]
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -53,7 +59,13 @@ class Program:
 
     @property
     def variables(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self._values.items()}
+        """name → a NumPy copy of the variable's current value."""
+        return {k: np.array(v) for k, v in self._values.items()}
+
+    @property
+    def updates(self) -> list[str]:
+        """The variables that a run updates, in source order."""
+        return list(self._update_names)
 
     @property
     def graph(self) -> Graph:
@@ -66,11 +78,23 @@ class Program:
 
     # ---- running ---------------------------------------------------------------
     def _function(self):
+        """The jitted step: (updated variables, other variables, feeds, run counter) →
+        (outputs, new values of the updated variables).
+
+        The updated variables' buffers are donated, so XLA writes their new values in
+        place; the program keeps them on the device between runs.
+        """
         if self._jitted is None:
             g = self._graph
             fn = make_function([n for _, n in g.outputs], [n for _, n in g.updates],
                                self._feeds_needed, self._variables_needed)
-            self._jitted = jax.jit(fn)
+            seed = self.seed
+
+            def step(updated, fixed, feeds, counter):
+                rng = jax.random.fold_in(jax.random.PRNGKey(seed), counter)
+                return fn({**updated, **fixed}, feeds, rng)
+
+            self._jitted = jax.jit(step, donate_argnums=(0,))
         return self._jitted
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -92,26 +116,52 @@ class Program:
         return out
 
     def run(self, **feeds: Any) -> dict[str, np.ndarray]:
-        """Run once: a dict from output name to numpy array, in output order."""
+        """Run once and apply the updates: a dict from output name to numpy array, in output order.
+
+        Outputs and updates are all computed from the variables' values at the start of the run.
+        """
         arrays = self.check_feeds(feeds)
-        arrays = {n.attr("name"): arrays[n.attr("name")] for n in self._feeds_needed}
-        variables = {n.attr("name"): self._values[n.attr("name")] for n in self._variables_needed}
         with jax.enable_x64(True), _on(self._device):
-            rng = jax.random.fold_in(jax.random.PRNGKey(self.seed), self._runs)
-            outs, new_vars = self._function()(variables, arrays, rng)
-            outs = [np.asarray(o) for o in outs]
-            new_vars = [np.asarray(v) for v in new_vars]
-        self._runs += 1
-        for (name, _), value in zip(self._graph.updates, new_vars):
-            self._values[name] = value
-        return {name: value for name, value in zip(self.outputs, outs)}
+            outs = self.execute(arrays)
+            return {name: np.asarray(value) for name, value in zip(self.outputs, outs)}
 
     __call__ = run
 
+    def execute(self, arrays: dict[str, np.ndarray]) -> list:
+        """One run on checked feeds (see `check_feeds`), inside `jax.enable_x64(True)`.
+
+        Returns the outputs as device arrays, without waiting for them: a training loop
+        calls this per step and copies values to the host only when it reports them.
+        """
+        feeds = {name: arrays[name] for name in self._feed_names}
+        updated = {name: self._values[name] for name in self._donated}
+        fixed = {name: self._values[name] for name in self._fixed}
+        outs, new_values = self._function()(updated, fixed, feeds, np.uint32(self._runs))
+        self._runs += 1
+        self._values.update(zip(self._update_names, new_values))
+        return outs
+
+    # ---- state ------------------------------------------------------------------
     def reset(self) -> None:
         """Variables back to their initial values."""
         self._values = {k: v.copy() for k, v in self._initial.items()}
         self._runs = 0
+
+    def state_signature(self) -> dict[str, tuple[str, tuple]]:
+        """name → (dtype, shape) of every variable: what a state file must hold."""
+        return {k: (v.dtype.name, tuple(v.shape)) for k, v in self._initial.items()}
+
+    def save_state(self, path: str | Path) -> None:
+        """Write every variable to a .npz file, atomically (a reader never sees half a file)."""
+        save_state_file(path, self.variables)
+
+    def load_state(self, path: str | Path) -> None:
+        """Read variables from a .npz file written by `save_state` (or `kgraph run --state`).
+
+        Raises StateError, changing nothing, unless the file holds exactly this program's
+        variables with their shapes and dtypes.
+        """
+        self._values.update(load_state_file(path, self.state_signature()))
 
 
 class _on:
