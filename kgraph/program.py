@@ -1,6 +1,7 @@
 """The Python API: `compile`, `load` and the `Program` they return."""
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 from typing import Any
@@ -121,14 +122,21 @@ class Program:
         Outputs and updates are all computed from the variables' values at the start of the run.
         """
         arrays = self.check_feeds(feeds)
-        with jax.enable_x64(True), _on(self._device):
+        with self.running():
             outs = self.execute(arrays)
             return {name: np.asarray(value) for name, value in zip(self.outputs, outs)}
 
     __call__ = run
 
+    def running(self) -> contextlib.ExitStack:
+        """The context every run happens in: JAX's 64-bit mode and the chosen device."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(jax.enable_x64(True))
+        stack.enter_context(_on(self._device))
+        return stack
+
     def execute(self, arrays: dict[str, np.ndarray]) -> list:
-        """One run on checked feeds (see `check_feeds`), inside `jax.enable_x64(True)`.
+        """One run on checked feeds (see `check_feeds`), inside `running()`.
 
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.

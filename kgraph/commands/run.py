@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from .. import train
 from ..errors import FeedError, KGraphError
 
 NAME = "run"
@@ -42,8 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("cpu", "gpu", "tpu"), default=None,
                    help="where to run (default: JAX's default device)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed for random ops that have no seed of their own (default 0)")
+                   help="seed for random ops that have no seed of their own, and for --shuffle (default 0)")
     add_compile_options(p)
+    train.add_arguments(p)
 
 
 def parse_feeds(program, specs: list[str]) -> dict:
@@ -88,13 +90,18 @@ def main(args) -> int:
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed,
                    device=args.device)
     feeds = parse_feeds(program, args.feed)
-    outputs = program.run(**feeds)
+    code, outputs = train.run_from_args(program, feeds, args)
+    if outputs is None:
+        return code
     if args.out:
         try:
             np.savez(args.out, **outputs)
         except OSError as e:
             raise KGraphError(f"cannot write {args.out}: {e.strerror or e}") from None
-        print(f"wrote {len(outputs)} outputs to {args.out}", file=sys.stderr)
+        if not args.quiet:
+            print(f"wrote {len(outputs)} outputs to {args.out}", file=sys.stderr)
+        return 0
+    if args.quiet:
         return 0
     if args.format == "json":
         print(json.dumps(to_json(outputs)))

@@ -1,0 +1,247 @@
+"""The training loop behind `kgraph run --steps/--epochs/--batch-size/--state`.
+
+A program with `update` statements is one training step. The loop feeds it batches
+(slices along the first dimension of the placeholders whose first dimension is
+`None` or named), keeps the variables on the device between steps (the program's
+jitted step donates their buffers) and copies values to the host only to report
+them or to save the state. Ctrl-C finishes the step in flight, saves and exits 130.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import FeedError
+from .progress import make_reporter
+
+INTERRUPTED = 130
+SAVE_INTERVAL_S = 60.0  # without --save-every, a crash loses at most this much training
+
+
+@dataclass
+class Plan:
+    """What to run: how many steps, over which batches, saving where and how often."""
+
+    steps: int = 1
+    batch_size: int | None = None
+    shuffle: bool = False
+    seed: int = 0
+    state: Path | None = None
+    save_every: int | None = None  # steps; None: every SAVE_INTERVAL_S seconds
+    log_every: int | None = None  # None: a progress bar; 0: print nothing
+
+
+@dataclass
+class Result:
+    steps: int  # steps completed
+    seconds: float  # wall time of the steps after the first (which includes compiling)
+    outputs: dict[str, Any] = field(default_factory=dict)  # the last step's outputs
+    interrupted: bool = False
+
+    @property
+    def steps_per_second(self) -> float:
+        return (self.steps - 1) / self.seconds if self.steps > 1 and self.seconds > 0 else math.nan
+
+
+# ---- batches ----------------------------------------------------------------------
+
+class Batches:
+    """Feeds cut into batches along the first dimension, epoch after epoch."""
+
+    def __init__(self, program, arrays: dict[str, np.ndarray], batch_size: int | None,
+                 shuffle: bool = False, seed: int = 0):
+        self.arrays = arrays
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.batched = batched_feeds(program, arrays) if batch_size else []
+        lengths = {name: arrays[name].shape[0] for name in self.batched}
+        if len(set(lengths.values())) > 1:
+            sizes = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+            raise FeedError(f"--batch-size: the batched feeds must have the same number of rows ({sizes})")
+        self.rows = next(iter(lengths.values()), 0)
+        if batch_size and self.rows == 0:
+            raise FeedError(f"--batch-size: the batched feeds ({', '.join(self.batched)}) have no rows")
+        self.per_epoch = math.ceil(self.rows / batch_size) if batch_size else 1
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        if not self.batch_size:
+            while True:
+                yield self.arrays
+        b = self.batch_size
+        while True:
+            epoch = self.arrays
+            if self.shuffle:
+                order = self.rng.permutation(self.rows)
+                epoch = {k: v[order] if k in self.batched else v for k, v in self.arrays.items()}
+            for start in range(0, self.rows, b):
+                yield {k: v[start:start + b] if k in self.batched else v for k, v in epoch.items()}
+
+
+def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
+    """The fed placeholders whose first dimension is None or named: the ones batches slice."""
+    declared = program.placeholders
+    batched = [name for name in arrays if declared[name][1] and not isinstance(declared[name][1][0], int)]
+    if not batched:
+        raise FeedError("--batch-size: no fed placeholder has a batch dimension (a first dimension "
+                        "that is None or named, e.g. `placeholder x: float32[None, 64]`)")
+    first = {declared[name][1][0] for name in batched} - {None}
+    for name, (_, shape) in declared.items():
+        for axis, dim in enumerate(shape):
+            if dim in first and (axis > 0 or name not in batched):
+                raise FeedError(f"--batch-size: the named dimension '{dim}' is the batch dimension, "
+                                f"but placeholder '{name}' also uses it at axis {axis}, which "
+                                f"batches do not slice")
+    return batched
+
+
+# ---- the loop -----------------------------------------------------------------------
+
+def train(program, batches: "Batches", plan: Plan, out=sys.stderr) -> Result:
+    """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
+    import jax
+
+    reporter = make_reporter(plan.log_every, plan.steps, out)
+    saves = program.updates and plan.state is not None
+    result = Result(0, 0.0)
+    with program.running(), _CtrlC() as ctrl_c, reporter:
+        started = last_save = time.perf_counter()
+        for step, batch in zip(range(1, plan.steps + 1), batches):
+            outs = program.execute(batch)
+            if step == 1:
+                jax.block_until_ready(outs)  # compiled: time the steps from here
+                started = time.perf_counter()
+            result.steps = step
+            now = time.perf_counter()
+            reporter.step(step, now - started, program.outputs, outs)
+            if saves and step < plan.steps and _save_due(plan, step, now - last_save):
+                program.save_state(plan.state)
+                last_save = time.perf_counter()
+            if ctrl_c.hit:
+                result.interrupted = True
+                break
+        jax.block_until_ready(outs)
+        result.seconds = time.perf_counter() - started
+        result.outputs = dict(zip(program.outputs, outs))
+        reporter.done(result.steps, result.seconds, program.outputs, outs)
+    if saves:
+        program.save_state(plan.state)
+    return result
+
+
+def _save_due(plan: Plan, step: int, since_save: float) -> bool:
+    if plan.save_every is not None:
+        return step % plan.save_every == 0
+    return since_save >= SAVE_INTERVAL_S
+
+
+class _CtrlC:
+    """The first Ctrl-C asks the loop to stop after the current step; a second one stops now."""
+
+    def __init__(self):
+        self.hit = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.hit:
+            signal.signal(signal.SIGINT, self._previous)
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+# ---- the command line ----------------------------------------------------------------
+
+def add_arguments(p) -> None:
+    """`kgraph run`'s training options."""
+    g = p.add_argument_group("training (LANGUAGE.md §8; see docs/training.md)")
+    g.add_argument("--state", metavar="FILE.npz",
+                   help="load the variables from FILE.npz if it exists; save them there after the run")
+    n = g.add_mutually_exclusive_group()
+    n.add_argument("--steps", type=_positive, metavar="N", help="run the program N times")
+    n.add_argument("--epochs", type=_positive, metavar="E",
+                   help="run E passes over the feeds (with --batch-size; else E steps)")
+    g.add_argument("--batch-size", type=_positive, metavar="B",
+                   help="feed B rows per step, sliced from the placeholders whose first dimension "
+                        "is None or named")
+    g.add_argument("--shuffle", action="store_true",
+                   help="shuffle the rows at each epoch (the order follows --seed)")
+    g.add_argument("--save-every", type=_positive, metavar="K",
+                   help=f"also save the state every K steps (default: every {SAVE_INTERVAL_S:.0f} s)")
+    g.add_argument("--log-every", type=_positive, metavar="K",
+                   help="print a plain line every K steps instead of a progress bar (the default "
+                        "when the output is not a terminal: about 10 lines in all)")
+    g.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def is_training(args) -> bool:
+    return bool(args.steps or args.epochs or args.batch_size)
+
+
+def run_from_args(program, feeds: dict[str, Any], args, parser=None) -> tuple[int, dict | None]:
+    """Run as the flags say: (exit code, the outputs to print or None)."""
+    if args.shuffle and not args.batch_size:
+        raise FeedError("--shuffle needs --batch-size")
+    state = Path(args.state) if args.state else None
+    note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
+    if state is not None:
+        if state.exists():
+            program.load_state(state)
+        elif program.updates:
+            note(f"{state} does not exist yet: starting from the variables' initial values")
+        else:
+            note(f"{state} does not exist: using the variables' initial values")
+    if not is_training(args) and not args.save_every:
+        outputs = program.run(**feeds)
+        if state is not None and program.updates:
+            program.save_state(state)
+        return 0, outputs
+    batches = Batches(program, program.check_feeds(feeds), args.batch_size, args.shuffle, args.seed)
+    result = train(program, batches, _plan(batches, args, state))
+    if result.interrupted:
+        where = f"; state saved to {state}" if state is not None and program.updates else ""
+        note(f"interrupted after step {result.steps}{where}")
+        return INTERRUPTED, None
+    return 0, {name: np.asarray(v) for name, v in result.outputs.items()}
+
+
+def _plan(batches: Batches, args, state: Path | None) -> Plan:
+    steps = args.steps or (args.epochs or 1) * batches.per_epoch
+    if args.quiet:
+        log_every = 0
+    elif args.log_every:
+        log_every = args.log_every
+    elif sys.stdout.isatty() and sys.stderr.isatty():
+        log_every = None
+    else:
+        log_every = max(1, steps // 10)
+    return Plan(steps=steps, batch_size=args.batch_size, shuffle=args.shuffle, seed=args.seed,
+                state=state, save_every=args.save_every, log_every=log_every)
