@@ -79,10 +79,13 @@ def _fsync_directory(directory: Path) -> None:
 def read_state_file(path: str | Path) -> dict[str, np.ndarray]:
     """Every array in a state file, by name; StateError if it cannot be read as one."""
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic == b"\x93NUMPY":
             raise StateError(f"{path} is a single .npy array, not a state file (.npz)")
-        with data:
+        if not magic.startswith(b"PK"):
+            raise StateError(f"{path} is not a readable state file (not a .npz archive)")
+        with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise StateError(f"no such state file: {path}") from None
