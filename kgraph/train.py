@@ -105,11 +105,11 @@ def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
 
 # ---- the loop -----------------------------------------------------------------------
 
-def train(program, batches: "Batches", plan: Plan, out=sys.stderr) -> Result:
+def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
     import jax
 
-    reporter = make_reporter(plan.log_every, plan.steps, out)
+    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr)
     saves = program.updates and plan.state is not None
     result = Result(0, 0.0)
     with program.running(), _CtrlC() as ctrl_c, reporter:
@@ -209,7 +209,8 @@ def is_training(args) -> bool:
 def run_from_args(program, feeds: dict[str, Any], args, parser=None) -> tuple[int, dict | None]:
     """Run as the flags say: (exit code, the outputs to print or None)."""
     if args.shuffle and not args.batch_size:
-        raise FeedError("--shuffle needs --batch-size")
+        print("kgraph run: error: --shuffle needs --batch-size", file=sys.stderr)
+        return 2, None
     state = Path(args.state) if args.state else None
     note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
     if state is not None:
