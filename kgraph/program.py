@@ -15,6 +15,7 @@ from .errors import FeedError, KGraphError, KGraphWarning
 from .feeds import check_feed
 from .ir import Graph, format_ir, toposort, verify
 from .lower import make_function
+from .ops import REGISTRY
 from .parse import parse
 from .state import load_state_file, save_state_file
 from .types import DTYPES, FLOAT_DTYPES
@@ -39,7 +40,8 @@ class Program:
         self._runs = 0
         self._device = _device(device) if device else None
         self._jitted = None
-        live = {n.id for n in toposort(graph.roots())}
+        live_nodes = toposort(graph.roots())
+        live = {n.id for n in live_nodes}
         # Only what an output or update needs is fed to the compiled function.
         self._feeds_needed = [n for n in graph.placeholders.values() if n.id in live]
         self._variables_needed = [n for n in graph.variables.values() if n.id in live]
@@ -48,6 +50,10 @@ class Program:
         needed = [n.attr("name") for n in self._variables_needed]
         self._donated = [name for name in needed if name in self._update_names]
         self._fixed = [name for name in needed if name not in self._update_names]
+        # Unseeded random ops (never merged, lowered by the interpreter) fold the run
+        # counter into their key; without them the step needs no counter.
+        self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
+                                 for n in live_nodes)
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -80,20 +86,24 @@ class Program:
     # ---- running ---------------------------------------------------------------
     def _function(self):
         """The jitted step: (updated variables, other variables, feeds, run counter) →
-        (outputs, new values of the updated variables).
+        (outputs, new values of the updated variables), each a tuple in a fixed name order.
 
         The updated variables' buffers are donated, so XLA writes their new values in
-        place; the program keeps them on the device between runs.
+        place; the program keeps them on the device between runs. Tuples rather than
+        dicts, and no run counter unless a random op needs one, keep the per-call
+        dispatch cost down: in a training loop it is paid every step.
         """
         if self._jitted is None:
             g = self._graph
             fn = make_function([n for _, n in g.outputs], [n for _, n in g.updates],
                                self._feeds_needed, self._variables_needed)
-            seed = self.seed
+            seed, donated, fixed, feed_names = self.seed, self._donated, self._fixed, self._feed_names
 
-            def step(updated, fixed, feeds, counter):
-                rng = jax.random.fold_in(jax.random.PRNGKey(seed), counter)
-                return fn({**updated, **fixed}, feeds, rng)
+            def step(updated_values, fixed_values, feed_values, counter):
+                variables = dict(zip(donated, updated_values))
+                variables.update(zip(fixed, fixed_values))
+                rng = None if counter is None else jax.random.fold_in(jax.random.PRNGKey(seed), counter)
+                return fn(variables, dict(zip(feed_names, feed_values)), rng)
 
             self._jitted = jax.jit(step, donate_argnums=(0,))
         return self._jitted
@@ -141,13 +151,18 @@ class Program:
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
         """
-        feeds = {name: arrays[name] for name in self._feed_names}
-        updated = {name: self._values[name] for name in self._donated}
-        fixed = {name: self._values[name] for name in self._fixed}
-        outs, new_values = self._function()(updated, fixed, feeds, np.uint32(self._runs))
+        feeds = tuple(arrays[name] for name in self._feed_names)
+        updated = tuple(self._values[name] for name in self._donated)
+        fixed = tuple(self._values[name] for name in self._fixed)
+        counter = np.uint32(self._runs) if self._draws_random else None
+        outs, new_values = self._function()(updated, fixed, feeds, counter)
         self._runs += 1
         self._values.update(zip(self._update_names, new_values))
         return outs
+
+    def wait(self) -> None:
+        """Wait until the runs in flight have finished (execute does not wait)."""
+        jax.block_until_ready(list(self._values.values()))
 
     # ---- state ------------------------------------------------------------------
     def reset(self) -> None:

@@ -63,11 +63,11 @@ class Reporter:
     def __exit__(self, *exc):
         return None
 
-    def step(self, step: int, elapsed: float, names: list[str], outs: list[Any]) -> None:
-        pass
+    def step(self, step: int, started: float, names: list[str], outs: list[Any]) -> None:
+        """After each step; `started` is the perf_counter() time when step 1 ended."""
 
-    def done(self, steps: int, seconds: float, names: list[str], outs: list[Any]) -> None:
-        pass
+    def done(self, steps: int, started: float, names: list[str], outs: list[Any]) -> None:
+        """After the last step (the last one asked for, or the one a Ctrl-C ended on)."""
 
 
 class LineReporter(Reporter):
@@ -75,15 +75,16 @@ class LineReporter(Reporter):
         self.total, self.every, self.out = total, every, out
         self.rate = Rate()
 
-    def step(self, step, elapsed, names, outs):
+    def step(self, step, started, names, outs):
         if step % self.every == 0 or step == self.total:
-            self._line(step, elapsed, names, outs)
+            self._line(step, started, names, outs)
 
-    def done(self, steps, seconds, names, outs):
+    def done(self, steps, started, names, outs):
         if steps % self.every and steps != self.total:  # interrupted between two lines
-            self._line(steps, seconds, names, outs)
+            self._line(steps, started, names, outs)
 
-    def _line(self, step, elapsed, names, outs):
+    def _line(self, step, started, names, outs):
+        elapsed = time.perf_counter() - started
         parts = [f"step {step}/{self.total}", self.rate.read(step, elapsed), scalar_values(names, outs)]
         print("  ".join(p for p in parts if p), file=self.out, flush=True)
 
@@ -110,14 +111,14 @@ class BarReporter(Reporter):
     def __exit__(self, *exc):
         self.progress.stop()
 
-    def step(self, step, elapsed, names, outs):
+    def step(self, step, started, names, outs):
         now = time.perf_counter()
         if now - self.shown >= REFRESH_S or step == self.total:
             self.shown = now
-            self.progress.update(self.task, completed=step, rate=self.rate.read(step, elapsed),
+            self.progress.update(self.task, completed=step, rate=self.rate.read(step, now - started),
                                  values=scalar_values(names, outs))
 
-    def done(self, steps, seconds, names, outs):
-        self.progress.update(self.task, completed=steps, rate=self.rate.read(steps, seconds) or
-                             self.progress.tasks[0].fields["rate"],
+    def done(self, steps, started, names, outs):
+        rate = self.rate.read(steps, time.perf_counter() - started)
+        self.progress.update(self.task, completed=steps, rate=rate or self.progress.tasks[0].fields["rate"],
                              values=scalar_values(names, outs))

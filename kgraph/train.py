@@ -107,40 +107,38 @@ def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
 
 def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
-    import jax
-
     reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr)
-    saves = program.updates and plan.state is not None
+    saves = bool(program.updates) and plan.state is not None
+    names, execute, report = program.outputs, program.execute, reporter.step
     result = Result(0, 0.0)
     with program.running(), _CtrlC() as ctrl_c, reporter:
-        started = last_save = time.perf_counter()
-        for step, batch in zip(range(1, plan.steps + 1), batches):
-            outs = program.execute(batch)
+        batch_iter, step = iter(batches), 0
+        while step < plan.steps:
+            outs = execute(next(batch_iter))
+            step += 1
             if step == 1:
-                jax.block_until_ready(outs)  # compiled: time the steps from here
-                started = time.perf_counter()
-            result.steps = step
-            now = time.perf_counter()
-            reporter.step(step, now - started, program.outputs, outs)
-            if saves and step < plan.steps and _save_due(plan, step, now - last_save):
+                program.wait()  # compiled and run once: time the steps from here
+                started = last_save = time.perf_counter()
+            report(step, started, names, outs)
+            if saves and step < plan.steps and _save_due(plan, step, last_save):
                 program.save_state(plan.state)
                 last_save = time.perf_counter()
             if ctrl_c.hit:
-                result.interrupted = True
                 break
-        jax.block_until_ready(outs)
+        program.wait()
         result.seconds = time.perf_counter() - started
-        result.outputs = dict(zip(program.outputs, outs))
-        reporter.done(result.steps, result.seconds, program.outputs, outs)
+        result.steps, result.interrupted = step, ctrl_c.hit
+        result.outputs = dict(zip(names, outs))
+        reporter.done(step, started, names, outs)
     if saves:
         program.save_state(plan.state)
     return result
 
 
-def _save_due(plan: Plan, step: int, since_save: float) -> bool:
+def _save_due(plan: Plan, step: int, last_save: float) -> bool:
     if plan.save_every is not None:
         return step % plan.save_every == 0
-    return since_save >= SAVE_INTERVAL_S
+    return time.perf_counter() - last_save >= SAVE_INTERVAL_S
 
 
 class _CtrlC:
