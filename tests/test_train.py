@@ -167,6 +167,7 @@ def _kgraph_process(*args) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
+@pytest.mark.slow
 def test_ctrl_c_finishes_the_step_saves_and_exits_130(counting, tmp_path):
     src, feeds, _ = counting
     ckpt = tmp_path / "ckpt.npz"
