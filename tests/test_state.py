@@ -412,3 +412,16 @@ def test_a_variable_named_file_can_be_saved(tmp_path):
 def test_an_unwritable_state_path_is_a_state_error(tmp_path):
     with pytest.raises(kgraph.StateError, match="cannot write state file"):
         compile_(COUNTER).save_state(tmp_path / "no-such-dir" / "ckpt.npz")
+
+
+def test_the_examples_in_docs_training_md_run():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "training.md").read_text()
+    blocks = re.findall(r"```kg\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    fit, sgd = (kgraph.compile(b, filename="training.md") for b in blocks)
+    losses = [float(fit.run()["loss"]) for _ in range(20)]
+    assert losses[-1] < losses[0] / 10 and fit.variables["steps"] == 20
+    assert sgd.run()["before"].tolist() == [1, 2] and sgd.variables["W"].tolist() == [0, 1]
