@@ -151,9 +151,10 @@ class Program:
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
         """
-        feeds = tuple(arrays[name] for name in self._feed_names)
-        updated = tuple(self._values[name] for name in self._donated)
-        fixed = tuple(self._values[name] for name in self._fixed)
+        values = self._values
+        feeds = tuple(map(arrays.__getitem__, self._feed_names))
+        updated = tuple(map(values.__getitem__, self._donated))
+        fixed = tuple(map(values.__getitem__, self._fixed))
         counter = np.uint32(self._runs) if self._draws_random else None
         outs, new_values = self._function()(updated, fixed, feeds, counter)
         self._runs += 1
