@@ -33,7 +33,7 @@ def kgraph_loop(x: np.ndarray, y: np.ndarray):
 
     def run(steps: int) -> float:
         start = time.perf_counter()
-        train(program, batches, Plan(steps=steps, batch_size=BATCH, log_every=0))
+        train(program, batches, Plan(steps=steps, log_every=0))
         return time.perf_counter() - start
 
     return run, batches.per_epoch

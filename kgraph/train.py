@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import FeedError
+from .errors import FeedError, StateError
 from .progress import make_reporter
 
 INTERRUPTED = 130
@@ -28,12 +28,9 @@ SAVE_INTERVAL_S = 60.0  # without --save-every, a crash loses at most this much 
 
 @dataclass
 class Plan:
-    """What to run: how many steps, over which batches, saving where and how often."""
+    """How many steps to run, where and how often to save, how to report (the batches are apart)."""
 
     steps: int = 1
-    batch_size: int | None = None
-    shuffle: bool = False
-    seed: int = 0
     state: Path | None = None
     save_every: int | None = None  # steps; None: every SAVE_INTERVAL_S seconds
     log_every: int | None = None  # None: a progress bar; 0: print nothing
@@ -215,6 +212,8 @@ def run_from_args(program, feeds: dict[str, Any], args, parser=None) -> tuple[in
         if state.exists():
             program.load_state(state)
         elif program.updates:
+            if not state.parent.is_dir():  # found now, not after the training it would lose
+                raise StateError(f"cannot write state file {state}: there is no directory {state.parent}")
             note(f"{state} does not exist yet: starting from the variables' initial values")
         else:
             note(f"{state} does not exist: using the variables' initial values")
@@ -242,5 +241,4 @@ def _plan(batches: Batches, args, state: Path | None) -> Plan:
         log_every = None
     else:
         log_every = max(1, steps // 10)
-    return Plan(steps=steps, batch_size=args.batch_size, shuffle=args.shuffle, seed=args.seed,
-                state=state, save_every=args.save_every, log_every=log_every)
+    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every)

@@ -198,8 +198,28 @@ def test_steps_per_second_is_reported_without_the_compile(counting):
     prog = load(src)
     arrays = prog.check_feeds({"x": x, "i": np.arange(10, dtype=np.int32)})
     started = time.perf_counter()
-    result = train(prog, Batches(prog, arrays, 5), Plan(steps=50, batch_size=5, log_every=0))
+    result = train(prog, Batches(prog, arrays, 5), Plan(steps=50, log_every=0))
     assert result.steps == 50 and not result.interrupted
     assert 0 < result.seconds < time.perf_counter() - started
     assert result.steps_per_second == pytest.approx(49 / result.seconds)
     assert int(result.outputs["steps"]) == 49 and prog.variables["steps"] == 50
+
+
+def test_a_state_file_in_a_missing_directory_is_refused_before_training(counting, tmp_path):
+    src, feeds, _ = counting
+    code, _, err = kgraph("run", src, *feeds, "--steps", "2", "--state", tmp_path / "nope" / "c.npz")
+    assert code == 1 and "there is no directory" in err and "step" not in err.replace("steps", "")
+
+
+def test_the_progress_bar_shows_steps_rate_and_scalar_outputs():
+    from kgraph.progress import make_reporter
+
+    out = io.StringIO()
+    names, outs = ["loss", "W"], [np.float32(0.25), np.zeros((2, 2), np.float32)]
+    with make_reporter(None, 3, out) as bar:
+        started = time.perf_counter()
+        for step in (1, 2, 3):
+            bar.step(step, started, names, outs)
+        bar.done(3, started, names, outs)
+    text = out.getvalue()
+    assert "3/3" in text and "steps/s" in text and "loss=0.25" in text and "W=" not in text
