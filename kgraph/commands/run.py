@@ -28,6 +28,8 @@ examples:
   kgraph run examples/logreg.kg --feed x='[[1, 2, 3, 4]]' --feed y='[[0, 0, 1]]'
   kgraph run model.kg --feed x=batch.npy --format json
   kgraph run model.kg --feed x=batch.npy --out results.npz -O0
+  kgraph run examples/digits/train.kg --feed x=examples/digits/digits.npz:x_train \\
+    --feed y=examples/digits/digits.npz:y_train --batch-size 32 --epochs 20 --state ckpt.npz
 """
 
 
