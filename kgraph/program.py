@@ -172,8 +172,12 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
 
 
 def load(path: str | Path, **options: Any) -> Program:
-    """Compile a `.kg` file."""
+    """Compile a `.kg` file, or load a `.kgx` exported program (see kgraph/export.py)."""
     path = Path(path)
+    if path.suffix == ".kgx":
+        from .export import load_exported
+
+        return load_exported(path, device=options.get("device"))
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as e:
