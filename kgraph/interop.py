@@ -14,6 +14,7 @@ a warning if the program declared a 64-bit type).
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from typing import Any, Callable
 
 import jax
@@ -154,7 +155,8 @@ def jax_function(program, *, updates: bool = False, rng: bool = False) -> Callab
             # Narrowed lowerings that ask for int64/float64 get 32 bits; that is the point.
             warnings.filterwarnings("ignore", message="Explicitly requested dtype")
             outs, new = c.run(var_values, feed_values, key[0] if rng else jax.random.PRNGKey(seed))
-        result = {name: value for (name, _), value in zip(c.graph.outputs, outs)}
+        # An OrderedDict keeps the output order through jit (JAX sorts a plain dict's keys).
+        result = OrderedDict((name, value) for (name, _), value in zip(c.graph.outputs, outs))
         if not updates:
             return result
         state = dict(variables)
