@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from itertools import chain, count
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -51,19 +52,29 @@ def _leaf_entry(name: str, t: TensorType) -> dict:
     return {"name": name, "dtype": t.dtype, "shape": list(t.shape)}
 
 
-def _symbolic_specs(placeholders, export) -> dict:
-    """Feed specs: ints stay, a name is one shared symbol, each None a fresh one."""
-    named = {d for n in placeholders for d in n.shape if isinstance(d, str)}
-    scope = export.SymbolicScope()
-    fresh = (f"d{i}" for i in range(10**9))
-    specs = {}
+def _export_shapes(placeholders, share_batch: bool) -> dict[str, list]:
+    """Each placeholder's shape for export: a None becomes a fresh dimension name, or, with
+    `share_batch`, every None on axis 0 becomes one shared `batch` dimension."""
+    taken = {d for n in placeholders for d in n.shape if isinstance(d, str)}
+    fresh = (f"d{i}" for i in count())
+    batch = next(b for b in chain(["batch"], (f"batch_{i}" for i in count(1))) if b not in taken)
+    shapes = {}
     for node in placeholders:
         dims = []
-        for d in node.shape:
+        for axis, d in enumerate(node.shape):
             if d is None:
-                d = next(s for s in fresh if s not in named)
-            dims.append(str(d))
-        shape = export.symbolic_shape(", ".join(dims), scope=scope) if dims else ()
+                d = batch if share_batch and axis == 0 else next(s for s in fresh if s not in taken)
+            dims.append(d)
+        shapes[node.attr("name")] = dims
+    return shapes
+
+
+def _feed_specs(placeholders, shapes: dict[str, list], export) -> dict:
+    scope = export.SymbolicScope()
+    specs = {}
+    for node in placeholders:
+        dims = shapes[node.attr("name")]
+        shape = export.symbolic_shape(", ".join(map(str, dims)), scope=scope) if dims else ()
         specs[node.attr("name")] = jax.ShapeDtypeStruct(shape, jnp.dtype(node.dtype))
     return specs
 
@@ -86,13 +97,26 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
         outputs, state = function(variables, key, **feeds)
         return outputs, {name: state[name] for name in updated}
 
+    variable_specs = {n.attr("name"): jax.ShapeDtypeStruct(n.shape, jnp.dtype(n.dtype)) for n in variables}
+    key_spec = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    # Every None its own symbolic dimension if the program allows it; otherwise (it adds or
+    # compares two placeholders' batches) the None dims on axis 0 are one `batch`.
+    attempts = [_export_shapes(placeholders, share) for share in (False, True)]
+    if attempts[0] == attempts[1]:
+        attempts = attempts[:1]
     with jax.enable_x64(True):
-        specs = ({n.attr("name"): jax.ShapeDtypeStruct(n.shape, jnp.dtype(n.dtype)) for n in variables},
-                 jax.ShapeDtypeStruct((2,), jnp.uint32), _symbolic_specs(placeholders, export))
-        try:
-            exported = export.export(jax.jit(exported_function), platforms=tuple(platforms))(*specs)
-        except (ValueError, TypeError, NotImplementedError) as e:
-            raise KGraphError(f"cannot export {program.filename}: {e}") from None
+        for i, shapes in enumerate(attempts):
+            try:
+                exported = export.export(jax.jit(exported_function), platforms=tuple(platforms))(
+                    variable_specs, key_spec, _feed_specs(placeholders, shapes, export))
+                break
+            except Exception as e:  # noqa: BLE001 - the last attempt's error is reported
+                if i + 1 < len(attempts):
+                    continue
+                message = e.message if isinstance(e, KGraphError) else str(e).split("\n")[0]
+                raise KGraphError(f"cannot export {program.filename} for every size of its None "
+                                  f"dimensions: {message}; name the dimensions that must agree "
+                                  f"(placeholder x: float32[batch, 4]) and export again") from None
         blob = bytes(exported.serialize())
     values = program.variables
     used = {n.attr("name") for n in variables}
@@ -101,7 +125,8 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
         "kgraph_version": _kgraph_version(), "jax_version": jax.__version__,
         "source": program.filename, "floatx": program.floatx, "seed": program.seed,
         "platforms": list(exported.platforms),
-        "placeholders": [_leaf_entry(n.attr("name"), n.type) for n in placeholders],
+        "placeholders": [dict(_leaf_entry(n.attr("name"), n.type), exported_shape=shapes[n.attr("name")])
+                         for n in placeholders],
         "outputs": [_leaf_entry(name, n.type) for name, n in graph.outputs],
         "variables": [dict(_leaf_entry(name, TensorType(a.dtype.name, a.shape)), file=f"variables/{i}.npy",
                            used=name in used)
@@ -152,7 +177,8 @@ class ExportedProgram:
         self._exported = exported
         self._initial = {k: v.copy() for k, v in values.items()}
         self._values = {k: v.copy() for k, v in values.items()}
-        self._leaves = {e["name"]: SimpleNamespace(type=TensorType(e["dtype"], _shape(e)))
+        # Feeds are checked against the exported shapes: dims that became one symbol must agree.
+        self._leaves = {e["name"]: SimpleNamespace(type=TensorType(e["dtype"], tuple(e["exported_shape"])))
                         for e in manifest["placeholders"]}
         self._used = [e["name"] for e in manifest["variables"] if e["used"]]
         self._device = device

@@ -157,3 +157,21 @@ def test_loading_never_unpickles(exported, tmp_path, capsys):
     with pytest.raises(kgraph.KGraphError, match="not a valid kgraph exported program"):
         kgraph.load(evil)
     assert "pickle ran!" not in capsys.readouterr().out
+
+
+def test_none_batches_that_must_agree_become_one_dimension(tmp_path):
+    prog = kgraph.compile("placeholder x: float32[None, 2]\nplaceholder y: float32[None, 2]\n"
+                          "output sum(x * y, axis=1) as dots")
+    export_program(prog, tmp_path / "dots.kgx", platforms=("cpu",))
+    loaded = load_exported(tmp_path / "dots.kgx")
+    assert loaded.placeholders == {"x": ("float32", (None, 2)), "y": ("float32", (None, 2))}
+    np.testing.assert_allclose(loaded.run(x=np.ones((3, 2)), y=np.full((3, 2), 2.0))["dots"], [4.0] * 3)
+    with pytest.raises(kgraph.FeedError, match="dimension 'batch' is 4 here but 3"):
+        loaded.run(x=np.ones((3, 2)), y=np.ones((4, 2)))
+
+
+def test_dimensions_that_cannot_be_told_apart_ask_for_names(tmp_path):
+    prog = kgraph.compile("placeholder a: float32[2, None]\nplaceholder b: float32[2, None]\noutput a + b as s",
+                          filename="ab.kg")
+    with pytest.raises(kgraph.KGraphError, match="name the dimensions that must agree"):
+        export_program(prog, tmp_path / "ab.kgx", platforms=("cpu",))
