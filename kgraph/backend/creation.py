@@ -144,7 +144,7 @@ def random_normal_variable(shape, mean, scale, dtype=None, name=None, seed=None)
 def cast_to_floatx(x):
     """A NumPy array (or a tensor) cast to floatx(): NumPy in, NumPy out, as Keras."""
     if isinstance(x, KTensor):
-        return call_op("cast", [x, floatx()], {})
+        return call_op("cast_to_floatx", [x], {})
     return np.asarray(x, dtype=np_dtype(floatx()))
 
 

@@ -2,8 +2,9 @@
 
 `K.dot`, `K.sum`, `K.softmax`, ... are one generic wrapper each, with the op's
 Keras signature (argument names and defaults) and its doc: nothing about an op is
-written twice. Ops that are IR-only (leaves, constants, `grad`, seeded twins,
-`getitem`, which Python indexing reaches) are not functions of the backend.
+written twice. The compiler's own ops (category "internal": leaves, constants,
+`grad`, seeded twins) and `getitem` (Python indexing reaches it) are not
+functions of the backend.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Callable
 from ..ops import REGISTRY, Op
 from .tensor import call_op
 
-IR_ONLY = frozenset({"placeholder", "variable", "const", "grad", "getitem"})
+NOT_FUNCTIONS = frozenset({"getitem"})
 
 
 def _function(op: Op) -> Callable:
@@ -33,4 +34,4 @@ def _function(op: Op) -> Callable:
 def op_functions() -> dict[str, Callable]:
     """name → backend function, for every op a program can call."""
     return {op.name: _function(op) for op in REGISTRY.values()
-            if op.name not in IR_ONLY and not op.name.endswith("_seeded")}
+            if op.category != "internal" and op.name not in NOT_FUNCTIONS}
