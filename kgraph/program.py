@@ -64,6 +64,19 @@ class Program:
         """The optimised IR in let-form text."""
         return format_ir(self._graph)
 
+    def as_jax_function(self, *, updates: bool = False, rng: bool = False):
+        """The program as a pure JAX function `f(variables, **feeds) -> {output: array}`.
+
+        It keeps no state, so it works under `jax.jit`, `jax.grad`, `jax.vmap` and
+        `jax.lax.scan`. `variables` is a dict like `prog.variables`. With
+        `updates=True` it returns `(outputs, new_variables)`; with `rng=True` it takes
+        `f(variables, key, **feeds)` for unseeded random ops (else they use `seed`).
+        64-bit types need the caller's x64 mode (see kgraph/interop.py and docs/python.md).
+        """
+        from .interop import jax_function
+
+        return jax_function(self, updates=updates, rng=rng)
+
     # ---- running ---------------------------------------------------------------
     def _function(self):
         if self._jitted is None:
@@ -107,19 +120,6 @@ class Program:
         return {name: value for name, value in zip(self.outputs, outs)}
 
     __call__ = run
-
-    def as_jax_function(self, *, updates: bool = False, rng: bool = False):
-        """The program as a pure JAX function `f(variables, **feeds) -> {output: array}`.
-
-        It keeps no state, so it works under `jax.jit`, `jax.grad`, `jax.vmap` and
-        `jax.lax.scan`. `variables` is a dict like `prog.variables`. With
-        `updates=True` it returns `(outputs, new_variables)`; with `rng=True` it takes
-        `f(variables, key, **feeds)` for unseeded random ops (else they use `seed`).
-        64-bit types need the caller's x64 mode (see kgraph/interop.py and docs/python.md).
-        """
-        from .interop import jax_function
-
-        return jax_function(self, updates=updates, rng=rng)
 
     def reset(self) -> None:
         """Variables back to their initial values."""

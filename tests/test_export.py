@@ -175,3 +175,15 @@ def test_dimensions_that_cannot_be_told_apart_ask_for_names(tmp_path):
                           filename="ab.kg")
     with pytest.raises(kgraph.KGraphError, match="name the dimensions that must agree"):
         export_program(prog, tmp_path / "ab.kgx", platforms=("cpu",))
+
+
+def test_bfloat16_variables_and_unseeded_random_ops(tmp_path):
+    prog = kgraph.compile("placeholder x: float32[None, 2]\nvariable h: bfloat16 = [[1.5, 2.0]]\n"
+                          "output x + cast(h, 'float32') as y, random_uniform((2,)) as u")
+    export_program(prog, tmp_path / "r.kgx", platforms=("cpu",))
+    loaded = load_exported(tmp_path / "r.kgx")
+    assert loaded.variables["h"].dtype.name == "bfloat16"
+    first, second = loaded.run(x=np.ones((3, 2))), loaded.run(x=np.ones((1, 2)))
+    np.testing.assert_array_equal(first["y"], np.full((3, 2), [2.5, 3.0]))
+    assert not np.array_equal(first["u"], second["u"])  # a fresh draw every run, as Program.run
+    np.testing.assert_array_equal(first["u"], prog.run(x=np.ones((3, 2)))["u"])
