@@ -10,10 +10,11 @@ import sys
 import warnings
 
 from .errors import KGraphError, KGraphWarning
+from .commands import export as export_command
 from .commands import run as run_command
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
-COMMANDS = [run_command]
+COMMANDS = [run_command, export_command]
 
 EPILOG = """\
 examples:
