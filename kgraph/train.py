@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import FeedError, StateError
+from .errors import FeedError, KGraphError, StateError
 from .progress import make_reporter
 
 INTERRUPTED = 130
@@ -207,6 +207,9 @@ def run_from_args(program, feeds: dict[str, Any], args, parser=None) -> tuple[in
         print("kgraph run: error: --shuffle needs --batch-size", file=sys.stderr)
         return 2, None
     state = Path(args.state) if args.state else None
+    if not hasattr(program, "execute") and (state or is_training(args) or args.save_every):
+        raise KGraphError("--state, --steps, --epochs, --batch-size and --save-every need a .kg "
+                          "program; an exported .kgx runs once")
     note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
     if state is not None:
         if state.exists():

@@ -223,3 +223,11 @@ def test_the_progress_bar_shows_steps_rate_and_scalar_outputs():
         bar.done(3, started, names, outs)
     text = out.getvalue()
     assert "3/3" in text and "steps/s" in text and "loss=0.25" in text and "W=" not in text
+
+
+def test_training_flags_on_an_exported_program_are_refused(tmp_path):
+    source = tmp_path / "small.kg"
+    source.write_text("variable n = 0.0\nupdate n = n + 1.0\noutput n\n")
+    assert kgraph("export", source, "-o", tmp_path / "small.kgx", "--platform", "cpu")[0] == 0
+    code, _, err = kgraph("run", tmp_path / "small.kgx", "--steps", "3")
+    assert code == 1 and "need a .kg program" in err
