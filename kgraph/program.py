@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 import warnings
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ class Program:
         needed = [n.attr("name") for n in self._variables_needed]
         self._donated = [name for name in needed if name in self._update_names]
         self._fixed = [name for name in needed if name not in self._update_names]
+        self._get_donated, self._get_fixed, self._get_feeds = (
+            _tuple_getter(names) for names in (self._donated, self._fixed, self._feed_names))
         # Unseeded random ops (never merged, lowered by the interpreter) fold the run
         # counter into their key; without them the step needs no counter.
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
@@ -165,11 +168,9 @@ class Program:
         calls this per step and copies values to the host only when it reports them.
         """
         values = self._values
-        feeds = tuple(map(arrays.__getitem__, self._feed_names))
-        updated = tuple(map(values.__getitem__, self._donated))
-        fixed = tuple(map(values.__getitem__, self._fixed))
         counter = np.uint32(self._runs) if self._draws_random else None
-        outs, new_values = self._function()(updated, fixed, feeds, counter)
+        outs, new_values = self._function()(self._get_donated(values), self._get_fixed(values),
+                                            self._get_feeds(arrays), counter)
         self._runs += 1
         self._values.update(zip(self._update_names, new_values))
         return outs
@@ -214,6 +215,16 @@ class _on:
     def __exit__(self, *exc):
         if self.ctx is not None:
             return self.ctx.__exit__(*exc)
+
+
+def _tuple_getter(names: list[str]):
+    """dict → the tuple of its values at `names` (operator.itemgetter, always a tuple)."""
+    if not names:
+        return lambda d: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda d: (d[name],)
+    return operator.itemgetter(*names)
 
 
 def _device(kind: str):

@@ -8,6 +8,7 @@ them or to save the state. Ctrl-C finishes the step in flight, saves and exits 1
 """
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 import sys
@@ -71,16 +72,21 @@ class Batches:
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         if not self.batch_size:
-            while True:
-                yield self.arrays
-        b = self.batch_size
+            return itertools.repeat(self.arrays)
+        if not self.shuffle:
+            return itertools.cycle(self._epoch(self.arrays))  # the same batches every epoch
+        return itertools.chain.from_iterable(self._shuffled_epochs())
+
+    def _shuffled_epochs(self) -> Iterator[list[dict[str, np.ndarray]]]:
         while True:
-            epoch = self.arrays
-            if self.shuffle:
-                order = self.rng.permutation(self.rows)
-                epoch = {k: v[order] if k in self.batched else v for k, v in self.arrays.items()}
-            for start in range(0, self.rows, b):
-                yield {k: v[start:start + b] if k in self.batched else v for k, v in epoch.items()}
+            order = self.rng.permutation(self.rows)
+            yield self._epoch({k: v[order] if k in self.batched else v for k, v in self.arrays.items()})
+
+    def _epoch(self, arrays: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """One epoch's batches (views of `arrays`), made at once so that a step only picks one."""
+        b = self.batch_size
+        return [{k: v[start:start + b] if k in self.batched else v for k, v in arrays.items()}
+                for start in range(0, self.rows, b)]
 
 
 def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
