@@ -15,6 +15,7 @@ from .feeds import check_feed
 from .ir import Graph, format_ir, verify
 from .lower import make_function
 from .parse import parse
+from .timing import timed
 from .types import DTYPES, FLOAT_DTYPES
 
 
@@ -86,14 +87,20 @@ class Program:
             out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
         return out
 
-    def run(self, **feeds: Any) -> dict[str, np.ndarray]:
-        """Run once: a dict from output name to numpy array, in output order."""
+    def arguments(self, feeds: dict[str, Any]) -> tuple[dict, dict, Any]:
+        """What the next run passes to the jitted function: (variables, feeds, rng key)."""
         arrays = self.check_feeds(feeds)
         needed = {name for name in self._graph.placeholders}
         arrays = {k: v for k, v in arrays.items() if k in needed}
         variables = {k: self._values[k] for k in self._graph.variables}
-        with jax.enable_x64(True), _on(self._device):
+        with jax.enable_x64(True):
             rng = jax.random.fold_in(jax.random.PRNGKey(self.seed), self._runs)
+        return variables, arrays, rng
+
+    def run(self, **feeds: Any) -> dict[str, np.ndarray]:
+        """Run once: a dict from output name to numpy array, in output order."""
+        variables, arrays, rng = self.arguments(feeds)
+        with jax.enable_x64(True), _on(self._device):
             outs, new_vars = self._function()(variables, arrays, rng)
             outs = [np.asarray(o) for o in outs]
             new_vars = [np.asarray(v) for v in new_vars]
@@ -137,18 +144,26 @@ def _device(kind: str):
 
 
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
-            seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False) -> Program:
-    """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes."""
+            seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
+            timings: dict[str, float] | None = None) -> Program:
+    """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
+
+    `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
+    """
     if floatx not in FLOAT_DTYPES:
         raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {floatx!r}")
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
-    tree = parse(source, filename)
+    timings = timings if timings is not None else {}
+    with timed(timings, "parse"):
+        tree = parse(source, filename)
     builder = Builder(filename, source, floatx)
     with jax.enable_x64(True):
-        graph = builder.build(tree)
-        verify(graph)
-        optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math)
+        with timed(timings, "build"):
+            graph = builder.build(tree)
+            verify(graph)
+        with timed(timings, "optimize"):
+            optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math)
     for w in builder.warnings:
         warnings.warn(w, stacklevel=2)
     return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)

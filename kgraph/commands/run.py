@@ -27,6 +27,8 @@ examples:
   kgraph run examples/logreg.kg --feed x='[[1, 2, 3, 4]]' --feed y='[[0, 0, 1]]'
   kgraph run model.kg --feed x=batch.npy --format json
   kgraph run model.kg --feed x=batch.npy --out results.npz -O0
+  kgraph run examples/backend_tour.kg --trace     the value of every named step
+  kgraph run model.kg --feed x=batch.npy --time   time per stage, parse to execute
 """
 
 
@@ -43,6 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to run (default: JAX's default device)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for random ops that have no seed of their own (default 0)")
+    p.add_argument("--trace", action="store_true",
+                   help="print every named step (name, type, value, source line) before the outputs")
+    p.add_argument("--time", action="store_true",
+                   help="print the time spent in parse, build, optimize, lower, XLA compile and execute")
     add_compile_options(p)
 
 
@@ -85,10 +91,22 @@ def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
 def main(args) -> int:
     from ..program import load
 
+    timings: dict = {}
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed,
-                   device=args.device)
+                   device=args.device, timings=timings)
     feeds = parse_feeds(program, args.feed)
-    outputs = program.run(**feeds)
+    if args.trace:
+        from ..trace import format_steps, trace
+
+        to = sys.stderr if args.format == "json" or args.out else sys.stdout
+        print(format_steps(trace(program, feeds), program.filename), file=to, flush=True)
+    if args.time:
+        from ..timing import format_timings, timed_run
+
+        outputs = timed_run(program, feeds, timings)
+        print(format_timings(timings), file=sys.stderr)
+    else:
+        outputs = program.run(**feeds)
     if args.out:
         try:
             np.savez(args.out, **outputs)
