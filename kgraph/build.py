@@ -94,7 +94,7 @@ class CallSite:
 
 
 def did_you_mean(name: str, candidates) -> str:
-    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.7)
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -144,6 +144,7 @@ class Builder:
         self.leaf_spans: dict[str, Span] = {}
         self._calls: list[str] = []
         self._output_names: set[str] = set()
+        self._output_items = 0
 
     # ---- diagnostics ---------------------------------------------------------
     def warn(self, message: str, span: Span | None) -> None:
@@ -242,7 +243,8 @@ class Builder:
             elif isinstance(item.value, ast.Name):
                 name = item.value.id
             else:
-                name = f"out{len(self.graph.outputs)}"
+                name = f"out{self._output_items}"
+            self._output_items += 1
             if isinstance(value, (list, tuple)) and not _nested_numbers(value):
                 for i, v in enumerate(value):
                     self._add_output(f"{name}_{i}", self.tensor(v, item.value.span), item)

@@ -35,17 +35,6 @@ def check_feed(name: str, node: Node, value: Any, span: Span | None,
     if array.dtype == object or array.dtype.kind in "USV":
         raise FeedError(f"feed '{name}': expected numbers for placeholder {name}: {declared}, "
                         f"got {array.dtype.name} data", span)
-    target = np.dtype(_np_dtype(declared.dtype))
-    if array.dtype != target:
-        # Python ints and floats (int64/float64 by default) narrow freely; other arrays cast same_kind.
-        ok = np.can_cast(array.dtype, target, "same_kind") or (
-            array.dtype.kind == "i" and target.kind in "fc") or (
-            array.dtype.kind == "b" and target.kind in "iuf") or (
-            array.dtype.kind in "iu" and target.kind in "iu")
-        if not ok:
-            raise FeedError(f"feed '{name}': cannot convert {describe_array(array)} to the placeholder's "
-                            f"dtype: {name} is declared {declared}", span)
-        array = array.astype(target)
     if array.ndim != declared.ndim:
         raise FeedError(f"feed '{name}': shape mismatch: {name} is declared {declared}, "
                         f"got {describe_array(array)} (rank {array.ndim} != {declared.ndim})", span)
@@ -60,7 +49,23 @@ def check_feed(name: str, node: Node, value: Any, span: Span | None,
                                 f"'{other}' ({name} is declared {declared}, got {describe_array(array)})",
                                 span)
             named_dims.setdefault(want, (got, name))
+    target = np.dtype(_np_dtype(declared.dtype))
+    if array.dtype != target:
+        # NumPy's same_kind rule; integers may also go to an unsigned type when every value fits.
+        both_int = array.dtype.kind in "iu" and target.kind in "iu"
+        if both_int and not _fits(array, target):
+            raise FeedError(f"feed '{name}': values out of range for {declared.dtype}: {name} is "
+                            f"declared {declared}, got {describe_array(array)}", span)
+        if not (np.can_cast(array.dtype, target, "same_kind") or both_int):
+            raise FeedError(f"feed '{name}': cannot convert {describe_array(array)} to the placeholder's "
+                            f"dtype: {name} is declared {declared}", span)
+        array = array.astype(target)
     return array
+
+
+def _fits(array: np.ndarray, target: np.dtype) -> bool:
+    info = np.iinfo(target)
+    return array.size == 0 or (int(array.min()) >= info.min and int(array.max()) <= info.max)
 
 
 def _np_dtype(dtype: str):
@@ -102,6 +107,10 @@ def read_feed_value(text: str, stdin=None) -> np.ndarray | Any:
 
 
 def _load_npy(f, what: str) -> np.ndarray:
+    magic = f.read(6)
+    f.seek(0)
+    if magic != b"\x93NUMPY":
+        raise ValueError(f"{what} is not a valid .npy file (it does not start with the .npy magic bytes)")
     try:
         return np.load(f, allow_pickle=False)
     except ValueError as e:

@@ -47,6 +47,8 @@ _TOKEN_WORDS = {
     "_NL": "end of line", "$END": "end of file", "LPAR": "'('", "RPAR": "')'",
     "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='",
     "NAME": "a name", "NUMBER": "a number", "INT": "an integer", "STRING": "a string",
+    "COMP_OP": "a comparison", "MUL_OP": "an operator", "PLUS": "'+'", "MINUS": "'-'",
+    "POW_OP": "'**'", "AS": "'as'", "DOT": "'.'", "ELLIPSIS": "'...'",
     "_INDENT": "an indented block", "_DEDENT": "the end of an indented block",
 }
 
@@ -107,12 +109,19 @@ def _syntax_error(e: lark.UnexpectedInput, text: str, source: str, filename: str
     if ttype == "_NL":
         # The newline token starts at the end of the line that is incomplete.
         line, column = token.line, token.column
+    if ttype == "_INDENT":
+        line, column = _next_code_line(source, token.line)
     span = Span(filename, line, column, line, column + width, source)
     label = e.match_examples(_parser().parse, _EXAMPLES, use_accepts=True)
     expected = sorted(getattr(e, "accepts", None) or getattr(e, "expected", None) or ())
     words = [_describe(t) for t in expected if not t.startswith("__")][:6]
     found = _describe(ttype, None if ttype in ("_NL", "$END") else str(token))
-    if label:
+    unclosed = _unclosed_bracket(text, line, column)
+    if unclosed and ttype not in ("RPAR", "RSQB"):
+        (bline, bcol, char) = unclosed
+        closer = {"(": ")", "[": "]"}[char]
+        msg = f"'{char}' at line {bline}, column {bcol} was never closed (expected '{closer}' before {found})"
+    elif label:
         msg = f"{label}, found {found}"
     elif "_INDENT" in expected or (ttype == "_INDENT"):
         msg = f"unexpected indent" if ttype == "_INDENT" else f"expected an indented block, found {found}"
@@ -121,6 +130,41 @@ def _syntax_error(e: lark.UnexpectedInput, text: str, source: str, filename: str
         if words:
             msg += "; expected " + ", ".join(words)
     return ParseError(msg, span)
+
+
+def _next_code_line(source: str, after: int) -> tuple[int, int]:
+    lines = source.splitlines()
+    for i in range(after, len(lines)):
+        stripped = lines[i].lstrip()
+        if stripped and not stripped.startswith("#"):
+            return i + 1, len(lines[i]) - len(stripped) + 1
+    return after, 1
+
+
+def _unclosed_bracket(text: str, line: int, column: int):
+    """The innermost bracket still open before (line, column), skipping strings and comments."""
+    stack, quote, comment = [], None, False
+    ln, col = 1, 1
+    for ch in text:
+        if (ln, col) >= (line, column):
+            break
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "([":
+            stack.append((ln, col, ch))
+        elif ch in ")]" and stack:
+            stack.pop()
+        if ch == "\n":
+            ln, col = ln + 1, 1
+        else:
+            col += 1
+    return stack[-1] if stack else None
 
 
 def _span(filename: str, source: str, meta_or_token) -> Span:
@@ -180,10 +224,11 @@ class _ToAst(Transformer):
         (targets, destructure), value = children
         return ast.Assign(self.sp(meta), targets, value, destructure)
 
-    def targets(self, children):
-        trailing_comma = children[-1] is None and len(children) > 1
-        names = [str(c) for c in children if c is not None]
-        return names, len(names) > 1 or trailing_comma
+    def single_target(self, children):
+        return [str(children[0])], False
+
+    def multi_target(self, children):
+        return [str(c) for c in children if c is not None], True
 
     @v_args(meta=True)
     def output_stmt(self, meta, items):
@@ -201,7 +246,10 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def return_stmt(self, meta, children):
-        return ast.Return(self.sp(meta), children[0])
+        if len(children) == 1:
+            return ast.Return(self.sp(meta), children[0])
+        values = ast.Tuple(self.sp(meta), list(children))
+        return ast.Return(self.sp(meta), values)
 
     @v_args(meta=True)
     def expr_stmt(self, meta, children):

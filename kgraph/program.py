@@ -12,7 +12,7 @@ from . import passes
 from .build import Builder
 from .errors import FeedError, KGraphError, KGraphWarning
 from .feeds import check_feed
-from .ir import Graph, format_ir, verify
+from .ir import Graph, format_ir, toposort, verify
 from .lower import make_function
 from .parse import parse
 from .timing import timed
@@ -38,6 +38,10 @@ class Program:
         self._runs = 0
         self._device = _device(device) if device else None
         self._jitted = None
+        live = {n.id for n in toposort(graph.roots())}
+        # Only what an output or update needs is fed to the compiled function.
+        self._feeds_needed = [n for n in graph.placeholders.values() if n.id in live]
+        self._variables_needed = [n for n in graph.variables.values() if n.id in live]
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -66,7 +70,7 @@ class Program:
         if self._jitted is None:
             g = self._graph
             fn = make_function([n for _, n in g.outputs], [n for _, n in g.updates],
-                               list(g.placeholders.values()), list(g.variables.values()))
+                               self._feeds_needed, self._variables_needed)
             self._jitted = jax.jit(fn)
         return self._jitted
 
@@ -78,10 +82,11 @@ class Program:
                 known = ", ".join(placeholders) or "none"
                 raise FeedError(f"feed '{name}' matches no placeholder (placeholders: {known})")
         out, named = {}, {}
+        needed = {n.attr("name") for n in self._feeds_needed}
         for name, node in placeholders.items():
             if name not in feeds:
-                if node.id not in {n.id for n in self._graph.placeholders.values()}:
-                    continue  # optimised away: not needed
+                if name not in needed:
+                    continue  # no output or update needs it
                 raise FeedError(f"placeholder '{name}' ({node.type}) needs a feed: "
                                 f"`--feed {name}=...` or run({name}=...)", spans.get(name))
             out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
@@ -90,10 +95,9 @@ class Program:
     def arguments(self, feeds: dict[str, Any]) -> tuple[dict, dict, Any]:
         """What the next run passes to the jitted function: (variables, feeds, rng key)."""
         arrays = self.check_feeds(feeds)
-        needed = {name for name in self._graph.placeholders}
-        arrays = {k: v for k, v in arrays.items() if k in needed}
-        variables = {k: self._values[k] for k in self._graph.variables}
-        with jax.enable_x64(True):
+        arrays = {n.attr("name"): arrays[n.attr("name")] for n in self._feeds_needed}
+        variables = {n.attr("name"): self._values[n.attr("name")] for n in self._variables_needed}
+        with jax.enable_x64(True), _on(self._device):
             rng = jax.random.fold_in(jax.random.PRNGKey(self.seed), self._runs)
         return variables, arrays, rng
 

@@ -148,7 +148,8 @@ def to_text(outputs: dict) -> str:
     lines = []
     for name, a in outputs.items():
         head = f"{name}: {a.dtype.name}[{', '.join(str(d) for d in a.shape)}]"
-        body = np.array2string(a, threshold=200, edgeitems=3, max_line_width=100)
+        body = str(a[()]) if a.ndim == 0 else np.array2string(a, threshold=200, edgeitems=3,
+                                                                max_line_width=100)
         if "\n" in body:
             lines.append(head + " =")
             lines.extend("  " + line for line in body.splitlines())

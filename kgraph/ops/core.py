@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..ir import depends_on
 from ..types import TensorType, is_float
 from .registry import Op, OpError
 
@@ -87,17 +88,29 @@ def _grad_type(types, attrs):
     return target
 
 
+def _gradients(ctx, loss, targets, values):
+    def total(*vals):
+        return jnp.sum(ctx.evaluate_with(loss, dict(zip(targets, vals))))
+
+    return jax.grad(total, argnums=tuple(range(len(targets))))(*values)
+
+
 def _lower_grad(ctx, node, inputs):
-    """All gradients of one (loss, targets) group are computed once and shared."""
+    """The gradients of one (loss, targets) group are computed together and shared.
+
+    As tf.gradients, each target's gradient counts every path from it to the loss:
+    where one target is computed from another, overriding both at once would cut
+    the paths through the inner one, so such groups are differentiated one target
+    at a time.
+    """
     key = ("grad", node.srcs)
     if key not in ctx.memo:
         loss, targets = node.srcs[0], node.srcs[1:]
-
-        def total(*values):
-            out = ctx.evaluate_with(loss, dict(zip(targets, values)))
-            return jnp.sum(out)
-
-        ctx.memo[key] = jax.grad(total, argnums=tuple(range(len(targets))))(*inputs[1:])
+        nested = any(t is not u and depends_on(t, u) for t in targets for u in targets)
+        if nested:
+            ctx.memo[key] = [_gradients(ctx, loss, [t], [v])[0] for t, v in zip(targets, inputs[1:])]
+        else:
+            ctx.memo[key] = _gradients(ctx, loss, targets, inputs[1:])
     return ctx.memo[key][node.attr("index")]
 
 

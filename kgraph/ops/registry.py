@@ -119,7 +119,7 @@ def axis_arg(axis, ndim: int) -> tuple[int, ...] | None:
         if not isinstance(a, int) or isinstance(a, bool):
             raise OpError(f"axis must be an int or a tuple of ints, got {a!r}", kind="argument")
         if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise OpError(f"axis {a} is out of range for {{0}}", kind="shape")
+            raise OpError(f"axis {a} is out of range: {{0}}", kind="shape")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise OpError(f"repeated axis in {axis!r}", kind="argument")

@@ -1,0 +1,32 @@
+"""Shared helpers: compile and run a program text, at both -O0 and -O2."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kgraph
+
+
+def run(source: str, opt_level: int = 2, floatx: str = "float32", **feeds):
+    """Compile `source` and run it once; returns the output dict."""
+    return kgraph.compile(source, opt_level=opt_level, floatx=floatx).run(**feeds)
+
+
+def run_both(source: str, floatx: str = "float32", **feeds):
+    """Run at -O0 and -O2, check they agree, and return the -O2 outputs."""
+    low = run(source, 0, floatx, **feeds)
+    high = run(source, 2, floatx, **feeds)
+    assert list(low) == list(high)
+    for name in low:
+        assert low[name].dtype == high[name].dtype, name
+        np.testing.assert_allclose(low[name], high[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    return high
+
+
+def tolerance(dtype) -> dict:
+    return {"rtol": 1e-5, "atol": 1e-6} if np.dtype(dtype) == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
