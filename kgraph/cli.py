@@ -66,11 +66,14 @@ def report(message: str) -> None:
     paint_and_print(message)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
+    """The command. `persistent_cache` (the `kgraph` executable's choice) turns on the
+    on-disk compilation cache unless --no-cache: it changes this process's JAX config,
+    which main() called from Python (tests, notebooks) leaves alone by default."""
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
-    if not getattr(args, "no_cache", True):
+    if persistent_cache and not getattr(args, "no_cache", True):
         from .cache import enable_compilation_cache
 
         enable_compilation_cache()
@@ -109,7 +112,7 @@ def _flush_warnings(caught) -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    sys.exit(main(persistent_cache=True))
 
 
 if __name__ == "__main__":
