@@ -280,6 +280,7 @@ class Reader:
 
     def _line(self, prompt: str) -> str | None:
         if self._pending:
+            self.line_no += 1
             return self._pending.pop()
         if self.interactive:
             try:
