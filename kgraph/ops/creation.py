@@ -1,10 +1,20 @@
-"""Tensor creation: zeros, ones, eye, constants, ranges and seeded random tensors."""
+"""Tensor creation: zeros, ones, eye, constants, ranges and random tensors.
+
+Random draws come in two IR ops per Keras function. `random_normal` (and its
+siblings) is the unseeded form: `unique` (never merged by CSE, never folded) and
+lowered with `lower_node`, which folds the node's `uid` into the interpreter's
+per-run key (`Interpreter.rng`, set by `Program.run`), so every run draws fresh
+values. With a `seed`, the front end makes `random_normal_seeded` instead: a
+pure function of its attributes, so it may be constant-folded and merged.
+"""
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from ..types import TensorType
+from ..errors import ArgumentError, ShapeError
+from ..types import TensorType, is_float, np_dtype
 from .registry import Op, OpError
 
 
@@ -17,17 +27,154 @@ def static_shape(shape) -> tuple:
     return shape
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _filled_type(types, attrs):
     return TensorType(attrs["dtype"], static_shape(attrs["shape"]))
 
 
-def _random_key(seed):
-    return jax.random.PRNGKey(seed)
+def _eye_size(size) -> tuple:
+    """Keras's eye takes a size n (n x n) or a pair (rows, cols)."""
+    if isinstance(size, tuple) and len(size) != 2:
+        raise OpError(f"size must be an int or a pair (rows, cols), got {size!r}", kind="argument")
+    return static_shape(size if isinstance(size, tuple) else (size, size))
 
 
-def _lower_random_normal_variable(*, shape, mean, scale, dtype, seed):
-    draw = jax.random.normal(_random_key(seed), shape, dtype=jnp.float64 if dtype == "float64" else jnp.float32)
-    return (draw * scale + mean).astype(dtype)
+def _eye_type(types, attrs):
+    return TensorType(attrs["dtype"], _eye_size(attrs["size"]))
+
+
+# ---- *_like: dtype=None means x's dtype (tf.zeros_like), not floatx() -------------
+
+def _like_type(types, attrs):
+    return TensorType(attrs["dtype"] or types[0].dtype, types[0].shape)
+
+
+def _build_like(builder, site, args):
+    # The builder fills a missing `dtype` with floatx(); Keras's *_like keeps x's dtype.
+    if "dtype" not in site.arg_spans:
+        args = dict(args, dtype=None)
+    return builder.make_node(site.name, args, site)
+
+
+# ---- constant: a literal lifted at compile time -------------------------------------
+
+def _build_constant(builder, site, args):
+    value, dtype, shape = args["value"], args["dtype"], args["shape"]
+    span = site.arg_span("value")
+    try:
+        array = np.asarray(value)
+    except ValueError:
+        raise ShapeError("constant: a literal array must be rectangular", span) from None
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise ArgumentError(f"constant: value must be a number or nested lists of numbers, "
+                            f"got {site.label('value')}", span)
+    target = np_dtype(dtype)
+    cast = array.astype(target)
+    if not is_float(dtype) and not np.array_equal(cast, array):
+        raise ArgumentError(f"constant: {site.label('value')} cannot be represented as {dtype}", span)
+    if shape is not None:
+        try:
+            shape = static_shape(shape)
+        except OpError as e:
+            raise ArgumentError(f"constant: {e.template}", site.arg_span("shape")) from None
+        if cast.size == 1:
+            cast = np.full(shape, cast.reshape(()), dtype=target)
+        elif cast.size == int(np.prod(shape, dtype=np.int64)):
+            cast = cast.reshape(shape)
+        else:
+            raise ArgumentError(f"constant: {cast.size} values cannot fill shape {shape}",
+                                site.arg_span("shape"))
+    return builder.constant(cast)
+
+
+# ---- arange (tf.range: int32 for ints, float32 as soon as one bound is a float) -----
+
+def _arange_spec(attrs):
+    start, stop, step, dtype = attrs["start"], attrs["stop"], attrs["step"], attrs["dtype"]
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if not (_is_number(v) or (name == "stop" and v is None)):
+            raise OpError(f"{name} must be a number known at compile time, got {v!r}",
+                          kind="argument")
+    if stop is None:  # Keras: arange(n) counts from 0, and arange(-3) is empty
+        start, stop = 0, max(start, 0)
+    if step == 0:
+        raise OpError("step must not be zero", kind="argument")
+    if (step > 0 and start > stop) or (step < 0 and start < stop):
+        raise OpError(f"start {start} and stop {stop} do not agree with step {step} "
+                      f"(as tf.range, an empty reversed range is an error)", kind="argument")
+    if any(isinstance(v, float) for v in (start, stop, step)):
+        kind = "float32"
+        f = np.float32
+        n = int(np.ceil(np.abs((f(stop) - f(start)) / f(step))))
+    else:
+        fits = all(-2**31 <= v < 2**31 for v in (start, stop, step))
+        kind = "int32" if fits else "int64"
+        n = (abs(stop - start) + abs(step) - 1) // abs(step)
+    # Keras casts only when dtype is not its default 'int32': a float range stays float32.
+    return start, step, n, kind, kind if dtype == "int32" else dtype
+
+
+def _arange_type(types, attrs):
+    _, _, n, _, dtype = _arange_spec(attrs)
+    return TensorType(dtype, (n,))
+
+
+def _lower_arange(**attrs):
+    start, step, n, kind, dtype = _arange_spec(attrs)
+    values = jnp.arange(n, dtype=kind) * np.asarray(step, kind) + np.asarray(start, kind)
+    return values.astype(dtype)
+
+
+# ---- random draws -----------------------------------------------------------------
+
+def _random_type(types, attrs):
+    if not is_float(attrs["dtype"]):
+        raise OpError(f"random values must have a floating-point dtype, got {attrs['dtype']}",
+                      kind="dtype")
+    seed = attrs["seed"]
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise OpError(f"seed must be an int, got {seed!r}", kind="argument")
+    return _filled_type(types, attrs)
+
+
+def _normal(key, shape, sample_dtype, mean, stddev):
+    return jax.random.normal(key, shape, sample_dtype) * stddev + mean
+
+
+def _uniform(key, shape, sample_dtype, low, high):
+    return jax.random.uniform(key, shape, sample_dtype, low, high)
+
+
+def _random_ops(signature, draw, doc, example, seeded_example):
+    """The unseeded op of `signature` and its seeded IR twin `<name>_seeded`."""
+    name = signature[: signature.index("(")]
+
+    def sample(key, attrs):
+        dtype = attrs["dtype"]
+        sample_dtype = jnp.float64 if dtype == "float64" else jnp.float32
+        a, b = (attrs[p.name] for p in fresh.params[1:3])
+        return draw(key, attrs["shape"], sample_dtype, a, b).astype(dtype)
+
+    def lower_seeded(**attrs):
+        return sample(jax.random.PRNGKey(attrs["seed"]), attrs)
+
+    def lower_fresh(ctx, node, inputs):
+        if ctx.rng is None:
+            raise RuntimeError(f"{name} without a seed was evaluated outside a run (folded?)")
+        return sample(jax.random.fold_in(ctx.rng, node.attr("uid")), node.kw)
+
+    def build(builder, site, args):
+        return builder.make_node(name if args["seed"] is None else name + "_seeded", args, site)
+
+    fresh = Op(signature, infer=_random_type, lower=None, lower_node=lower_fresh, tensors=(),
+               foldable=False, unique=True, build=build, doc=doc, example=example, category="creation")
+    seeded = Op(name + "_seeded" + signature[len(name):], infer=_random_type, lower=lower_seeded,
+                tensors=(), category="creation", example=seeded_example,
+                doc=f"{name} with a seed (an IR op; write `{name}(..., seed=0)`): the same values every run.")
+    return [fresh, seeded]
 
 
 OPS = [
@@ -35,9 +182,46 @@ OPS = [
        lower=lambda *, shape, dtype: jnp.zeros(shape, dtype),
        doc="A tensor of zeros (dtype floatx() unless given).", example="output zeros((2, 3))",
        category="creation"),
-    Op("random_normal_variable(shape, mean, scale, dtype=None, seed=None)", infer=_filled_type,
-       tensors=(), lower=_lower_random_normal_variable,
-       doc="Values drawn from a normal distribution (deterministic for a seed).",
-       example="output random_normal_variable((2, 2), mean=0.0, scale=1.0, seed=0)",
+    Op("ones(shape, dtype=None)", infer=_filled_type, tensors=(),
+       lower=lambda *, shape, dtype: jnp.ones(shape, dtype),
+       doc="A tensor of ones (dtype floatx() unless given).", example="output ones((2, 3), dtype='int32')",
        category="creation"),
+    Op("eye(size, dtype=None)", infer=_eye_type, tensors=(),
+       lower=lambda *, size, dtype: jnp.eye(*_eye_size(size), dtype=dtype),
+       doc="An identity matrix: eye(3) is 3 x 3, eye((2, 3)) is 2 x 3.",
+       example="output eye(3), eye((2, 3))", category="creation"),
+    Op("zeros_like(x, dtype=None)", infer=_like_type, build=_build_like,
+       lower=lambda x, *, dtype: jnp.zeros_like(x, dtype=dtype),
+       doc="Zeros of the shape of x (and of its dtype unless given).",
+       example="x = [[1, 2], [3, 4]]\noutput zeros_like(x), zeros_like(x, dtype='float32')",
+       category="creation"),
+    Op("ones_like(x, dtype=None)", infer=_like_type, build=_build_like,
+       lower=lambda x, *, dtype: jnp.ones_like(x, dtype=dtype),
+       doc="Ones of the shape of x (and of its dtype unless given).",
+       example="x = [[1.0, 2.0], [3.0, 4.0]]\noutput ones_like(x)", category="creation"),
+    Op("constant(value, dtype=None, shape=None)", infer=None, lower=None, tensors=(),
+       build=_build_constant,
+       doc="A constant tensor from a literal (dtype floatx() unless given); a single value fills "
+           "`shape`, as many values as `shape` holds are reshaped to it.",
+       example="output constant([[1, 2], [3, 4]]), constant(7, dtype='int32', shape=(2, 3))",
+       category="creation"),
+    Op("arange(start, stop=None, step=1, dtype='int32')", infer=_arange_type, lower=_lower_arange,
+       tensors=(),
+       doc="A 1-D range as tf.range: int32 by default, float32 when a bound is a float.",
+       example="output arange(5), arange(1, 10, 3), arange(0, 2, 0.5)", category="creation"),
+    *_random_ops("random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None)", _normal,
+                 "Values drawn from a normal distribution: fresh every run, or fixed by `seed`.",
+                 "output random_normal((2, 3), mean=0.0, stddev=1.0)",
+                 "output random_normal((2, 3), mean=0.0, stddev=1.0, seed=0)"),
+    *_random_ops("random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None)", _uniform,
+                 "Values drawn uniformly from [minval, maxval): fresh every run, or fixed by `seed`.",
+                 "output random_uniform((2, 3))", "output random_uniform((2, 3), seed=1)"),
+    *_random_ops("random_normal_variable(shape, mean, scale, dtype=None, seed=None)", _normal,
+                 "A variable's initial values from a normal distribution (deterministic for a seed).",
+                 "output random_normal_variable((2, 2), mean=0.0, scale=1.0)",
+                 "variable W = random_normal_variable((2, 2), mean=0.0, scale=1.0, seed=0)\noutput W"),
+    *_random_ops("random_uniform_variable(shape, low, high, dtype=None, seed=None)", _uniform,
+                 "A variable's initial values drawn uniformly from [low, high) (deterministic for a seed).",
+                 "output random_uniform_variable((2, 2), low=-1.0, high=1.0)",
+                 "variable W = random_uniform_variable((2, 2), low=-1.0, high=1.0, seed=0)\noutput W"),
 ]

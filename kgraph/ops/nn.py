@@ -1,29 +1,57 @@
-"""Neural-network ops: softmax and the losses, with Keras's logits detection."""
+"""Neural-network ops: softmax, the crossentropies (with Keras's logits detection),
+l2_normalize and bias_add.
+
+As tf_keras's `_get_logits`, a crossentropy whose `output` is directly a `softmax`
+(for the binary form, a `sigmoid`) is computed from the logits underneath, with
+`from_logits=True`; if the call already said `from_logits=True`, Keras warns and
+does the same. This happens when the program is built, so every -O level agrees.
+"""
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from ..types import TensorType, dims_agree
+from ..types import TensorType, dims_agree, is_float, promote
 from .reduce import reduced_shape
-from .registry import Op, OpError, axis_arg, require_float
+from .registry import Op, OpError, axis_arg, elementwise_type, require_float
+from .shape import merge_dims, one_axis
 
 EPSILON = 1e-7
+L2_EPSILON = 1e-12  # tf.linalg.l2_normalize's floor on the squared norm
 
 
 def _softmax_type(types, attrs):
     require_float(types)
+    if types[0].ndim <= 1:  # tf_keras refuses these
+        raise OpError("cannot apply softmax to a tensor of rank 0 or 1: {0}")
     axis_arg(attrs["axis"], types[0].ndim)
     return types[0]
 
 
-def _crossentropy_type(types, attrs):
-    target, output = types
-    require_float([output])
+# ---- crossentropies -------------------------------------------------------------------
+
+def _float_output(output: TensorType) -> None:
+    if not is_float(output.dtype):
+        raise OpError("expects a floating-point output, but {1}", kind="dtype")
+
+
+def _same_shape(target: TensorType, output: TensorType) -> tuple:
     if target.ndim != output.ndim or not all(map(dims_agree, target.shape, output.shape)):
         raise OpError("target and output shapes differ: {0}, {1}")
+    return tuple(map(merge_dims, output.shape, target.shape))
+
+
+def _crossentropy_type(types, attrs):
+    target, output = types
+    _float_output(output)
+    shape = _same_shape(target, output)
     axis = axis_arg(attrs["axis"], output.ndim)
-    return TensorType(output.dtype, reduced_shape(output.shape, axis, False))
+    return TensorType(output.dtype, reduced_shape(shape, axis, False))
+
+
+def _clipped(output):
+    eps = jnp.asarray(EPSILON, output.dtype)
+    return jnp.clip(output, eps, 1 - eps)
 
 
 def _lower_categorical_crossentropy(target, output, *, from_logits, axis):
@@ -31,28 +59,155 @@ def _lower_categorical_crossentropy(target, output, *, from_logits, axis):
     if from_logits:
         return -jnp.sum(target * jax.nn.log_softmax(output, axis=axis), axis=axis)
     output = output / jnp.sum(output, axis=axis, keepdims=True)
-    eps = jnp.asarray(EPSILON, output.dtype)
-    output = jnp.clip(output, eps, 1 - eps)
-    return -jnp.sum(target * jnp.log(output), axis=axis)
+    return -jnp.sum(target * jnp.log(_clipped(output)), axis=axis)
 
 
-def _build_categorical_crossentropy(builder, call, args):
-    # Keras (_get_logits): an `output` made by softmax is read through to its logits.
-    output = args["output"]
-    if not args["from_logits"] and output.op == "softmax":
-        args = dict(args, output=output.srcs[0], from_logits=True)
-    return builder.make_node("categorical_crossentropy", args, call)
+def _sparse_crossentropy_type(types, attrs):
+    target, output = types
+    _float_output(output)
+    if output.ndim == 0:
+        raise OpError("the output needs a class axis: {1}")
+    axis = one_axis(attrs["axis"], output.ndim)
+    rest = output.shape[:axis] + output.shape[axis + 1:]
+    if target.ndim == len(rest):
+        if not all(map(dims_agree, target.shape, rest)):
+            raise OpError("target shape must be the output's without its class axis %d: {0}, {1}" % axis)
+        return TensorType(output.dtype, tuple(map(merge_dims, rest, target.shape)))
+    # Keras flattens a target of another rank (e.g. (batch, 1)): only the sizes must agree.
+    sizes = (target.size(), TensorType(output.dtype, rest).size())
+    if None not in sizes and sizes[0] != sizes[1]:
+        raise OpError("target has %d labels but the output has %d rows of classes: {0}, {1}" % sizes)
+    return TensorType(output.dtype, rest)
+
+
+def _lower_sparse_categorical_crossentropy(target, output, *, from_logits, axis):
+    logits = jnp.moveaxis(output, one_axis(axis, output.ndim), -1)
+    if not from_logits:
+        logits = jnp.log(_clipped(logits))
+    labels = target.astype(jnp.int64).reshape(logits.shape[:-1])
+    valid = (labels >= 0) & (labels < logits.shape[-1])
+    picked = jnp.take_along_axis(logits, jnp.where(valid, labels, 0)[..., None], axis=-1)[..., 0]
+    loss = jax.nn.logsumexp(logits, axis=-1) - picked
+    # A label out of range is an error in TensorFlow (on CPU); here its loss is NaN.
+    return jnp.where(valid, loss, jnp.asarray(jnp.nan, output.dtype))
+
+
+def _binary_crossentropy_type(types, attrs):
+    target, output = types
+    _float_output(output)
+    return TensorType(output.dtype, _same_shape(target, output))
+
+
+def _lower_binary_crossentropy(target, output, *, from_logits):
+    target = target.astype(output.dtype)
+    if from_logits:  # tf.nn.sigmoid_cross_entropy_with_logits
+        return jnp.maximum(output, 0) - output * target + jnp.log1p(jnp.exp(-jnp.abs(output)))
+    output = _clipped(output)
+    # tf_keras adds epsilon inside the logs as well as clipping.
+    bce = target * jnp.log(output + EPSILON) + (1 - target) * jnp.log(1 - output + EPSILON)
+    return -bce
+
+
+def _read_through(activation: str):
+    """A `build` that reads an `output` made by `activation` as its logits (_get_logits)."""
+
+    def build(builder, site, args):
+        output = args["output"]
+        if output.op == activation:
+            if args["from_logits"]:
+                builder.warn(f"{site.name} received from_logits=True, but {site.label('output')} "
+                             f"was produced by {activation} and so does not represent logits; "
+                             f"the logits under it are used", site.arg_span("output"))
+            args = dict(args, output=output.srcs[0], from_logits=True)
+        return builder.make_node(site.name, args, site)
+
+    return build
+
+
+def _loss(signature, infer, lower, activation, doc, example):
+    return Op(signature, infer=infer, lower=lower, tensors=("target", "output"),
+              build=_read_through(activation), doc=doc, example=example, category="nn")
+
+
+# ---- l2_normalize and bias_add ---------------------------------------------------------
+
+def _l2_normalize_type(types, attrs):
+    require_float(types)
+    axis_arg(attrs["axis"], types[0].ndim)
+    return types[0]
+
+
+def _lower_l2_normalize(x, *, axis):
+    axis = axis_arg(axis, x.ndim)
+    square_sum = jnp.sum(jnp.square(x), axis=axis, keepdims=True)
+    return x * jax.lax.rsqrt(jnp.maximum(square_sum, jnp.asarray(L2_EPSILON, x.dtype)))
+
+
+def _bias_layout(x_ndim: int, bias_shape: tuple, data_format) -> tuple:
+    """Where the bias goes: ("axis", i) for a vector, ("shape", s) for a reshaped bias."""
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise OpError(f"unknown data_format {data_format!r} "
+                      f"(use 'channels_last' or 'channels_first')", kind="argument")
+    first = data_format == "channels_first"
+    if len(bias_shape) not in (1, x_ndim - 1):
+        raise OpError("the bias must have rank 1 or ndim(x) - 1 = %d: {0}, {1}" % (x_ndim - 1))
+    if len(bias_shape) == 1:
+        if x_ndim < 2:
+            raise OpError("needs x of rank 2 or more: {0}")
+        return "axis", 1 if first else x_ndim - 1
+    if x_ndim not in (3, 4, 5):
+        raise OpError("a bias of rank ndim(x) - 1 needs x of rank 3, 4 or 5: {0}, {1}")
+    # tf_keras *reshapes* (not transposes) a channels-last bias for channels_first.
+    if first:
+        return "shape", (1, bias_shape[-1]) + tuple(bias_shape[:-1])
+    return "shape", (1,) + tuple(bias_shape)
+
+
+def _bias_add_type(types, attrs):
+    x, bias = types
+    kind, where = _bias_layout(x.ndim, bias.shape, attrs["data_format"])
+    if kind == "shape":
+        return elementwise_type([x, TensorType(bias.dtype, where)])
+    if not dims_agree(x.shape[where], bias.shape[0]):
+        raise OpError("the bias size must be that of axis %d of x: {0}, {1}" % where)
+    shape = x.shape[:where] + (merge_dims(x.shape[where], bias.shape[0]),) + x.shape[where + 1:]
+    return TensorType(promote(x.dtype, bias.dtype), shape)
+
+
+def _lower_bias_add(x, bias, *, data_format):
+    kind, where = _bias_layout(x.ndim, bias.shape, data_format)
+    if kind == "axis":
+        where = (bias.shape[0],) + (1,) * (x.ndim - 1 - where)
+    dtype = promote(str(x.dtype), str(bias.dtype))
+    return x.astype(dtype) + jnp.reshape(bias, where).astype(dtype)
 
 
 OPS = [
     Op("softmax(x, axis=-1)", infer=_softmax_type, lower=lambda x, *, axis: jax.nn.softmax(x, axis=axis),
        doc="Softmax of a tensor along an axis: exp(x) / sum(exp(x)).",
        example="output softmax([[1.0, 2.0, 3.0]])", category="nn"),
-    Op("categorical_crossentropy(target, output, from_logits=False, axis=-1)",
-       infer=_crossentropy_type, lower=_lower_categorical_crossentropy,
-       tensors=("target", "output"), build=_build_categorical_crossentropy,
-       doc="Categorical crossentropy between a one-hot target and an output tensor (probabilities "
-           "renormalised to sum 1 and clipped to [1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
-       example="t = [[0.0, 1.0, 0.0]]\np = softmax([[1.0, 2.0, 3.0]])\noutput categorical_crossentropy(t, p)",
-       category="nn"),
+    _loss("categorical_crossentropy(target, output, from_logits=False, axis=-1)", _crossentropy_type,
+          _lower_categorical_crossentropy, "softmax",
+          "Categorical crossentropy between a one-hot target and an output tensor (probabilities "
+          "renormalised to sum 1 and clipped to [1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
+          "t = [[0.0, 1.0, 0.0]]\np = softmax([[1.0, 2.0, 3.0]])\noutput categorical_crossentropy(t, p)"),
+    _loss("sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1)",
+          _sparse_crossentropy_type, _lower_sparse_categorical_crossentropy, "softmax",
+          "Categorical crossentropy with integer class targets (probabilities clipped to "
+          "[1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
+          "p = [[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]\noutput sparse_categorical_crossentropy([1, 2], p)"),
+    _loss("binary_crossentropy(target, output, from_logits=False)", _binary_crossentropy_type,
+          _lower_binary_crossentropy, "sigmoid",
+          "Elementwise binary crossentropy (probabilities clipped to [1e-7, 1 - 1e-7], plus 1e-7 "
+          "in the logs, as tf_keras; a sigmoid output is read as its logits).",
+          "output binary_crossentropy([[0.0, 1.0]], [[0.2, 0.9]])"),
+    Op("l2_normalize(x, axis=None)", infer=_l2_normalize_type, lower=_lower_l2_normalize,
+       doc="x divided by its L2 norm along `axis` (all axes for None), the squared norm "
+           "floored at 1e-12.",
+       example="output l2_normalize([[3.0, 4.0], [1.0, 0.0]], axis=1)", category="nn"),
+    Op("bias_add(x, bias, data_format=None)", infer=_bias_add_type, lower=_lower_bias_add,
+       tensors=("x", "bias"),
+       doc="Adds a bias vector to the channel axis (last for channels_last, 1 for channels_first), "
+           "or a bias of rank ndim(x) - 1 to each sample.",
+       example="x = zeros((2, 3))\noutput bias_add(x, [1.0, 2.0, 3.0])", category="nn"),
 ]
