@@ -20,13 +20,18 @@ END = "<!-- ops-table:end -->"
 DEFAULT_DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
 
 # IR-only ops: made by the compiler (declarations, literals, `gradients`), never called by name.
+# Other ops say so in their doc ("... (an IR op; write `random_normal(..., seed=0)`) ...").
 INTERNAL = ("placeholder", "variable", "const", "grad")
 CATEGORY_ORDER = ("creation", "elementwise", "reduction", "reductions", "linalg", "shape", "nn",
                   "gradients", "static", "debugging", "core")
 
 
+def is_internal(op: Op) -> bool:
+    return op.name in INTERNAL or "an IR op" in op.doc
+
+
 def public_ops() -> list[Op]:
-    return [op for op in REGISTRY.values() if op.name not in INTERNAL]
+    return [op for op in REGISTRY.values() if not is_internal(op)]
 
 
 def by_category(ops: list[Op]) -> list[tuple[str, list[Op]]]:

@@ -72,7 +72,7 @@ def describe(name: str, opt_level: int = 2) -> tuple[str, bool]:
 
 def main(args) -> int:
     from ..build import did_you_mean
-    from ..docgen import INTERNAL, ops_table
+    from ..docgen import is_internal, ops_table
     from ..ops import REGISTRY
 
     if args.markdown:
@@ -81,8 +81,8 @@ def main(args) -> int:
     if args.name is None:
         print(listing())
         return 0
-    if args.name not in REGISTRY or args.name in INTERNAL:
-        public = [n for n in REGISTRY if n not in INTERNAL]
+    if args.name not in REGISTRY or is_internal(REGISTRY[args.name]):
+        public = [n for n, op in REGISTRY.items() if not is_internal(op)]
         print(f"kgraph ops: error: there is no op '{args.name}'{did_you_mean(args.name, public)} "
               f"(`kgraph ops` lists them all)", file=sys.stderr)
         return 2

@@ -177,14 +177,14 @@ class Session:
         self.say(HELP_TEXT)
 
     def cmd_ops(self, rest: str) -> None:
-        from ..docgen import INTERNAL
+        from ..docgen import is_internal
         from ..errors import KGraphError
         from ..ops import REGISTRY
         from .ops_cmd import describe, listing
 
         if not rest:
             self.say(listing())
-        elif rest in REGISTRY and rest not in INTERNAL:
+        elif rest in REGISTRY and not is_internal(REGISTRY[rest]):
             self.say(describe(rest)[0])
         else:
             raise KGraphError(f"there is no op '{rest}'")
