@@ -124,16 +124,22 @@ def test_graph_draws_fused_regions_as_clusters():
     from kgraph.ir import Graph
     from kgraph.types import TensorType
 
+    class Body:  # the optimizer's fused body: equations over the node's inputs and earlier results
+        arity, eqns = 2, (("multiply", (0, 1), ()), ("negative", (2,), ()))
+
     g = Graph()
     t = TensorType("float32", (3,))
     x = g.make("placeholder", (), {"name": "x"}, t)
-    inner = g.make("negative", [g.make("exp", [x], type_=t)], type_=t)
-    fused = g.make("fused", [x], {"body": (inner,)}, t)
-    g.placeholders["x"] = x
+    w = g.make("variable", (), {"name": "w"}, t)
+    fused = g.make("fused", [x, w], {"body": Body()}, t)
+    g.placeholders["x"], g.variables["w"] = x, w
     g.outputs.append(("y", fused))
     source = to_dot(g).source
-    assert f"subgraph cluster_n{fused.id}" in source and "fused region" in source
-    assert f'n{fused.id}_{inner.id} [label="negative' in source
+    assert f"subgraph cluster_n{fused.id}" in source and "fused region (2 ops)" in source
+    assert f'n{fused.id}_0 [label="multiply\nf32[3]"' in source
+    assert f'n{fused.id} [label="negative\nf32[3]"' in source
+    assert f"n{x.id} -> n{fused.id}_0" in source and f"n{w.id} -> n{fused.id}_0" in source
+    assert f"n{fused.id}_0 -> n{fused.id}\n" in source and f"n{fused.id} -> output_y" in source
 
 
 def test_graph_svg_with_dot_and_install_hint_without(files, tmp_path, cache_env):

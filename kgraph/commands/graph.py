@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KGraphError
-from ..ir import ConstValue, Graph, Node, toposort
+from ..ir import ConstValue, Graph, Node
 
 NAME = "graph"
 HELP = "draw a program's IR as .svg, .png, .pdf or .dot"
@@ -36,7 +36,7 @@ STYLE = {
     "const": dict(shape="note", style="filled", fillcolor="#eeeeee", fontsize="10"),
     "grad": dict(shape="box", style="filled,rounded", fillcolor="#f4cccc"),
     "op": dict(shape="box", style="rounded"),
-    "fused": dict(shape="box", style="filled,rounded", fillcolor="#fff2cc"),
+    "fused": dict(shape="box", style="filled,rounded", fillcolor="#fff2cc"),  # ops inside a region
     "output": dict(shape="box", style="filled,bold", fillcolor="#d9ead3"),
     "update": dict(shape="box", style="filled,bold", fillcolor="#fce5cd"),
 }
@@ -56,29 +56,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # ---- IR → Graphviz ---------------------------------------------------------------
 
-def region_of(node: Node) -> list[Node]:
-    """The nodes inside a fused node: any attribute holding a graph, a node or nodes."""
+def body_of(node: Node) -> Any | None:
+    """A fused node's region: an attribute with `arity` and `eqns`, each eqn (op, refs, attrs)
+    where a ref below `arity` is an input of the node and a larger one an earlier eqn."""
     for _, value in node.attrs:
-        roots = _roots_in(value)
-        if roots:
-            return toposort(roots)
-    return []
-
-
-def _roots_in(value: Any) -> list[Node]:
-    if isinstance(value, Node):
-        return [value]
-    if isinstance(value, Graph):
-        return value.roots()
-    if isinstance(value, (tuple, list)) and value and all(isinstance(v, Node) for v in value):
-        return list(value)
-    for name in ("roots", "outputs", "nodes"):
-        inner = getattr(value, name, None)
-        if isinstance(inner, (tuple, list)) and inner:
-            found = [v[1] if isinstance(v, tuple) else v for v in inner]
-            if all(isinstance(v, Node) for v in found):
-                return found
-    return []
+        if hasattr(value, "arity") and hasattr(value, "eqns"):
+            return value
+    return None
 
 
 def _attr_text(value: Any) -> str:
@@ -88,6 +72,12 @@ def _attr_text(value: Any) -> str:
     return text if len(text) <= MAX_ATTR else text[: MAX_ATTR - 3] + "..."
 
 
+def op_label(op: str, attrs, type_) -> str:
+    shown = [f"{k}={_attr_text(v)}" for k, v in attrs if k not in HIDDEN_ATTRS]
+    head = op + (f"\n[{' '.join(shown)}]" if shown else "")
+    return f"{head}\n{type_.short()}"
+
+
 def label_of(node: Node) -> str:
     t = node.type.short()
     if node.op in ("placeholder", "variable"):
@@ -95,16 +85,7 @@ def label_of(node: Node) -> str:
     if node.op == "const":
         value = node.attr("value")
         return f"{value!r}\n{t}" if isinstance(value, ConstValue) else f"const\n{t}"
-    attrs = [f"{k}={_attr_text(v)}" for k, v in node.attrs
-             if k not in HIDDEN_ATTRS and not _roots_in(v)]
-    head = node.op + (f"\n[{' '.join(attrs)}]" if attrs else "")
-    return f"{head}\n{t}"
-
-
-def style_of(node: Node) -> dict:
-    if node.op in STYLE:
-        return STYLE[node.op]
-    return STYLE["fused"] if region_of(node) else STYLE["op"]
+    return op_label(node.op, node.attrs, node.type)
 
 
 def to_dot(graph: Graph, title: str = ""):
@@ -121,7 +102,10 @@ def to_dot(graph: Graph, title: str = ""):
             grad_groups.setdefault(tuple(s.id for s in node.srcs), []).append(node)
     in_groups = {n.id for group in grad_groups.values() for n in group}
     for node in order:
-        if node.id not in in_groups:
+        body = body_of(node)
+        if body is not None:
+            _draw_fused(dot, node, body)
+        elif node.id not in in_groups:
             _draw_node(dot, node, f"n{node.id}")
     for i, group in enumerate(grad_groups.values()):
         loss = group[0].srcs[0]
@@ -131,6 +115,8 @@ def to_dot(graph: Graph, title: str = ""):
             for node in group:
                 _draw_node(sub, node, f"n{node.id}")
     for node in order:
+        if body_of(node) is not None:
+            continue  # drawn with its region
         for j, src in enumerate(node.srcs):
             attrs = {}
             if node.op == "grad":
@@ -147,22 +133,26 @@ def to_dot(graph: Graph, title: str = ""):
 
 
 def _draw_node(dot, node: Node, node_id: str) -> None:
-    inner = region_of(node)
-    if not inner:
-        dot.node(node_id, label_of(node), **style_of(node))
-        return
-    with dot.subgraph(name=f"cluster_{node_id}") as sub:
-        sub.attr(label=f"{node.op} region", style="filled,rounded", fillcolor="#fffbe6", color="#bf9000")
-        sub.node(node_id, label_of(node), **STYLE["fused"])
-        inner_ids = {n.id for n in inner}
-        for n in inner:
-            sub.node(f"{node_id}_{n.id}", label_of(n), **STYLE.get(n.op, STYLE["op"]))
-            for s in n.srcs:
-                if s.id in inner_ids:
-                    sub.edge(f"{node_id}_{s.id}", f"{node_id}_{n.id}")
-        for n in inner:
-            if not any(n in m.srcs for m in inner):
-                sub.edge(f"{node_id}_{n.id}", node_id, style="dotted")
+    dot.node(node_id, label_of(node), **STYLE.get(node.op, STYLE["op"]))
+
+
+def _draw_fused(dot, node: Node, body) -> None:
+    """The region as a cluster of its equations; the last one stands for the node itself."""
+    from ..ops import REGISTRY
+
+    types = [s.type for s in node.srcs]
+    ids = [f"n{s.id}" for s in node.srcs]
+    with dot.subgraph(name=f"cluster_n{node.id}") as sub:
+        sub.attr(label=f"fused region ({len(body.eqns)} ops)", style="filled,rounded",
+                 fillcolor="#fffbe6", color="#bf9000")
+        for j, (op, refs, attrs) in enumerate(body.eqns):
+            last = j == len(body.eqns) - 1
+            types.append(node.type if last else REGISTRY[op].infer([types[r] for r in refs], dict(attrs)))
+            ids.append(f"n{node.id}" if last else f"n{node.id}_{j}")
+            sub.node(ids[-1], op_label(op, attrs, types[-1]), **STYLE["fused"])
+    for j, (_, refs, _) in enumerate(body.eqns):  # edges outside the cluster: it must not
+        for r in refs:                             # swallow the input nodes
+            dot.edge(ids[r], ids[len(node.srcs) + j])
 
 
 # ---- the command ---------------------------------------------------------------------
