@@ -92,8 +92,9 @@ class Program:
             out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
         return out
 
-    def arguments(self, feeds: dict[str, Any]) -> tuple[dict, dict, Any]:
-        """What the next run passes to the jitted function: (variables, feeds, rng key)."""
+    def arguments(self, feeds: dict[str, Any]) -> tuple:
+        """The positional arguments the next run passes to `_function()` (for tools that
+        lower or time it as run() would call it): (variables, feeds, rng key)."""
         arrays = self.check_feeds(feeds)
         arrays = {n.attr("name"): arrays[n.attr("name")] for n in self._feeds_needed}
         variables = {n.attr("name"): self._values[n.attr("name")] for n in self._variables_needed}

@@ -48,11 +48,11 @@ def timed_run(program, feeds: dict[str, Any], timings: dict[str, float]) -> dict
     from .program import _on
 
     _listen_to_cache()
-    variables, arrays, rng = program.arguments(feeds)
+    arguments = program.arguments(feeds)
     before = dict(_cache_events)
     with jax.enable_x64(True), _on(program._device):
         with timed(timings, "lower"):
-            lowered = program._function().lower(variables, arrays, rng)
+            lowered = program._function().lower(*arguments)
         with timed(timings, "XLA compile"):
             lowered.compile()
     hits = _cache_events.get("hits", 0) - before.get("hits", 0)

@@ -77,8 +77,9 @@ def steps_of(bindings: Iterable[Binding]) -> list[Step]:
 def trace(program, feeds: dict[str, Any]) -> list[Step]:
     """Run the program's named steps with the feeds and state of its next run."""
     steps = steps_of(program._builder.bindings)
-    _, _, rng = program.arguments(feeds)
     arrays = program.check_feeds(feeds)
+    with jax.enable_x64(True):  # the key of the next run (unseeded random ops draw from it)
+        rng = jax.random.fold_in(jax.random.PRNGKey(program.seed), program._runs)
     tensor_steps = []
     for step in steps:
         if step.node is None:

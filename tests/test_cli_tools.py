@@ -231,6 +231,12 @@ def test_trace_goes_to_stderr_with_json_and_keeps_errors(files):
     assert "prog.kg:7: p = softmax" in err
     code, out, err = kgraph("run", files / "bad.kg", "--trace")
     assert code == 1 and "bad.kg:2:5: error:" in err and out == ""
+    # An unseeded random draw: the trace shows the value the run drew.
+    (files / "draw.kg").write_text("r = random_normal((3,))\ns = r * 2\noutput s\n")
+    code, out, err = kgraph("run", files / "draw.kg", "--trace", "--format", "json", "--seed", "5")
+    assert code == 0, err
+    traced = re.search(r"    s: float32\[3\] = \[(.*)\]", err).group(1)
+    np.testing.assert_allclose(np.array(traced.split(), float), json.loads(out)["s"]["data"], rtol=1e-6)
 
 
 def test_trace_of_the_backend_tour(cache_env):

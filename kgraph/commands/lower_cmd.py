@@ -104,9 +104,9 @@ def lowered_text(program, feeds: dict, emit: str) -> str:
 
     from ..program import _on
 
-    variables, arrays, rng = program.arguments(feeds)
+    arguments = program.arguments(feeds)
     with jax.enable_x64(True), _on(program._device):
-        traced = program._function().trace(variables, arrays, rng)
+        traced = program._function().trace(*arguments)
         if emit == "jaxpr":
             return str(traced.jaxpr)
         lowered = traced.lower()
