@@ -348,3 +348,14 @@ def test_colour_on_a_terminal_only(files, cache_env, tmp_path):
 def test_every_subcommand_help_has_an_example(command):
     code, out, _ = kgraph(command, "--help")
     assert code == 0 and "examples:" in out and f"kgraph {command}" in out.split("examples:")[1]
+
+
+def test_error_paths_in_real_processes(files, cache_env):
+    """Exit 1 for a program's mistake, 2 for a command line's; never a traceback."""
+    cases = [(("check", files / "bad.kg"), 1, f"{files / 'bad.kg'}:2:5: error: dot: contraction dims differ"),
+             (("lower", files / "prog.kg", "--feed-shape", "x=[a,4]"), 2, "dimensions must be non-negative"),
+             (("ops", "sofmax"), 2, "did you mean 'softmax'?"),
+             (("graph", files / "prog.kg", "-o", files / "g.jpeg"), 2, "must end in .svg")]
+    for args, status, message in cases:
+        code, out, err = proc(*args, env=cache_env)
+        assert (code, message in err, "Traceback" in err) == (status, True, False), (args, err)
