@@ -505,7 +505,7 @@ class Builder:
                 if isinstance(v, Function):
                     raise ArgumentError(f"{op.name}(): '{p.name}' cannot be a function", site.arg_span(p.name))
                 v = _freeze(v)
-                if p.name == "dtype" and op.name not in ("cast",) and v is None:
+                if p.name == "dtype" and op.dtype_none_is_floatx and v is None:
                     v = self.floatx
                 if p.name == "dtype" and v is not None:
                     v = self._dtype(v, site.arg_span(p.name))

@@ -32,7 +32,7 @@ def check_feed(name: str, node: Node, value: Any, span: Span | None,
     except (ValueError, TypeError) as e:
         raise FeedError(f"feed '{name}': cannot make an array of the given value ({e}); "
                         f"the placeholder is {declared}", span) from None
-    if array.dtype == object or array.dtype.kind in "USV":
+    if array.dtype == object or (array.dtype.kind in "USV" and array.dtype.name != "bfloat16"):
         raise FeedError(f"feed '{name}': expected numbers for placeholder {name}: {declared}, "
                         f"got {array.dtype.name} data", span)
     if array.ndim != declared.ndim:

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import ShapeError
 from .ir import Node, toposort
 from .ops import REGISTRY
 
@@ -49,7 +50,16 @@ class Interpreter:
         elif op.lower is None:
             raise LoweringError(f"op {node.op!r} has no lowering")
         else:
-            value = op.lower(*inputs, **dict(node.attrs))
+            try:
+                value = op.lower(*inputs, **dict(node.attrs))
+            except (TypeError, ValueError) as e:
+                # Only dims unknown at compile time can disagree here; with static shapes the
+                # shape rule has already checked, so anything else is a bug and propagates.
+                if all(s.type.is_static() for s in node.srcs):
+                    raise
+                got = ", ".join(f"{tuple(v.shape)}" for v in inputs)
+                raise ShapeError(f"{node.op}: the run-time shapes do not agree: got {got} for "
+                                 f"{', '.join(str(s.type) for s in node.srcs)}", node.span) from e
         check(node, value)
         return value
 

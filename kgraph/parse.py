@@ -201,8 +201,11 @@ class _ToAst(Transformer):
         dtype, shape = children
         return (str(dtype), tuple(shape) if shape is not None else None, self.sp(meta))
 
-    def shape_spec(self, children):
-        return [d for d in children if d is not _MISSING] if children != [None] else []
+    def shape_empty(self, children):
+        return []
+
+    def shape_dims(self, children):
+        return list(children)  # a dim may be None (unknown until run time)
 
     def dim_int(self, children):
         return int(children[0])
@@ -359,5 +362,3 @@ class _ToAst(Transformer):
     def list(self, meta, children):
         return ast.List(self.sp(meta), [c for c in children if c is not None])
 
-
-_MISSING = object()

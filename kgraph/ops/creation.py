@@ -52,13 +52,6 @@ def _like_type(types, attrs):
     return TensorType(attrs["dtype"] or types[0].dtype, types[0].shape)
 
 
-def _build_like(builder, site, args):
-    # The builder fills a missing `dtype` with floatx(); Keras's *_like keeps x's dtype.
-    if "dtype" not in site.arg_spans:
-        args = dict(args, dtype=None)
-    return builder.make_node(site.name, args, site)
-
-
 # ---- constant: a literal lifted at compile time -------------------------------------
 
 def _build_constant(builder, site, args):
@@ -190,12 +183,12 @@ OPS = [
        lower=lambda *, size, dtype: jnp.eye(*_eye_size(size), dtype=dtype),
        doc="An identity matrix: eye(3) is 3 x 3, eye((2, 3)) is 2 x 3.",
        example="output eye(3), eye((2, 3))", category="creation"),
-    Op("zeros_like(x, dtype=None)", infer=_like_type, build=_build_like,
+    Op("zeros_like(x, dtype=None)", infer=_like_type, dtype_none_is_floatx=False,
        lower=lambda x, *, dtype: jnp.zeros_like(x, dtype=dtype),
        doc="Zeros of the shape of x (and of its dtype unless given).",
        example="x = [[1, 2], [3, 4]]\noutput zeros_like(x), zeros_like(x, dtype='float32')",
        category="creation"),
-    Op("ones_like(x, dtype=None)", infer=_like_type, build=_build_like,
+    Op("ones_like(x, dtype=None)", infer=_like_type, dtype_none_is_floatx=False,
        lower=lambda x, *, dtype: jnp.ones_like(x, dtype=dtype),
        doc="Ones of the shape of x (and of its dtype unless given).",
        example="x = [[1.0, 2.0], [3.0, 4.0]]\noutput ones_like(x)", category="creation"),

@@ -70,6 +70,8 @@ class Op:
     # Never merged with an equal-looking node (unseeded random draws, prints): the
     # builder gives each call its own `uid` attribute.
     unique: bool = False
+    # Keras fills a `dtype=None` argument with floatx() for most ops; *_like ops keep x's dtype.
+    dtype_none_is_floatx: bool = True
     # build(builder, call, args) -> value: front-end logic beyond making one node.
     build: Callable[..., Any] | None = None
     # lower_node(ctx, node, inputs) -> value: lowering that needs the interpreter.
