@@ -80,12 +80,8 @@ class Session:
         """Run the statements in `text` (which starts at line `first_line`); False on an error."""
         from ..diagnostics import report
         from ..errors import KGraphError
-        from ..parse import parse
-
         try:
-            # Leading newlines make spans count lines as the session (or the file) does.
-            program = parse("\n" * (first_line - 1) + text, filename or self.filename)
-            for stmt in program.statements:
+            for stmt in _parse_at(text, first_line, filename or self.filename).statements:
                 self.statement(stmt)
         except KGraphError as e:
             report(e.render())
@@ -246,6 +242,30 @@ class Session:
     def cmd_reset(self, rest: str) -> None:
         self.reset()
         self.say("(everything forgotten)")
+
+
+def _parse_at(text: str, first_line: int, filename: str):
+    """Parse `text` as lines `first_line`... of the session, so spans count lines as it does."""
+    from dataclasses import replace
+
+    from ..errors import ParseError
+    from ..parse import parse
+
+    try:
+        return parse("\n" * (first_line - 1) + text, filename)
+    except ParseError as padded:
+        # The syntax-error classifier reads the text alone best; move its place down.
+        try:
+            parse(text, filename)
+        except ParseError as e:
+            s = e.span
+            if s is None:
+                raise
+            shift = first_line - 1
+            e.span = replace(s, line=s.line + shift, end_line=s.end_line + shift,
+                             source="\n" * shift + s.source)
+            raise e from None
+        raise padded
 
 
 # ---- reading input -------------------------------------------------------------------
