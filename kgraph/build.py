@@ -379,8 +379,8 @@ class Builder:
         if target is not None and e.func not in REGISTRY:
             raise NameError(f"'{e.func}' is {_describe(target)}, not a function", e.func_span)
         op = REGISTRY.get(e.func)
-        if op is None or op.name in ("placeholder", "variable", "const", "grad"):
-            candidates = [n for n in REGISTRY if n not in ("placeholder", "variable", "const", "grad")]
+        if op is None or op.category == "internal":
+            candidates = [n for n, o in REGISTRY.items() if o.category != "internal"]
             candidates += [n for n in scope.visible() if isinstance(scope.lookup(n), Function)]
             raise NameError(f"unknown op '{e.func}'" + did_you_mean(e.func, candidates), e.func_span)
         args = [self.expr(a, scope) for a in e.args]
