@@ -19,16 +19,13 @@ START = "<!-- ops-table:start -->"
 END = "<!-- ops-table:end -->"
 DEFAULT_DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
 
-# IR-only ops: made by the compiler (declarations, literals, `gradients`), never called by name.
-# Others are in the category "internal" (the optimizer's), or say so in their doc
-# ("... (an IR op; write `random_normal(..., seed=0)`) ...").
-INTERNAL = ("placeholder", "variable", "const", "grad")
 CATEGORY_ORDER = ("creation", "elementwise", "reduction", "reductions", "linalg", "shape", "nn",
                   "gradients", "static", "debugging", "core")
 
 
 def is_internal(op: Op) -> bool:
-    return op.name in INTERNAL or op.category == "internal" or "an IR op" in op.doc
+    """IR-only ops (leaves, grad, seeded random twins, the optimizer's): never called by name."""
+    return op.category == "internal"
 
 
 def public_ops() -> list[Op]:

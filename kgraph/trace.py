@@ -135,7 +135,7 @@ def format_value(a: np.ndarray, indent: str = "    ") -> list[str]:
     text = np.array2string(a, max_line_width=100, threshold=FULL_LIMIT)
     if "\n" not in text:
         return [f" = {text}"]
-    return [" ="] + [indent + line for line in text.splitlines()]
+    return [" ="] + [(indent + line).rstrip() for line in text.splitlines()]
 
 
 def _describe_python(v: Any) -> str:
