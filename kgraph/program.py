@@ -65,6 +65,19 @@ class Program:
         """The optimised IR in let-form text."""
         return format_ir(self._graph)
 
+    def as_jax_function(self, *, updates: bool = False, rng: bool = False):
+        """The program as a pure JAX function `f(variables, **feeds) -> {output: array}`.
+
+        It keeps no state, so it works under `jax.jit`, `jax.grad`, `jax.vmap` and
+        `jax.lax.scan`. `variables` is a dict like `prog.variables`. With
+        `updates=True` it returns `(outputs, new_variables)`; with `rng=True` it takes
+        `f(variables, key, **feeds)` for unseeded random ops (else they use `seed`).
+        64-bit types need the caller's x64 mode (see kgraph/interop.py and docs/python.md).
+        """
+        from .interop import jax_function
+
+        return jax_function(self, updates=updates, rng=rng)
+
     # ---- running ---------------------------------------------------------------
     def _function(self):
         if self._jitted is None:
@@ -175,8 +188,12 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
 
 
 def load(path: str | Path, **options: Any) -> Program:
-    """Compile a `.kg` file."""
+    """Compile a `.kg` file, or load a `.kgx` exported program (see kgraph/export.py)."""
     path = Path(path)
+    if path.suffix == ".kgx":
+        from .export import load_exported
+
+        return load_exported(path, device=options.get("device"))
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as e:

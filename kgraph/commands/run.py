@@ -35,7 +35,7 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..cli import add_compile_options
 
-    p.add_argument("file", metavar="FILE.kg", help="the program to run")
+    p.add_argument("file", metavar="FILE.kg", help="the program to run (or a .kgx from `kgraph export`)")
     p.add_argument("--feed", action="append", default=[], metavar="NAME=VALUE",
                    help="a value for a placeholder (repeat for each)")
     p.add_argument("--format", choices=("text", "json"), default="text",
@@ -56,7 +56,7 @@ def parse_feeds(program, specs: list[str]) -> dict:
     from ..feeds import read_feed_value
 
     feeds = {}
-    spans = program._builder.leaf_spans
+    spans = program._builder.leaf_spans if hasattr(program, "_builder") else {}  # a .kgx has no source
     for spec in specs:
         name, sep, text = spec.partition("=")
         if not sep or not name:
