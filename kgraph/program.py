@@ -19,6 +19,7 @@ from .lower import make_function
 from .ops import REGISTRY
 from .parse import parse
 from .state import load_state_file, save_state_file
+from .timing import timed
 from .types import DTYPES, FLOAT_DTYPES
 
 
@@ -115,13 +116,13 @@ class Program:
                                self._feeds_needed, self._variables_needed)
             seed, donated, fixed, feed_names = self.seed, self._donated, self._fixed, self._feed_names
 
-            def step(updated_values, fixed_values, feed_values, counter):
+            def run(updated_values, fixed_values, feed_values, counter):  # `kgraph lower` shows jit_run
                 variables = dict(zip(donated, updated_values))
                 variables.update(zip(fixed, fixed_values))
                 rng = None if counter is None else jax.random.fold_in(jax.random.PRNGKey(seed), counter)
                 return fn(variables, dict(zip(feed_names, feed_values)), rng)
 
-            self._jitted = jax.jit(step, donate_argnums=(0,))
+            self._jitted = jax.jit(run, donate_argnums=(0,))
         return self._jitted
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -141,6 +142,17 @@ class Program:
                                 f"`--feed {name}=...` or run({name}=...)", spans.get(name))
             out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
         return out
+
+    def arguments(self, feeds: dict[str, Any]) -> tuple:
+        """The positional arguments the next run passes to `_function()` (for tools that
+        lower or time it as run() would call it): (updated variables, other variables,
+        feeds, run counter or None)."""
+        return self._arguments(self.check_feeds(feeds))
+
+    def _arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
+        values = self._values
+        counter = np.uint32(self._runs) if self._draws_random else None
+        return self._get_donated(values), self._get_fixed(values), self._get_feeds(arrays), counter
 
     def run(self, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once and apply the updates: a dict from output name to numpy array, in output order.
@@ -167,10 +179,7 @@ class Program:
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
         """
-        values = self._values
-        counter = np.uint32(self._runs) if self._draws_random else None
-        outs, new_values = self._function()(self._get_donated(values), self._get_fixed(values),
-                                            self._get_feeds(arrays), counter)
+        outs, new_values = self._function()(*self._arguments(arrays))
         self._runs += 1
         self._values.update(zip(self._update_names, new_values))
         return outs
@@ -239,18 +248,26 @@ def _device(kind: str):
 
 
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
-            seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False) -> Program:
-    """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes."""
+            seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
+            timings: dict[str, float] | None = None) -> Program:
+    """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
+
+    `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
+    """
     if floatx not in FLOAT_DTYPES:
         raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {floatx!r}")
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
-    tree = parse(source, filename)
+    timings = timings if timings is not None else {}
+    with timed(timings, "parse"):
+        tree = parse(source, filename)
     builder = Builder(filename, source, floatx)
     with jax.enable_x64(True):
-        graph = builder.build(tree)
-        verify(graph)
-        optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math)
+        with timed(timings, "build"):
+            graph = builder.build(tree)
+            verify(graph)
+        with timed(timings, "optimize"):
+            optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math)
     for w in builder.warnings:
         warnings.warn(w, stacklevel=2)
     return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)

@@ -207,37 +207,56 @@ def is_training(args) -> bool:
     return bool(args.steps or args.epochs or args.batch_size)
 
 
-def run_from_args(program, feeds: dict[str, Any], args, parser=None) -> tuple[int, dict | None]:
-    """Run as the flags say: (exit code, the outputs to print or None)."""
-    if args.shuffle and not args.batch_size:
-        print("kgraph run: error: --shuffle needs --batch-size", file=sys.stderr)
-        return 2, None
-    state = Path(args.state) if args.state else None
-    if not hasattr(program, "execute") and (state or is_training(args) or args.save_every):
+def prepare(program, args) -> int | None:
+    """Check the training flags and read --state (before --trace looks at the variables).
+
+    Returns an exit status when the command line is wrong, else None.
+    """
+    training = is_training(args) or args.save_every
+    for wrong, why in ((args.shuffle and not args.batch_size, "--shuffle needs --batch-size"),
+                       (getattr(args, "time", False) and training,
+                        "--time times a single run; it does not combine with --steps, --epochs, "
+                        "--batch-size or --save-every")):
+        if wrong:
+            print(f"kgraph run: error: {why}", file=sys.stderr)
+            return 2
+    if not hasattr(program, "execute") and (args.state or training):
         raise KGraphError("--state, --steps, --epochs, --batch-size and --save-every need a .kg "
                           "program; an exported .kgx runs once")
-    note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
-    if state is not None:
-        if state.exists():
-            program.load_state(state)
-        elif program.updates:
-            if not state.parent.is_dir():  # found now, not after the training it would lose
-                raise StateError(f"cannot write state file {state}: there is no directory {state.parent}")
-            note(f"{state} does not exist yet: starting from the variables' initial values")
-        else:
-            note(f"{state} does not exist: using the variables' initial values")
+    if not args.state:
+        return None
+    state = Path(args.state)
+    if state.exists():
+        program.load_state(state)
+    elif program.updates:
+        if not state.parent.is_dir():  # found now, not after the training it would lose
+            raise StateError(f"cannot write state file {state}: there is no directory {state.parent}")
+        _note(args, f"{state} does not exist yet: starting from the variables' initial values")
+    else:
+        _note(args, f"{state} does not exist: using the variables' initial values")
+    return None
+
+
+def run_from_args(program, feeds: dict[str, Any], args, run_once=None) -> tuple[int, dict | None]:
+    """After `prepare`: run as the flags say, one run (`run_once()`, default `program.run`) or
+    the training loop, and save the state. Returns (exit status, the outputs to print or None)."""
+    state = Path(args.state) if args.state and program.updates else None
     if not is_training(args) and not args.save_every:
-        outputs = program.run(**feeds)
-        if state is not None and program.updates:
+        outputs = run_once() if run_once else program.run(**feeds)
+        if state is not None:
             program.save_state(state)
         return 0, outputs
     batches = Batches(program, program.check_feeds(feeds), args.batch_size, args.shuffle, args.seed)
     result = train(program, batches, _plan(batches, args, state))
     if result.interrupted:
-        where = f"; state saved to {state}" if state is not None and program.updates else ""
-        note(f"interrupted after step {result.steps}{where}")
+        _note(args, f"interrupted after step {result.steps}" + (f"; state saved to {state}" if state else ""))
         return INTERRUPTED, None
     return 0, {name: np.asarray(v) for name, v in result.outputs.items()}
+
+
+def _note(args, text: str) -> None:
+    if not args.quiet:
+        print(text, file=sys.stderr)
 
 
 def _plan(batches: Batches, args, state: Path | None) -> Plan:

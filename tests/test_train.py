@@ -231,3 +231,14 @@ def test_training_flags_on_an_exported_program_are_refused(tmp_path):
     assert kgraph("export", source, "-o", tmp_path / "small.kgx", "--platform", "cpu")[0] == 0
     code, _, err = kgraph("run", tmp_path / "small.kgx", "--steps", "3")
     assert code == 1 and "need a .kg program" in err
+
+
+def test_trace_and_time_combine_with_state(counting, tmp_path):
+    src, feeds, _ = counting
+    ckpt = tmp_path / "ckpt.npz"
+    assert kgraph("run", src, *feeds, "--steps", "2", "--state", ckpt, "--quiet")[0] == 0
+    code, out, err = kgraph("run", src, *feeds, "--state", ckpt, "--time")
+    assert code == 0 and "execute" in err and out.startswith("steps: int64[] = 2")
+    assert state_of(ckpt)["steps"] == 3  # a timed single run saves its update too
+    code, _, err = kgraph("run", src, *feeds, "--steps", "2", "--time")
+    assert code == 2 and "--time times a single run" in err

@@ -28,6 +28,8 @@ examples:
   kgraph run examples/logreg.kg --feed x='[[1, 2, 3, 4]]' --feed y='[[0, 0, 1]]'
   kgraph run model.kg --feed x=batch.npy --format json
   kgraph run model.kg --feed x=batch.npy --out results.npz -O0
+  kgraph run examples/backend_tour.kg --trace     the value of every named step
+  kgraph run model.kg --feed x=batch.npy --time   time per stage, parse to execute
   kgraph run examples/digits/train.kg --feed x=examples/digits/digits.npz:x_train \\
     --feed y=examples/digits/digits.npz:y_train --batch-size 32 --epochs 20 --state ckpt.npz
 """
@@ -46,6 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to run (default: JAX's default device)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for random ops that have no seed of their own, and for --shuffle (default 0)")
+    p.add_argument("--trace", action="store_true",
+                   help="print every named step (name, type, value, source line) before the outputs")
+    p.add_argument("--time", action="store_true",
+                   help="print the time spent in parse, build, optimize, lower, XLA compile and execute")
     add_compile_options(p)
     train.add_arguments(p)
 
@@ -89,10 +95,27 @@ def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
 def main(args) -> int:
     from ..program import load
 
+    timings: dict = {}
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed,
-                   device=args.device)
+                   device=args.device, timings=timings)
     feeds = parse_feeds(program, args.feed)
-    code, outputs = train.run_from_args(program, feeds, args)
+    code = train.prepare(program, args)  # reads --state, so --trace shows the loaded variables
+    if code is not None:
+        return code
+    if args.trace:
+        from ..trace import format_steps, trace
+
+        to = sys.stderr if args.format == "json" or args.out else sys.stdout
+        print(format_steps(trace(program, feeds), program.filename), file=to, flush=True)
+    run_once = None
+    if args.time:
+        from ..timing import format_timings, timed_run
+
+        def run_once():
+            outputs = timed_run(program, feeds, timings)
+            print(format_timings(timings), file=sys.stderr)
+            return outputs
+    code, outputs = train.run_from_args(program, feeds, args, run_once)
     if outputs is None:
         return code
     if args.out:
