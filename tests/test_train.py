@@ -233,7 +233,7 @@ def test_training_flags_on_an_exported_program_are_refused(tmp_path):
     assert code == 1 and "need a .kg program" in err
 
 
-def test_trace_and_time_combine_with_state(counting, tmp_path):
+def test_time_combines_with_state_and_not_with_training(counting, tmp_path):
     src, feeds, _ = counting
     ckpt = tmp_path / "ckpt.npz"
     assert kgraph("run", src, *feeds, "--steps", "2", "--state", ckpt, "--quiet")[0] == 0
