@@ -32,6 +32,9 @@ PY_INFIX = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operat
 
 MAX_LABEL = 40
 
+# update_add(x, increment) and update_sub(x, decrement): the op that makes x's new value.
+UPDATE_CALLS = {"update_add": ("add", "increment"), "update_sub": ("subtract", "decrement")}
+
 
 @dataclass
 class Function:
@@ -87,10 +90,15 @@ class CallSite:
         s = self.arg_spans.get(param)
         if isinstance(s, list):
             s = s[index] if index is not None and index < len(s) else None
-        text = " ".join(s.text().split()) if s is not None else ""
+        text = _label(s) if s is not None else ""
         if not text:
             return param if index is None else f"{param}[{index}]"
-        return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
+        return text
+
+
+def _label(span: Span) -> str:
+    text = " ".join(span.text().split())
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
 
 
 def did_you_mean(name: str, candidates) -> str:
@@ -144,6 +152,7 @@ class Builder:
         self.leaf_spans: dict[str, Span] = {}
         self._calls: list[str] = []
         self._output_names: set[str] = set()
+        self._update_spans: dict[str, Span] = {}
         self._output_items = 0
 
     # ---- diagnostics ---------------------------------------------------------
@@ -258,9 +267,14 @@ class Builder:
         self.graph.outputs.append((name, node))
 
     def stmt_Update(self, stmt: ast.Update, scope: Scope):
-        raise KGraphError("`update` statements are not supported yet (LANGUAGE.md §8, v2)", stmt.span)
+        var = self._update_target(self.expr_Name(ast.Name(stmt.name_span, stmt.name), scope),
+                                  stmt.name, stmt.name_span)
+        value = self._update_operand(var, self.expr(stmt.value, scope), stmt.value.span, "new value")
+        self._add_update(var, value, stmt)
 
     def stmt_ExprStmt(self, stmt: ast.ExprStmt, scope: Scope):
+        if self._is_update_call(stmt.value, scope):
+            return self._update_call(stmt, scope)
         value = self.expr(stmt.value, scope)
         if scope is self.globals:
             self.warn("this expression's value is not used; bind it (`y = ...`) or `output` it",
@@ -276,6 +290,97 @@ class Builder:
 
     def stmt_Return(self, stmt: ast.Return, scope: Scope):
         raise KGraphError("`return` outside a function", stmt.span)
+
+    # ---- updates (LANGUAGE.md §8; Keras's K.update, update_add, update_sub) -------
+    def _is_update_call(self, e, scope: Scope) -> bool:
+        if not isinstance(e, ast.Call) or e.func not in UPDATE_CALLS:
+            return False
+        try:
+            return not isinstance(scope.lookup(e.func), Function)
+        except KeyError:
+            return True
+
+    def _update_call(self, stmt: ast.ExprStmt, scope: Scope) -> None:
+        """`update_add(x, increment)` / `update_sub(x, decrement)`: x's new value is x ± delta."""
+        e: ast.Call = stmt.value
+        op_name, delta_param = UPDATE_CALLS[e.func]
+        params = ("x", delta_param)
+        given = dict(zip(params, e.args))
+        if len(e.args) > 2:
+            raise ArgumentError(f"{e.func}() takes 2 arguments (x, {delta_param}) but "
+                                f"{len(e.args)} were given", e.span)
+        for k in e.kwargs:
+            if k.name not in params:
+                raise ArgumentError(f"{e.func}() got an unexpected keyword argument '{k.name}'"
+                                    + did_you_mean(k.name, params), k.span)
+            if k.name in given:
+                raise ArgumentError(f"{e.func}() got multiple values for argument '{k.name}'", k.span)
+            given[k.name] = k.value
+        for name in params:
+            if name not in given:
+                raise ArgumentError(f"{e.func}() missing required argument '{name}' "
+                                    f"(signature: {e.func}(x, {delta_param}))", e.span)
+        target, delta = given["x"], given[delta_param]
+        var = self._update_target(self.expr(target, scope), target.span.text(), target.span)
+        delta_node = self._update_operand(var, self.expr(delta, scope), delta.span, delta_param)
+        site = CallSite(op_name, e.span, {"x": target.span, "y": delta.span})
+        self._add_update(var, self.make_node(op_name, {"x": var, "y": delta_node}, site), stmt)
+
+    def _update_target(self, value: Any, text: str, span: Span) -> Node:
+        if isinstance(value, Node) and value.op == "variable":
+            return value
+        if isinstance(value, Node) and value.op == "placeholder":
+            raise KGraphError(f"cannot update placeholder '{value.attr('name')}': only variables "
+                              f"can be updated", span)
+        what = "a tensor computed by the program" if isinstance(value, Node) else _describe(value)
+        message = f"cannot update `{text}`: it is {what}, not a variable"
+        if text in self.graph.variables:
+            rebound = [b for b in self.bindings if b.name == text and b.value is not self.graph.variables[text]]
+            if rebound:
+                message += (f" (the name was rebound at line {rebound[-1].span.line}; the variable "
+                            f"'{text}' is declared at line {self.leaf_spans[text].line})")
+        raise KGraphError(message, span)
+
+    def _update_operand(self, var: Node, value: Any, span: Span, what: str) -> Node:
+        """The new value or delta of an update: exactly the variable's dtype and shape.
+
+        As with Keras's K.update (tf.assign): a Python number or literal array is converted to
+        the variable's dtype (ints into a float variable, but never floats into an int one); a
+        tensor of another dtype is an error, even where a cast would be safe; shapes must be
+        equal, with no broadcasting and no unknown (None or named) dimensions.
+        """
+        name = var.attr("name")
+        if isinstance(value, (list, tuple)) and value and _nested_numbers(value):
+            value = self._literal_as(var.dtype, value, span)
+        node = self.tensor(value, span, like=var.dtype)
+        if node.dtype != var.dtype:
+            raise DTypeError(f"update of '{name}': the {what} `{_label(span)}` is {node.type}, but "
+                             f"{name} is {var.type}; an update keeps the variable's dtype "
+                             f"(convert with cast(..., '{var.dtype}'))", span)
+        if node.shape != var.shape:
+            raise ShapeError(f"update of '{name}': the {what} `{_label(span)}` is {node.type}, but "
+                             f"{name} is {var.type}; an update keeps the variable's shape", span)
+        return node
+
+    def _literal_as(self, dtype: str, value: Any, span: Span) -> Any:
+        array = np.asarray(value)
+        target = np.dtype(_np_name(dtype))
+        if array.dtype.kind == "f" and target.kind != "f" or array.dtype.kind == "b" and target.kind != "b":
+            return value  # left as it is: the dtype check reports it
+        if target.kind in "iu" and array.size and not (
+                np.iinfo(target).min <= array.min() and array.max() <= np.iinfo(target).max):
+            raise ArgumentError(f"the literal does not fit in {dtype}", span)
+        return self.constant(array.astype(target))
+
+    def _add_update(self, var: Node, value: Node, stmt) -> None:
+        name = var.attr("name")
+        if name in self._update_spans:
+            first = self._update_spans[name]
+            raise KGraphError(f"variable '{name}' is already updated at line {first.line}; a run "
+                              f"updates each variable once (combine the two into one update)",
+                              stmt.span).with_note(first, "the first update")
+        self._update_spans[name] = stmt.span
+        self.graph.updates.append((name, value))
 
     # ---- expressions -----------------------------------------------------------
     def expr(self, e, scope: Scope) -> Any:
@@ -376,11 +481,14 @@ class Builder:
             target = None
         if isinstance(target, Function):
             return self.inline(target, e, scope)
+        if e.func in UPDATE_CALLS:
+            raise KGraphError(f"`{e.func}(...)` is a statement and has no value; write it on a line "
+                              f"of its own", e.span)
         if target is not None and e.func not in REGISTRY:
             raise NameError(f"'{e.func}' is {_describe(target)}, not a function", e.func_span)
         op = REGISTRY.get(e.func)
-        if op is None or _not_callable(op):
-            candidates = [n for n, o in REGISTRY.items() if not _not_callable(o)]
+        if op is None or op.category == "internal":
+            candidates = [n for n, o in REGISTRY.items() if o.category != "internal"]
             candidates += [n for n in scope.visible() if isinstance(scope.lookup(n), Function)]
             raise NameError(f"unknown op '{e.func}'" + did_you_mean(e.func, candidates), e.func_span)
         args = [self.expr(a, scope) for a in e.args]
@@ -620,11 +728,6 @@ class Builder:
         for name, node in self.graph.placeholders.items():
             if node.id not in used:
                 self.warn(f"placeholder '{name}' is not used by any output", self.leaf_spans[name])
-
-
-def _not_callable(op: Op) -> bool:
-    """IR-only ops (leaves, grad) and the optimizer's internal ops are not in the language."""
-    return op.name in ("placeholder", "variable", "const", "grad") or op.category == "internal"
 
 
 def _np_name(dtype: str):

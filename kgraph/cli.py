@@ -10,15 +10,20 @@ import sys
 import warnings
 
 from .errors import KGraphError, KGraphWarning
+from .commands import check, graph, lower_cmd, ops_cmd, repl
+from .commands import export as export_command
 from .commands import ir as ir_command
 from .commands import run as run_command
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
-COMMANDS = [run_command, ir_command]
+COMMANDS = [run_command, export_command, check, graph, lower_cmd, ops_cmd, repl, ir_command]
 
 EPILOG = """\
 examples:
   kgraph run examples/quickstart.kg
+  kgraph check examples/logreg.kg   signature and warnings, without running
+  kgraph ops tile                   what an op does, with an example run live
+  kgraph repl                       try ops one line at a time
   kgraph run examples/logreg.kg --feed x='[[1, 2, 3, 4]]' --feed y='[[0, 0, 1]]' --format json
   kgraph run FILE --help            options of one subcommand
 """
@@ -35,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--debug", action="store_true", help="show Python tracebacks (for bug reports)")
+        p.add_argument("--no-cache", action="store_true",
+                       help="do not use the persistent compilation cache ($KGRAPH_CACHE_DIR or the "
+                            "user cache directory)")
         module.add_arguments(p)
         p.set_defaults(handler=module.main)
     return parser
@@ -63,13 +71,22 @@ def _version() -> str:
 
 
 def report(message: str) -> None:
-    print(message, file=sys.stderr)
+    from .diagnostics import report as paint_and_print
+
+    paint_and_print(message)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
+    """The command. `persistent_cache` (the `kgraph` executable's choice) turns on the
+    on-disk compilation cache unless --no-cache: it changes this process's JAX config,
+    which main() called from Python (tests, notebooks) leaves alone by default."""
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
+    if persistent_cache and not getattr(args, "no_cache", True):
+        from .cache import enable_compilation_cache
+
+        enable_compilation_cache()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KGraphWarning)
         try:
@@ -105,7 +122,7 @@ def _flush_warnings(caught) -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    sys.exit(main(persistent_cache=True))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def _parser() -> Lark:
     grammar_pkg = import_module("kgraph.grammar")
     return Lark.open("kgraph.lark", rel_to=grammar_pkg.__file__, parser="lalr",
                      postlex=_KGraphIndenter(), propagate_positions=True,
-                     maybe_placeholders=True, strict=True)
+                     maybe_placeholders=True, strict=True, cache=True)
 
 
 # Classic mistakes, recognised by the parser state they leave it in.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from .ir import Graph, format_ir, toposort, verify
 from .lower import make_function
 from .ops import REGISTRY
 from .parse import parse
+from .state import load_state_file, save_state_file
+from .timing import timed
 from .types import DTYPES, FLOAT_DTYPES
 
 
@@ -39,17 +42,22 @@ class Program:
         self._runs = 0
         self._device = _device(device) if device else None
         self._jitted = None
-        self._fast_feeds = None
-        live = {n.id for n in toposort(graph.roots())}
+        live_nodes = toposort(graph.roots())
+        live = {n.id for n in live_nodes}
         # Only what an output or update needs is fed to the compiled function.
         self._feeds_needed = [n for n in graph.placeholders.values() if n.id in live]
         self._variables_needed = [n for n in graph.variables.values() if n.id in live]
-        self._feed_names = tuple(n.attr("name") for n in self._feeds_needed)
-        self._variable_names = tuple(n.attr("name") for n in self._variables_needed)
-        self._output_names = tuple(name for name, _ in graph.outputs)
-        # Unseeded random ops draw from a per-run key; other programs are not passed one.
-        self._needs_rng = any(REGISTRY[n.op].unique and n.op not in ("print_tensor", "barrier")
-                              for n in toposort(graph.roots()))
+        self._feed_names = [n.attr("name") for n in self._feeds_needed]
+        self._update_names = [name for name, _ in graph.updates]
+        needed = [n.attr("name") for n in self._variables_needed]
+        self._donated = [name for name in needed if name in self._update_names]
+        self._fixed = [name for name in needed if name not in self._update_names]
+        self._get_donated, self._get_fixed, self._get_feeds = (
+            _tuple_getter(names) for names in (self._donated, self._fixed, self._feed_names))
+        # Unseeded random ops (never merged, lowered by the interpreter) fold the run
+        # counter into their key; without them the step needs no counter.
+        self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
+                                 for n in live_nodes)
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -62,7 +70,13 @@ class Program:
 
     @property
     def variables(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self._values.items()}
+        """name → a NumPy copy of the variable's current value."""
+        return {k: np.array(v) for k, v in self._values.items()}
+
+    @property
+    def updates(self) -> list[str]:
+        """The variables that a run updates, in source order."""
+        return list(self._update_names)
 
     @property
     def graph(self) -> Graph:
@@ -73,28 +87,42 @@ class Program:
         """The optimised IR in let-form text."""
         return format_ir(self._graph)
 
+    def as_jax_function(self, *, updates: bool = False, rng: bool = False):
+        """The program as a pure JAX function `f(variables, **feeds) -> {output: array}`.
+
+        It keeps no state, so it works under `jax.jit`, `jax.grad`, `jax.vmap` and
+        `jax.lax.scan`. `variables` is a dict like `prog.variables`. With
+        `updates=True` it returns `(outputs, new_variables)`; with `rng=True` it takes
+        `f(variables, key, **feeds)` for unseeded random ops (else they use `seed`).
+        64-bit types need the caller's x64 mode (see kgraph/interop.py and docs/python.md).
+        """
+        from .interop import jax_function
+
+        return jax_function(self, updates=updates, rng=rng)
+
     # ---- running ---------------------------------------------------------------
     def _function(self):
-        """The jitted program: (variable values, feed values[, run number]) as tuples in a fixed order."""
+        """The jitted step: (updated variables, other variables, feeds, run counter) →
+        (outputs, new values of the updated variables), each a tuple in a fixed name order.
+
+        The updated variables' buffers are donated, so XLA writes their new values in
+        place; the program keeps them on the device between runs. Tuples rather than
+        dicts, and no run counter unless a random op needs one, keep the per-call
+        dispatch cost down: in a training loop it is paid every step.
+        """
         if self._jitted is None:
             g = self._graph
             fn = make_function([n for _, n in g.outputs], [n for _, n in g.updates],
                                self._feeds_needed, self._variables_needed)
-            var_names, feed_names, seed = self._variable_names, self._feed_names, self.seed
+            seed, donated, fixed, feed_names = self.seed, self._donated, self._fixed, self._feed_names
 
-            def call(variables, feeds, rng):
-                return fn(dict(zip(var_names, variables)), dict(zip(feed_names, feeds)), rng)
+            def run(updated_values, fixed_values, feed_values, counter):  # `kgraph lower` shows jit_run
+                variables = dict(zip(donated, updated_values))
+                variables.update(zip(fixed, fixed_values))
+                rng = None if counter is None else jax.random.fold_in(jax.random.PRNGKey(seed), counter)
+                return fn(variables, dict(zip(feed_names, feed_values)), rng)
 
-            if not self._needs_rng:
-                self._jitted = jax.jit(lambda variables, feeds: call(variables, feeds, None))
-                return self._jitted
-
-            def with_key(variables, feeds, runs):
-                # The key is made inside the compiled function: two eager JAX calls per run
-                # (PRNGKey, fold_in) cost 50 times a small program's whole run.
-                return call(variables, feeds, jax.random.fold_in(jax.random.PRNGKey(seed), runs))
-
-            self._jitted = jax.jit(with_key)
+            self._jitted = jax.jit(run, donate_argnums=(0,))
         return self._jitted
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -115,62 +143,97 @@ class Program:
             out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
         return out
 
-    def _ready_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray] | None:
-        """The feeds as they are, when each is already an array of its placeholder's exact type.
+    def arguments(self, feeds: dict[str, Any]) -> tuple:
+        """The positional arguments the next run passes to `_function()` (for tools that
+        lower or time it as run() would call it): (updated variables, other variables,
+        feeds, run counter or None)."""
+        return self._arguments(self.check_feeds(feeds))
 
-        The hot path of `run`: a repeated call with correct NumPy arrays skips the general
-        conversion and error reporting of `check_feeds` (which any other feed goes through).
-        """
-        if self._fast_feeds is None:
-            fast = {}
-            for n in self._feeds_needed:
-                if any(isinstance(d, str) for d in n.shape) or n.dtype == "bfloat16":
-                    fast = None  # named dims are checked across feeds: the general path
-                    break
-                fast[n.attr("name")] = (np.dtype(n.dtype), n.shape)
-            self._fast_feeds = fast or False
-        if not self._fast_feeds or len(feeds) != len(self._fast_feeds):
-            return None
-        for name, (dtype, shape) in self._fast_feeds.items():
-            a = feeds.get(name)
-            if type(a) is not np.ndarray or a.dtype != dtype or a.ndim != len(shape):
-                return None
-            for want, got in zip(shape, a.shape):
-                if want is not None and want != got:
-                    return None
-        return feeds
+    def _arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
+        values = self._values
+        counter = np.uint32(self._runs) if self._draws_random else None
+        return self._get_donated(values), self._get_fixed(values), self._get_feeds(arrays), counter
 
     def run(self, **feeds: Any) -> dict[str, np.ndarray]:
-        """Run once: a dict from output name to numpy array, in output order."""
-        arrays = self._ready_feeds(feeds)
-        if arrays is None:
-            arrays = self.check_feeds(feeds)
-            arrays = {n.attr("name"): arrays[n.attr("name")] for n in self._feeds_needed}
-        args = (tuple(self._values[k] for k in self._variable_names),
-                tuple(arrays[k] for k in self._feed_names))
-        if self._needs_rng:
-            args += (np.uint32(self._runs),)
-        with jax.enable_x64(True), _on(self._device):
-            outs, new_vars = self._function()(*args)
-            result = {name: np.asarray(o) for name, o in zip(self._output_names, outs)}
-            for (name, _), value in zip(self._graph.updates, new_vars):
-                self._values[name] = np.asarray(value)
-        self._runs += 1
-        return result
+        """Run once and apply the updates: a dict from output name to numpy array, in output order.
+
+        Outputs and updates are all computed from the variables' values at the start of the run.
+        """
+        arrays = self.check_feeds(feeds)
+        with self.running():
+            outs = self.execute(arrays)
+            return {name: np.asarray(value) for name, value in zip(self.outputs, outs)}
 
     __call__ = run
 
+    def running(self) -> contextlib.ExitStack:
+        """The context every run happens in: JAX's 64-bit mode and the chosen device."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(jax.enable_x64(True))
+        stack.enter_context(_on(self._device))
+        return stack
+
+    def execute(self, arrays: dict[str, np.ndarray]) -> list:
+        """One run on checked feeds (see `check_feeds`), inside `running()`.
+
+        Returns the outputs as device arrays, without waiting for them: a training loop
+        calls this per step and copies values to the host only when it reports them.
+        """
+        outs, new_values = self._function()(*self._arguments(arrays))
+        self._runs += 1
+        self._values.update(zip(self._update_names, new_values))
+        return outs
+
+    def wait(self) -> None:
+        """Wait until the runs in flight have finished (execute does not wait)."""
+        jax.block_until_ready(list(self._values.values()))
+
+    # ---- state ------------------------------------------------------------------
     def reset(self) -> None:
         """Variables back to their initial values."""
         self._values = {k: v.copy() for k, v in self._initial.items()}
         self._runs = 0
 
+    def state_signature(self) -> dict[str, tuple[str, tuple]]:
+        """name → (dtype, shape) of every variable: what a state file must hold."""
+        return {k: (v.dtype.name, tuple(v.shape)) for k, v in self._initial.items()}
 
-def _on(device):
-    return jax.default_device(device) if device is not None else _NOWHERE
+    def save_state(self, path: str | Path) -> None:
+        """Write every variable to a .npz file, atomically (a reader never sees half a file)."""
+        save_state_file(path, self.variables)
+
+    def load_state(self, path: str | Path) -> None:
+        """Read variables from a .npz file written by `save_state` (or `kgraph run --state`).
+
+        Raises StateError, changing nothing, unless the file holds exactly this program's
+        variables with their shapes and dtypes.
+        """
+        self._values.update(load_state_file(path, self.state_signature()))
 
 
-_NOWHERE = contextlib.nullcontext()
+class _on:
+    def __init__(self, device):
+        self.device = device
+        self.ctx = None
+
+    def __enter__(self):
+        if self.device is not None:
+            self.ctx = jax.default_device(self.device)
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            return self.ctx.__exit__(*exc)
+
+
+def _tuple_getter(names: list[str]):
+    """dict → the tuple of its values at `names` (operator.itemgetter, always a tuple)."""
+    if not names:
+        return lambda d: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda d: (d[name],)
+    return operator.itemgetter(*names)
 
 
 def _device(kind: str):
@@ -186,23 +249,41 @@ def _device(kind: str):
 
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
             seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
+            timings: dict[str, float] | None = None,
             fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT) -> Program:
-    """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes."""
+    """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
+
+    `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
+    """
     if floatx not in FLOAT_DTYPES:
         raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {floatx!r}")
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
-    with passes.paused_gc():
-        tree = parse(source, filename)
+    timings = timings if timings is not None else {}
+    with passes.paused_gc():  # a large program's compile is 3x slower with the GC walking its nodes
+        with timed(timings, "parse"):
+            tree = parse(source, filename)
         builder = Builder(filename, source, floatx)
         with jax.enable_x64(True):
-            graph = builder.build(tree)
-            verify(graph)
-            optimised = passes.optimize(graph, opt_level, disabled=disabled_passes, fast_math=fast_math,
-                                        fold_limit=fold_limit)
+            with timed(timings, "build"):
+                graph = builder.build(tree)
+                verify(graph)
+            with timed(timings, "optimize"):
+                optimised = passes.optimize(graph, opt_level, disabled=disabled_passes,
+                                            fast_math=fast_math, fold_limit=fold_limit)
     for w in builder.warnings:
         warnings.warn(w, stacklevel=2)
     return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)
+
+
+def load(path: str | Path, **options: Any) -> Program:
+    """Compile a `.kg` file, or load a `.kgx` exported program (see kgraph/export.py)."""
+    path = Path(path)
+    if path.suffix == ".kgx":
+        from .export import load_exported
+
+        return load_exported(path, device=options.get("device"))
+    return compile(read_source(path), filename=str(path), **options)
 
 
 def read_source(path: str | Path) -> str:
@@ -214,8 +295,3 @@ def read_source(path: str | Path) -> str:
         raise KGraphError(f"cannot read {path}: {e.strerror or e}") from None
     except UnicodeDecodeError:
         raise KGraphError(f"{path} is not UTF-8 text") from None
-
-
-def load(path: str | Path, **options: Any) -> Program:
-    """Compile a `.kg` file."""
-    return compile(read_source(path), filename=str(path), **options)

@@ -30,3 +30,12 @@ def tolerance(dtype) -> dict:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_compile_cache(tmp_path_factory):
+    """Subprocesses of the tests keep their compilation cache out of the user's cache dir."""
+    import os
+
+    os.environ["KGRAPH_CACHE_DIR"] = str(tmp_path_factory.mktemp("kgraph-cache"))
+    yield

@@ -213,3 +213,10 @@ def test_program_is_callable_and_ir_is_text():
             b:f32[] = const[value=2.]
             c:f32[2] = multiply a b
           in (y=c) }""")
+
+
+def test_gradients_of_one_tensor_and_broadcast_crossentropy_target():
+    out = run("placeholder x: float64[None, 3]\nl = categorical_crossentropy([[0.0, 1.0, 0.0]], softmax(x))\n"
+              "g = gradients(sum(l), x)\noutput l, g\n", x=np.zeros((2, 3)))
+    np.testing.assert_allclose(out["l"], [np.log(3)] * 2)
+    np.testing.assert_allclose(out["g_0"], [[1 / 3, -2 / 3, 1 / 3]] * 2)

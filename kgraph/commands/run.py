@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from .. import train
 from ..errors import FeedError, KGraphError
 
 NAME = "run"
@@ -27,13 +28,17 @@ examples:
   kgraph run examples/logreg.kg --feed x='[[1, 2, 3, 4]]' --feed y='[[0, 0, 1]]'
   kgraph run model.kg --feed x=batch.npy --format json
   kgraph run model.kg --feed x=batch.npy --out results.npz -O0
+  kgraph run examples/backend_tour.kg --trace     the value of every named step
+  kgraph run model.kg --feed x=batch.npy --time   time per stage, parse to execute
+  kgraph run examples/digits/train.kg --feed x=examples/digits/digits.npz:x_train \\
+    --feed y=examples/digits/digits.npz:y_train --batch-size 32 --epochs 20 --state ckpt.npz
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..cli import add_compile_options
 
-    p.add_argument("file", metavar="FILE.kg", help="the program to run")
+    p.add_argument("file", metavar="FILE.kg", help="the program to run (or a .kgx from `kgraph export`)")
     p.add_argument("--feed", action="append", default=[], metavar="NAME=VALUE",
                    help="a value for a placeholder (repeat for each)")
     p.add_argument("--format", choices=("text", "json"), default="text",
@@ -42,15 +47,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("cpu", "gpu", "tpu"), default=None,
                    help="where to run (default: JAX's default device)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed for random ops that have no seed of their own (default 0)")
+                   help="seed for random ops that have no seed of their own, and for --shuffle (default 0)")
+    p.add_argument("--trace", action="store_true",
+                   help="print every named step (name, type, value, source line) before the outputs")
+    p.add_argument("--time", action="store_true",
+                   help="print the time spent in parse, build, optimize, lower, XLA compile and execute")
     add_compile_options(p)
+    train.add_arguments(p)
 
 
 def parse_feeds(program, specs: list[str]) -> dict:
     from ..feeds import read_feed_value
 
     feeds = {}
-    spans = program._builder.leaf_spans
+    spans = program._builder.leaf_spans if hasattr(program, "_builder") else {}  # a .kgx has no source
     for spec in specs:
         name, sep, text = spec.partition("=")
         if not sep or not name:
@@ -85,17 +95,39 @@ def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
 def main(args) -> int:
     from ..program import load
 
+    timings: dict = {}
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed,
-                   device=args.device, disabled_passes=tuple(args.disable_pass),
+                   device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
                    fast_math=args.fast_math, fold_limit=args.fold_limit)
     feeds = parse_feeds(program, args.feed)
-    outputs = program.run(**feeds)
+    code = train.prepare(program, args)  # reads --state, so --trace shows the loaded variables
+    if code is not None:
+        return code
+    if args.trace:
+        from ..trace import format_steps, trace
+
+        to = sys.stderr if args.format == "json" or args.out else sys.stdout
+        print(format_steps(trace(program, feeds), program.filename), file=to, flush=True)
+    run_once = None
+    if args.time:
+        from ..timing import format_timings, timed_run
+
+        def run_once():
+            outputs = timed_run(program, feeds, timings)
+            print(format_timings(timings), file=sys.stderr)
+            return outputs
+    code, outputs = train.run_from_args(program, feeds, args, run_once)
+    if outputs is None:
+        return code
     if args.out:
         try:
             np.savez(args.out, **outputs)
         except OSError as e:
             raise KGraphError(f"cannot write {args.out}: {e.strerror or e}") from None
-        print(f"wrote {len(outputs)} outputs to {args.out}", file=sys.stderr)
+        if not args.quiet:
+            print(f"wrote {len(outputs)} outputs to {args.out}", file=sys.stderr)
+        return 0
+    if args.quiet:
         return 0
     if args.format == "json":
         print(json.dumps(to_json(outputs)))

@@ -124,11 +124,11 @@ def _lower_print(x, *, message, uid):
 
 OPS = [
     Op("placeholder(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
-       doc="A value fed at run time.", category="core"),
+       doc="A value fed at run time.", category="internal"),
     Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
-       doc="A variable: a value kept by the program across runs.", category="core"),
+       doc="A variable: a value kept by the program across runs.", category="internal"),
     Op("const(value)", infer=_leaf_type, lower=_lower_const, tensors=(),
-       doc="A compile-time constant.", category="core"),
+       doc="A compile-time constant.", category="internal"),
     Op("getitem(x, index)", infer=_getitem_type, lower=_lower_getitem,
        doc="NumPy basic indexing: x[0], x[:, 1:3], x[..., -1], x[::2], x[:, None].",
        example="x = [[1, 2, 3], [4, 5, 6]]\noutput x[:, 1:], x[..., -1], x[::-1, None]",
@@ -136,7 +136,7 @@ OPS = [
     Op("grad(loss, targets, index)", infer=_grad_type, lower=None, lower_node=_lower_grad,
        tensors=("loss",), tensor_lists=("targets",), foldable=False,
        doc="One gradient of a `gradients` call (an IR op; write `gradients(loss, [v...])`).",
-       category="core"),
+       category="internal"),
     Op("stop_gradient(variables)", infer=lambda t, a: t[0], lower=jax.lax.stop_gradient,
        tensors=("variables",),
        doc="Returns `variables` unchanged, but no gradient flows through it.",

@@ -165,7 +165,7 @@ def _random_ops(signature, draw, doc, example, seeded_example):
     fresh = Op(signature, infer=_random_type, lower=None, lower_node=lower_fresh, tensors=(),
                foldable=False, unique=True, build=build, doc=doc, example=example, category="creation")
     seeded = Op(name + "_seeded" + signature[len(name):], infer=_random_type, lower=lower_seeded,
-                tensors=(), category="creation", example=seeded_example,
+                tensors=(), category="internal", example=seeded_example,
                 doc=f"{name} with a seed (an IR op; write `{name}(..., seed=0)`): the same values every run.")
     return [fresh, seeded]
 

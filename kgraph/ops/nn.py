@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..types import TensorType, dims_agree, is_float, promote
+from ..types import broadcast_dim, TensorType, dims_agree, is_float, promote
 from .reduce import reduced_shape
 from .registry import Op, OpError, axis_arg, elementwise_type, require_float
 from .shape import merge_dims, one_axis
@@ -38,7 +38,8 @@ def _float_output(output: TensorType) -> None:
 def _same_shape(target: TensorType, output: TensorType) -> tuple:
     if target.ndim != output.ndim or not all(map(dims_agree, target.shape, output.shape)):
         raise OpError("target and output shapes differ: {0}, {1}")
-    return tuple(map(merge_dims, output.shape, target.shape))
+    # A 1 against a None stays None (as TF's static broadcast): the run time may broadcast it.
+    return tuple(map(broadcast_dim, output.shape, target.shape))
 
 
 def _crossentropy_type(types, attrs):

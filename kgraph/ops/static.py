@@ -6,7 +6,7 @@ time into Python values; `gradients` makes one `grad` node per target.
 from __future__ import annotations
 
 from ..errors import ArgumentError, DTypeError, KGraphWarning
-from ..ir import depends_on
+from ..ir import Node, depends_on
 from ..types import TensorType, is_float
 from .nn import EPSILON
 from .registry import Op
@@ -14,6 +14,8 @@ from .registry import Op
 
 def _build_gradients(builder, call, args):
     loss, targets = args["loss"], args["variables"]
+    if isinstance(targets, Node):
+        targets = [targets]  # tf.gradients takes one tensor too, and still returns a list
     if not is_float(loss.dtype):
         raise DTypeError(f"gradients: the loss must be floating point, but {call.label('loss')} "
                          f"is {loss.type}", call.arg_span("loss"))

@@ -1,0 +1,27 @@
+"""kgraph's Keras backend: `from kgraph import backend as K`.
+
+Keras 2 backend code runs against kgraph: `K.placeholder`, `K.variable`, every op
+of the language as a function (`K.dot`, `K.sum`, `K.softmax`, ...), Python
+operators on symbolic tensors, `K.eval`, `K.function`, `K.gradients`. The graph it
+builds is the IR the `.kg` front end builds, through the same registry entries, so
+both share shape rules, optimiser passes and lowering. See docs/python.md.
+"""
+from .creation import (cast_to_floatx, constant, dtype, epsilon, eye, is_placeholder, ones, placeholder,
+                       random_normal_variable, random_uniform_variable, variable, zeros)
+from .functions import (Function, KUpdate, batch_get_value, batch_set_value, eval, function, get_value,
+                        set_value, update, update_add, update_sub)
+from .ops import op_functions as _op_functions
+from .session import clear_session, floatx, set_floatx
+from .tensor import KTensor, KVariable
+
+# Every registry op a program can call becomes K.<name>, unless written above with
+# Keras's own behaviour (zeros makes a variable, cast_to_floatx takes NumPy, ...).
+_GENERATED = {name: fn for name, fn in _op_functions().items() if name not in globals()}
+globals().update(_GENERATED)
+
+__all__ = sorted([
+    "cast_to_floatx", "constant", "dtype", "epsilon", "eye", "is_placeholder", "ones", "placeholder",
+    "random_normal_variable", "random_uniform_variable", "variable", "zeros", "Function", "KUpdate",
+    "batch_get_value", "batch_set_value", "eval", "function", "get_value", "set_value", "update",
+    "update_add", "update_sub", "clear_session", "floatx", "set_floatx", "KTensor", "KVariable",
+    *_GENERATED])

@@ -1,0 +1,190 @@
+"""Running the backend's graph: K.function, K.eval, variable values and updates.
+
+`K.function(inputs, outputs, updates)` copies what the outputs and updates need
+out of the session's graph into a program of its own, runs the optimiser on it
+and calls it through `Program.as_jax_function` under `jax.jit` (with x64 on, so
+float64 and int64 are exact). Each call reads the session's current variable
+values and writes the updated ones back, as a Keras session would.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from .. import passes
+from ..build import Builder
+from ..errors import DTypeError, KGraphError, ShapeError
+from ..interop import extract
+from ..ir import verify
+from ..program import Program
+from ..types import np_dtype
+from .session import caller_span, current
+from .tensor import KTensor, KVariable, call_op, unwrap
+
+
+class KUpdate(NamedTuple):
+    """What K.update returns: a variable and its value after the run."""
+
+    variable: KVariable
+    value: KTensor
+
+
+def _tensor(x: Any, what: str) -> KTensor:
+    if isinstance(x, KTensor):
+        if x.session is not current():
+            raise KGraphError(f"{x!r} belongs to a session that K.clear_session() ended", caller_span())
+        return x
+    raise KGraphError(f"{what} must be symbolic tensors, got {type(x).__name__}: {x!r}", caller_span())
+
+
+def update(x: KVariable, new_x: Any) -> KUpdate:
+    """x's value after a K.function run: new_x (same dtype and shape; numbers are converted)."""
+    span = caller_span()
+    if not isinstance(x, KVariable):
+        raise KGraphError(f"K.update: only variables can be updated, got {x!r}", span)
+    session = current()
+    if not isinstance(new_x, KTensor):
+        array = np.asarray(unwrap(new_x, session, tensor=False))
+        if array.dtype.kind == "f" and x.dtype.startswith(("int", "uint", "bool")):
+            raise DTypeError(f"K.update: {x.name} is {x.node.type}; a float value cannot update it", span)
+        new_x = KTensor(session.builder.constant(array.astype(np_dtype(x.dtype))), session)
+    new_x = _tensor(new_x, "an update's value")
+    if new_x.dtype != x.dtype:
+        raise DTypeError(f"K.update: {x.name} is {x.node.type} but its new value is {new_x.node.type}; "
+                         f"an update keeps the variable's dtype (use K.cast)", span)
+    if new_x.shape != x.shape:
+        raise ShapeError(f"K.update: {x.name} is {x.node.type} but its new value is {new_x.node.type}; "
+                         f"an update keeps the variable's shape", span)
+    return KUpdate(x, new_x)
+
+
+def update_add(x: KVariable, increment: Any) -> KUpdate:
+    """x's value after a run: x + increment."""
+    return update(x, call_op("add", [x, increment], {}))
+
+
+def update_sub(x: KVariable, decrement: Any) -> KUpdate:
+    """x's value after a run: x - decrement."""
+    return update(x, call_op("subtract", [x, decrement], {}))
+
+
+class Function:
+    """A compiled piece of the session's graph: call it with a list of input values."""
+
+    def __init__(self, inputs, outputs, updates=None, name=None, opt_level: int = 2):
+        span = caller_span()
+        self.session = session = current()
+        self.name = name
+        self.inputs = [_tensor(x, "K.function's inputs") for x in inputs]
+        for x in self.inputs:
+            if x.node.op != "placeholder":
+                raise KGraphError(f"K.function's inputs must be placeholders; {x!r} is computed", span)
+        self._single = not isinstance(outputs, (list, tuple))
+        self.outputs = [_tensor(x, "K.function's outputs") for x in ([outputs] if self._single else outputs)]
+        pairs = [u if isinstance(u, KUpdate) else update(*u) for u in (updates or [])]
+        seen = set()
+        for u in pairs:
+            if u.variable.name in seen:
+                raise KGraphError(f"K.function: variable '{u.variable.name}' is updated twice", span)
+            seen.add(u.variable.name)
+        graph = extract([(f"out{i}", x.node) for i, x in enumerate(self.outputs)],
+                        [(u.variable.name, u.value.node) for u in pairs])
+        fed = {x.name for x in self.inputs}
+        for ph in graph.placeholders:
+            if ph not in fed:
+                raise KGraphError(f"the outputs need placeholder '{ph}', which is not among the inputs; "
+                                  f"feed it: K.function([..., {ph}], outputs)([..., value])", span)
+        self._fed = [x.name for x in self.inputs if x.name in graph.placeholders]
+        builder = Builder("<kgraph.backend>", "", session.builder.floatx)
+        builder.graph = graph
+        builder.var_init = {v: session.values[v] for v in graph.variables}
+        builder.leaf_spans = session.builder.leaf_spans
+        with jax.enable_x64(True):
+            verify(graph)
+            optimised = passes.optimize(graph, opt_level)
+        self.program = Program(builder, optimised, "", "<kgraph.backend>", opt_level)
+        self._call = jax.jit(self.program.as_jax_function(updates=True, rng=True))
+        self._updated = [u.variable.name for u in pairs]
+
+    def __call__(self, inputs=()):
+        if not isinstance(inputs, (list, tuple)):
+            raise KGraphError("a K.function is called with a list of input values, e.g. f([x_value])",
+                              caller_span())
+        if len(inputs) != len(self.inputs):
+            raise KGraphError(f"this K.function takes {len(self.inputs)} inputs "
+                              f"({', '.join(x.name for x in self.inputs)}), got {len(inputs)}", caller_span())
+        given = {x.name: v for x, v in zip(self.inputs, inputs)}
+        try:
+            feeds = self.program.check_feeds({k: given[k] for k in self._fed})
+        except KGraphError as e:
+            raise e.with_traceback(None) from None
+        session = self.session
+        variables = {v: session.values[v] for v in self.program.graph.variables}
+        with jax.enable_x64(True):
+            key = jax.random.fold_in(jax.random.PRNGKey(0), session.runs)
+            outs, state = self._call(variables, key, **feeds)
+            values = [np.asarray(outs[f"out{i}"]) for i in range(len(self.outputs))]
+            for v in self._updated:
+                session.values[v] = np.asarray(state[v])
+        session.runs += 1
+        return values[0] if self._single else values
+
+
+def function(inputs, outputs, updates=None, name=None, **kwargs) -> Function:
+    """A callable running the graph: f = K.function([x], [y], updates=[...]); f([x_value])."""
+    unknown = set(kwargs) - {"opt_level"}
+    if unknown:
+        raise KGraphError(f"K.function got unexpected arguments: {', '.join(sorted(unknown))}", caller_span())
+    try:
+        return Function(inputs, outputs, updates, name, **kwargs)
+    except KGraphError as e:
+        raise e.with_traceback(None) from None
+
+
+def eval(x):  # noqa: A001 - Keras's name
+    """The value of a tensor that needs no feeds (a NumPy array)."""
+    if isinstance(x, KVariable):
+        return get_value(x)
+    if not isinstance(x, KTensor):
+        return np.asarray(x)
+    session = current()
+    key = ("eval", x.node.id)
+    if key not in session.functions:
+        try:
+            session.functions[key] = Function([], x)
+        except KGraphError as e:
+            e.message = "K.eval: " + e.message
+            raise e.with_traceback(None) from None
+    return session.functions[key]([])
+
+
+def get_value(x) -> np.ndarray:
+    """A variable's current value (a copy)."""
+    if isinstance(x, KVariable):
+        _tensor(x, "K.get_value's argument")
+        return x.session.values[x.name].copy()
+    return eval(x)
+
+
+def batch_get_value(tensors) -> list:
+    return [get_value(x) for x in tensors]
+
+
+def set_value(x: KVariable, value) -> None:
+    """Set a variable's value (converted to its dtype; the shape must stay)."""
+    span = caller_span()
+    if not isinstance(x, KVariable):
+        raise KGraphError(f"K.set_value: only variables have a value to set, got {x!r}", span)
+    _tensor(x, "K.set_value's argument")
+    array = np.asarray(value).astype(np_dtype(x.dtype))
+    if array.shape != x.shape:
+        raise ShapeError(f"K.set_value: {x.name} is {x.node.type}, the value has shape {array.shape}", span)
+    x.session.values[x.name] = array
+
+
+def batch_set_value(tuples) -> None:
+    for x, value in tuples:
+        set_value(x, value)
+

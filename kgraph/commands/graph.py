@@ -1,0 +1,196 @@
+"""`kgraph graph`: a picture of the IR, drawn with Graphviz."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import KGraphError
+from ..ir import ConstValue, Graph, Node
+
+NAME = "graph"
+HELP = "draw a program's IR as .svg, .png, .pdf or .dot"
+DESCRIPTION = """\
+Draw the IR of FILE.kg (after the optimizer, at the -O level given) with Graphviz.
+Placeholders, variables, constants, outputs and gradients each have their own shape
+and colour; every node shows its op and type; fused regions are boxed clusters.
+
+.dot needs only Python; .svg, .png and .pdf need Graphviz's `dot` program
+(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz;
+conda: conda install graphviz). Without -o the .dot text goes to standard output.
+
+examples:
+  kgraph graph examples/logreg.kg -o logreg.svg
+  kgraph graph examples/logreg.kg -o logreg.dot -O0    the graph as written
+  kgraph graph model.kg | dot -Tpng > model.png
+"""
+
+FORMATS = ("svg", "png", "pdf", "dot", "gv")
+INSTALL = ("install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; "
+           "conda: conda install graphviz), or write the graph as text with -o FILE.dot")
+
+STYLE = {
+    "placeholder": dict(shape="invhouse", style="filled", fillcolor="#cfe2f3"),
+    "variable": dict(shape="cylinder", style="filled", fillcolor="#fce5cd"),
+    "const": dict(shape="note", style="filled", fillcolor="#eeeeee", fontsize="10"),
+    "grad": dict(shape="box", style="filled,rounded", fillcolor="#f4cccc"),
+    "op": dict(shape="box", style="rounded"),
+    "fused": dict(shape="box", style="filled,rounded", fillcolor="#fff2cc"),  # ops inside a region
+    "output": dict(shape="box", style="filled,bold", fillcolor="#d9ead3"),
+    "update": dict(shape="box", style="filled,bold", fillcolor="#fce5cd"),
+}
+HIDDEN_ATTRS = {"uid", "name", "value"}
+MAX_ATTR = 32
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..cli import add_compile_options
+
+    p.add_argument("file", metavar="FILE.kg", help="the program to draw")
+    p.add_argument("-o", "--output", metavar="OUT", default=None,
+                   help="where to write: OUT.svg, OUT.png, OUT.pdf or OUT.dot (default: .dot text "
+                        "on standard output)")
+    add_compile_options(p)
+
+
+# ---- IR → Graphviz ---------------------------------------------------------------
+
+def body_of(node: Node) -> Any | None:
+    """A fused node's region: an attribute with `arity` and `eqns`, each eqn (op, refs, attrs)
+    where a ref below `arity` is an input of the node and a larger one an earlier eqn."""
+    for _, value in node.attrs:
+        if hasattr(value, "arity") and hasattr(value, "eqns"):
+            return value
+    return None
+
+
+def _attr_text(value: Any) -> str:
+    from ..ir import _format_attr
+
+    text = _format_attr(value)
+    return text if len(text) <= MAX_ATTR else text[: MAX_ATTR - 3] + "..."
+
+
+def op_label(op: str, attrs, type_) -> str:
+    shown = [f"{k}={_attr_text(v)}" for k, v in attrs if k not in HIDDEN_ATTRS]
+    head = op + (f"\n[{' '.join(shown)}]" if shown else "")
+    return f"{head}\n{type_.short()}"
+
+
+def label_of(node: Node) -> str:
+    t = node.type.short()
+    if node.op in ("placeholder", "variable"):
+        return f"{node.attr('name')}\n{node.op} {t}"
+    if node.op == "const":
+        value = node.attr("value")
+        return f"{value!r}\n{t}" if isinstance(value, ConstValue) else f"const\n{t}"
+    return op_label(node.op, node.attrs, node.type)
+
+
+def to_dot(graph: Graph, title: str = ""):
+    import graphviz
+
+    dot = graphviz.Digraph("kgraph", graph_attr=dict(rankdir="TB", label=title, labelloc="t",
+                                                       fontname="Helvetica"),
+                           node_attr=dict(fontname="Helvetica", fontsize="11"),
+                           edge_attr=dict(fontname="Helvetica", fontsize="9", color="#555555"))
+    order = graph.live_nodes()
+    grad_groups: dict[tuple, list[Node]] = {}
+    for node in order:
+        if node.op == "grad":
+            grad_groups.setdefault(tuple(s.id for s in node.srcs), []).append(node)
+    in_groups = {n.id for group in grad_groups.values() for n in group}
+    for node in order:
+        body = body_of(node)
+        if body is not None:
+            _draw_fused(dot, node, body)
+        elif node.id not in in_groups:
+            _draw_node(dot, node, f"n{node.id}")
+    for i, group in enumerate(grad_groups.values()):
+        loss = group[0].srcs[0]
+        with dot.subgraph(name=f"cluster_grad{i}") as sub:
+            sub.attr(label=f"gradients of {loss.op} ({loss.type.short()})", style="dashed",
+                     color="#cc0000", fontcolor="#cc0000")
+            for node in group:
+                _draw_node(sub, node, f"n{node.id}")
+    for node in order:
+        if body_of(node) is not None:
+            continue  # drawn with its region
+        for j, src in enumerate(node.srcs):
+            attrs = {}
+            if node.op == "grad":
+                attrs = dict(label="loss") if j == 0 else dict(style="dashed", label="wrt")
+                if j > 0 and j - 1 != node.attr("index"):
+                    continue  # each grad node shows only its own target
+            dot.edge(f"n{src.id}", f"n{node.id}", **attrs)
+    for kind, entries in (("output", graph.outputs), ("update", graph.updates)):
+        for name, node in entries:
+            out_id = f"{kind}_{name}"
+            dot.node(out_id, f"{kind} {name}\n{node.type.short()}", **STYLE[kind])
+            dot.edge(f"n{node.id}", out_id)
+    return dot
+
+
+def _draw_node(dot, node: Node, node_id: str) -> None:
+    dot.node(node_id, label_of(node), **STYLE.get(node.op, STYLE["op"]))
+
+
+def _draw_fused(dot, node: Node, body) -> None:
+    """The region as a cluster of its equations; the last one stands for the node itself."""
+    from ..ops import REGISTRY
+
+    types = [s.type for s in node.srcs]
+    ids = [f"n{s.id}" for s in node.srcs]
+    with dot.subgraph(name=f"cluster_n{node.id}") as sub:
+        sub.attr(label=f"fused region ({len(body.eqns)} ops)", style="filled,rounded",
+                 fillcolor="#fffbe6", color="#bf9000")
+        for j, (op, refs, attrs) in enumerate(body.eqns):
+            last = j == len(body.eqns) - 1
+            types.append(node.type if last else REGISTRY[op].infer([types[r] for r in refs], dict(attrs)))
+            ids.append(f"n{node.id}" if last else f"n{node.id}_{j}")
+            sub.node(ids[-1], op_label(op, attrs, types[-1]), **STYLE["fused"])
+    for j, (_, refs, _) in enumerate(body.eqns):  # edges outside the cluster: it must not
+        for r in refs:                             # swallow the input nodes
+            dot.edge(ids[r], ids[len(node.srcs) + j])
+
+
+# ---- the command ---------------------------------------------------------------------
+
+def main(args) -> int:
+    from ..program import load
+
+    fmt = "dot"
+    if args.output is not None:
+        fmt = Path(args.output).suffix.lower().lstrip(".")
+        if fmt not in FORMATS:
+            print(f"kgraph graph: error: cannot write {args.output!r}: the name must end in "
+                  f"{', '.join('.' + f for f in FORMATS)}", file=sys.stderr)
+            return 2
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx)
+    dot = to_dot(program.graph, f"{Path(args.file).name} (-O{args.opt_level})")
+    if args.output is None:
+        sys.stdout.write(dot.source)
+        return 0
+    if fmt in ("dot", "gv"):
+        _write(args.output, dot.source.encode())
+        return 0
+    import graphviz
+
+    try:
+        data = dot.pipe(format=fmt, quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise KGraphError(f"drawing {args.output} needs Graphviz's `dot` program, which was not "
+                          f"found on PATH: {INSTALL}") from None
+    except graphviz.CalledProcessError as e:
+        raise KGraphError(f"Graphviz's `dot` failed to draw {args.output}: {e}") from None
+    _write(args.output, data)
+    return 0
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        Path(path).write_bytes(data)
+    except OSError as e:
+        raise KGraphError(f"cannot write {path}: {e.strerror or e}") from None
+    print(f"wrote {path}", file=sys.stderr)

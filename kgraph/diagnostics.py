@@ -1,0 +1,54 @@
+"""Diagnostics in colour on a terminal, plain text everywhere else.
+
+Errors render themselves as plain text (`file:line:col: error: ...`, the source line,
+a caret); this module only paints that text, line by line, the way compilers do:
+the place bold, `error` red, `warning` magenta, `note` cyan, the caret green.
+Colour follows rich's terminal detection, which honours NO_COLOR and FORCE_COLOR.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+_HEAD = re.compile(r"^(?P<place>.*?:\d+:\d+: |[^\s:][^:]*: (?=(error|warning|note):))?"
+                   r"(?P<kind>error|warning|note|internal error)(?P<rest>: .*)$")
+_CARET = re.compile(r"^\s*\^~*\s*$")
+_KIND_STYLE = {"error": "bold red", "internal error": "bold red", "warning": "bold magenta",
+               "note": "bold cyan"}
+
+
+def paint(text: str) -> Text:
+    """The diagnostic text with styles: headings, kinds and caret lines."""
+    out = Text()
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            out.append("\n")
+        m = _HEAD.match(line)
+        if m:
+            if m.group("place"):
+                out.append(m.group("place"), style="bold")
+            out.append(m.group("kind"), style=_KIND_STYLE[m.group("kind")])
+            out.append(m.group("rest"), style="bold")
+        elif _CARET.match(line):
+            out.append(line, style="bold green")
+        else:
+            out.append(line)
+    return out
+
+
+def console_for(stream: TextIO) -> Console:
+    return Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+
+
+def report(text: str, stream: TextIO | None = None) -> None:
+    """Print a diagnostic: coloured when `stream` (stderr by default) is a terminal."""
+    stream = stream if stream is not None else sys.stderr
+    console = console_for(stream)
+    if console.is_terminal and console.color_system is not None:
+        console.print(paint(text), markup=False)
+    else:
+        print(text, file=stream)

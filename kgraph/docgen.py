@@ -1,0 +1,85 @@
+"""The op table of docs/language.md, generated from the op registry.
+
+The registry is the one source of every op's signature and meaning: `kgraph ops`
+prints it, and this module writes it into docs/language.md between the markers
+below. A test checks that the committed table is the generated one.
+
+    python -m kgraph.docgen            rewrite the table in docs/language.md
+    python -m kgraph.docgen --check    exit 1 if it is out of date
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .ops import REGISTRY, Op
+
+START = "<!-- ops-table:start -->"
+END = "<!-- ops-table:end -->"
+DEFAULT_DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
+
+CATEGORY_ORDER = ("creation", "elementwise", "reduction", "reductions", "linalg", "shape", "nn",
+                  "gradients", "static", "debugging", "core")
+
+
+def is_internal(op: Op) -> bool:
+    """IR-only ops (leaves, grad, seeded random twins, the optimizer's): never called by name."""
+    return op.category == "internal"
+
+
+def public_ops() -> list[Op]:
+    return [op for op in REGISTRY.values() if not is_internal(op)]
+
+
+def by_category(ops: list[Op]) -> list[tuple[str, list[Op]]]:
+    """Ops grouped by category (a fixed order, then any new ones A-Z), each group A-Z."""
+    groups: dict[str, list[Op]] = {}
+    for op in ops:
+        groups.setdefault(op.category or "other", []).append(op)
+    rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    order = sorted(groups, key=lambda c: (rank.get(c, len(rank)), c))
+    return [(c, sorted(groups[c], key=lambda op: op.name)) for c in order]
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def ops_table() -> str:
+    lines = ["| category | op | meaning |", "| --- | --- | --- |"]
+    for category, ops in by_category(public_ops()):
+        for op in ops:
+            lines.append(f"| {category} | `{_cell(op.signature)}` | {_cell(op.doc)} |")
+    return "\n".join(lines)
+
+
+def with_table(text: str, table: str) -> str:
+    """`text` with the part between the markers replaced by `table`."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"the markers {START} and {END} are missing or out of order")
+    return text[: start + len(START)] + "\n" + table + "\n" + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kgraph.docgen", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("doc", nargs="?", type=Path, default=DEFAULT_DOC)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the table is out of date")
+    args = parser.parse_args(argv)
+    old = args.doc.read_text(encoding="utf-8")
+    new = with_table(old, ops_table())
+    if args.check:
+        if new != old:
+            print(f"{args.doc}: the op table is out of date; run python -m kgraph.docgen", file=sys.stderr)
+            return 1
+        return 0
+    if new != old:
+        args.doc.write_text(new, encoding="utf-8")
+        print(f"updated the op table in {args.doc}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""Exported programs: a `.kgx` file that runs without the source or the compiler.
+
+`export_program(prog, "model.kgx")` lowers the optimised program once with
+`jax.export`: `None` and named dimensions become symbolic dimensions (a named
+dimension is one symbol wherever it appears), so one artifact serves every batch
+size. The file is a zip holding
+
+    manifest.json        {"format": "kgraph.kgx", "version": 1, signature, platforms, ...}
+    program.jaxexport    the serialized jax.export.Exported (StableHLO, a flatbuffer)
+    variables/<i>.npy    each variable's value (bfloat16 stored as its uint16 bits)
+
+Loading (`load_exported`, or `kgraph.load("model.kgx")`) reads JSON, `.npy` files
+with `allow_pickle=False` and the flatbuffer: no pickle and no code from the file.
+A manifest with a newer `version` is refused with a clear error.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from itertools import chain, count
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import FeedError, KGraphError
+from .feeds import check_feed
+from .types import TensorType, np_dtype
+
+FORMAT = "kgraph.kgx"
+VERSION = 1
+PLATFORMS = ("cpu", "cuda")
+NOT_EXPORTABLE = {"print_tensor": "it prints from inside the compiled code through a host callback"}
+
+
+def _jax_export():
+    try:
+        from jax import export
+        import flatbuffers  # noqa: F401 - jax.export's serializer needs it
+    except ImportError:
+        raise KGraphError("exported programs need the 'flatbuffers' package: pip install flatbuffers") from None
+    return export
+
+
+# ---- writing ---------------------------------------------------------------------
+
+def _leaf_entry(name: str, t: TensorType) -> dict:
+    return {"name": name, "dtype": t.dtype, "shape": list(t.shape)}
+
+
+def _export_shapes(placeholders, share_batch: bool) -> dict[str, list]:
+    """Each placeholder's shape for export: a None becomes a fresh dimension name, or, with
+    `share_batch`, every None on axis 0 becomes one shared `batch` dimension."""
+    taken = {d for n in placeholders for d in n.shape if isinstance(d, str)}
+    fresh = (f"d{i}" for i in count())
+    batch = next(b for b in chain(["batch"], (f"batch_{i}" for i in count(1))) if b not in taken)
+    shapes = {}
+    for node in placeholders:
+        dims = []
+        for axis, d in enumerate(node.shape):
+            if d is None:
+                d = batch if share_batch and axis == 0 else next(s for s in fresh if s not in taken)
+            dims.append(d)
+        shapes[node.attr("name")] = dims
+    return shapes
+
+
+def _feed_specs(placeholders, shapes: dict[str, list], export) -> dict:
+    scope = export.SymbolicScope()
+    specs = {}
+    for node in placeholders:
+        dims = shapes[node.attr("name")]
+        shape = export.symbolic_shape(", ".join(map(str, dims)), scope=scope) if dims else ()
+        specs[node.attr("name")] = jax.ShapeDtypeStruct(shape, jnp.dtype(node.dtype))
+    return specs
+
+
+def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
+    """Write `program` as a self-contained `.kgx` artifact; returns the path."""
+    export = _jax_export()
+    graph = program.graph
+    for node in graph.live_nodes():
+        if node.op in NOT_EXPORTABLE:
+            raise KGraphError(f"{node.op} cannot be exported: {NOT_EXPORTABLE[node.op]}; remove it "
+                              f"(or run the .kg source) to export", node.span)
+    live = {n.id for n in graph.live_nodes()}
+    placeholders = [n for n in graph.placeholders.values() if n.id in live]
+    variables = [n for n in graph.variables.values() if n.id in live]
+    updated = [name for name, _ in graph.updates]
+    function = program.as_jax_function(updates=True, rng=True)
+
+    def exported_function(variables, key, feeds):
+        outputs, state = function(variables, key, **feeds)
+        return outputs, {name: state[name] for name in updated}
+
+    variable_specs = {n.attr("name"): jax.ShapeDtypeStruct(n.shape, jnp.dtype(n.dtype)) for n in variables}
+    key_spec = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    # Every None its own symbolic dimension if the program allows it; otherwise (it adds or
+    # compares two placeholders' batches) the None dims on axis 0 are one `batch`.
+    attempts = [_export_shapes(placeholders, share) for share in (False, True)]
+    if attempts[0] == attempts[1]:
+        attempts = attempts[:1]
+    with jax.enable_x64(True):
+        for i, shapes in enumerate(attempts):
+            try:
+                exported = export.export(jax.jit(exported_function), platforms=tuple(platforms))(
+                    variable_specs, key_spec, _feed_specs(placeholders, shapes, export))
+                break
+            except Exception as e:  # noqa: BLE001 - the last attempt's error is reported
+                if i + 1 < len(attempts):
+                    continue
+                message = e.message if isinstance(e, KGraphError) else str(e).split("\n")[0]
+                raise KGraphError(f"cannot export {program.filename} for every size of its None "
+                                  f"dimensions: {message}; name the dimensions that must agree "
+                                  f"(placeholder x: float32[batch, 4]) and export again") from None
+        blob = bytes(exported.serialize())
+    values = program.variables
+    used = {n.attr("name") for n in variables}
+    manifest = {
+        "format": FORMAT, "version": VERSION,
+        "kgraph_version": _kgraph_version(), "jax_version": jax.__version__,
+        "source": program.filename, "floatx": program.floatx, "seed": program.seed,
+        "platforms": list(exported.platforms),
+        "placeholders": [dict(_leaf_entry(n.attr("name"), n.type), exported_shape=shapes[n.attr("name")])
+                         for n in placeholders],
+        "outputs": [_leaf_entry(name, n.type) for name, n in graph.outputs],
+        "variables": [dict(_leaf_entry(name, TensorType(a.dtype.name, a.shape)), file=f"variables/{i}.npy",
+                           used=name in used)
+                      for i, (name, a) in enumerate(values.items())],
+        "updates": updated,
+    }
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr("manifest.json", json.dumps(manifest, indent=2))
+            z.writestr("program.jaxexport", blob)
+            for entry in manifest["variables"]:
+                z.writestr(entry["file"], _npy_bytes(values[entry["name"]]))
+    except OSError as e:
+        raise KGraphError(f"cannot write {path}: {e.strerror or e}") from None
+    return path
+
+
+def _kgraph_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    if array.dtype.name == "bfloat16":
+        array = array.view(np.uint16)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+# ---- reading ---------------------------------------------------------------------
+
+def _shape(entry: dict) -> tuple:
+    return tuple(entry["shape"])
+
+
+class ExportedProgram:
+    """A program loaded from a `.kgx` file: the same `run`/`placeholders`/`outputs`/`variables`."""
+
+    def __init__(self, path: Path, manifest: dict, exported, values: dict[str, np.ndarray],
+                 device: str | None = None):
+        self.filename = str(path)
+        self.manifest = manifest
+        self.seed = manifest["seed"]
+        self.floatx = manifest["floatx"]
+        self._exported = exported
+        self._initial = {k: v.copy() for k, v in values.items()}
+        self._values = {k: v.copy() for k, v in values.items()}
+        # Feeds are checked against the exported shapes: dims that became one symbol must agree.
+        self._leaves = {e["name"]: SimpleNamespace(type=TensorType(e["dtype"], tuple(e["exported_shape"])))
+                        for e in manifest["placeholders"]}
+        self._used = [e["name"] for e in manifest["variables"] if e["used"]]
+        self._device = device
+        self._call = None
+        self._runs = 0
+
+    @property
+    def placeholders(self) -> dict[str, tuple[str, tuple]]:
+        return {e["name"]: (e["dtype"], _shape(e)) for e in self.manifest["placeholders"]}
+
+    @property
+    def outputs(self) -> list[str]:
+        return [e["name"] for e in self.manifest["outputs"]]
+
+    @property
+    def variables(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._values.items()}
+
+    @property
+    def platforms(self) -> list[str]:
+        return list(self.manifest["platforms"])
+
+    def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+        for name in feeds:
+            if name not in self._leaves:
+                raise FeedError(f"feed '{name}' matches no placeholder (placeholders: "
+                                f"{', '.join(self._leaves) or 'none'})")
+        named: dict = {}
+        out = {}
+        for name, leaf in self._leaves.items():
+            if name not in feeds:
+                raise FeedError(f"placeholder '{name}' ({leaf.type}) needs a feed: "
+                                f"`--feed {name}=...` or run({name}=...)")
+            out[name] = check_feed(name, leaf, feeds[name], None, named)
+            if any(d == 0 for d in out[name].shape):
+                raise FeedError(f"feed '{name}': an exported program takes no empty dimension "
+                                f"(got shape {out[name].shape})")
+        return out
+
+    def run(self, **feeds: Any) -> dict[str, np.ndarray]:
+        """Run once: a dict from output name to numpy array, in output order."""
+        from .program import _device, _on
+
+        arrays = self.check_feeds(feeds)
+        device = _device(self._device) if self._device else None
+        platform = (device or jax.devices()[0]).platform
+        if platform not in self.platforms:
+            raise KGraphError(f"{self.filename} was exported for {', '.join(self.platforms)}; this "
+                              f"device is {platform} (export again with that platform)")
+        variables = {name: self._values[name] for name in self._used}
+        with jax.enable_x64(True), _on(device):
+            if self._call is None:
+                self._call = jax.jit(self._exported.call)
+            key = jax.random.fold_in(jax.random.PRNGKey(self.seed), self._runs)
+            outputs, state = self._call(variables, key, arrays)
+            result = {name: np.asarray(outputs[name]) for name in self.outputs}
+            for name, value in state.items():
+                self._values[name] = np.asarray(value)
+        self._runs += 1
+        return result
+
+    __call__ = run
+
+    def reset(self) -> None:
+        """Variables back to the values stored in the file."""
+        self._values = {k: v.copy() for k, v in self._initial.items()}
+        self._runs = 0
+
+
+def _read_npy(z: zipfile.ZipFile, entry: dict) -> np.ndarray:
+    array = np.load(io.BytesIO(z.read(entry["file"])), allow_pickle=False)
+    if entry["dtype"] == "bfloat16":
+        array = array.view(np_dtype("bfloat16"))
+    if array.dtype != np_dtype(entry["dtype"]) or array.shape != _shape(entry):
+        raise KGraphError(f"variable '{entry['name']}' in the artifact is {array.dtype}{list(array.shape)}, "
+                          f"its manifest says {entry['dtype']}{entry['shape']}")
+    return array
+
+
+def load_exported(path: str | Path, device: str | None = None) -> ExportedProgram:
+    """Load a `.kgx` artifact written by `kgraph export` (JSON, .npy and StableHLO only)."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            manifest = json.loads(z.read("manifest.json"))
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                raise KGraphError(f"{path} is not a kgraph exported program (no '{FORMAT}' manifest)")
+            version = manifest.get("version")
+            if not isinstance(version, int) or version > VERSION:
+                raise KGraphError(f"{path} is format version {version!r} of {FORMAT}, written by a newer "
+                                  f"kgraph ({manifest.get('kgraph_version', '?')}); this kgraph "
+                                  f"({_kgraph_version()}) reads versions up to {VERSION}: upgrade kgraph")
+            values = {e["name"]: _read_npy(z, e) for e in manifest["variables"]}
+            blob = z.read("program.jaxexport")
+    except OSError as e:
+        raise KGraphError(f"cannot read {path}: {e.strerror or e}") from None
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as e:
+        raise KGraphError(f"{path} is not a valid kgraph exported program ({e})") from None
+    try:
+        exported = _jax_export().deserialize(bytearray(blob))
+    except (ValueError, TypeError, IndexError) as e:
+        raise KGraphError(f"{path}: cannot read its serialized program ({e})") from None
+    return ExportedProgram(path, manifest, exported, values, device=device)
