@@ -7,7 +7,11 @@ time (folding).
 """
 from __future__ import annotations
 
+import jax
+import numpy as np
+
 from ..ir import Graph, Node
+from ..lower import Interpreter
 from .patterns import COMMUTATIVE
 from .rewrite import Options, Rewriter, foldable
 
@@ -39,13 +43,45 @@ class _Canonicaliser(Rewriter):
 
 
 class _Folder(Rewriter):
-    def has_work(self, order: list[Node]) -> bool:
+    """Evaluates every constant subgraph at once, in one jitted call.
+
+    A node is constant when it is a `const` or a foldable op (not unseeded random,
+    not print, at most `fold_limit` elements) of constants. The constants that a
+    non-constant node or an output uses are computed together by `jax.jit` of the
+    interpreter, as -O0's compiled program computes them (so XLA's own contractions,
+    fused multiply-adds say, are the same), and replaced by their values.
+    """
+
+    def prepare(self, order: list[Node]) -> None:
+        self.values: dict[int, np.ndarray] = {}
         limit = self.options.fold_limit
-        return limit is not None and any(
-            all(s.op == "const" for s in n.srcs) and foldable(n, limit) for n in order)
+        if limit is None:
+            return
+        constant: set[int] = set()
+        for n in order:
+            if n.op == "const" or (foldable(n, limit) and all(s.id in constant for s in n.srcs)):
+                constant.add(n.id)
+        needed = {n.id for n in self.old.roots()}
+        for n in order:
+            if n.id not in constant:
+                needed.update(s.id for s in n.srcs)
+        roots = [n for n in order if n.id in constant and n.id in needed and n.op != "const"]
+        if not roots:
+            return
+        for n in order:
+            if n.id in constant and n.op != "const":
+                self.fired["fold " + n.op] += 1
+        values = jax.jit(lambda: Interpreter({}).evaluate(roots))()
+        self.values = {n.id: np.asarray(v) for n, v in zip(roots, values)}
+
+    def has_work(self, order: list[Node]) -> bool:
+        return bool(self.values)
 
     def visit(self, old: Node, srcs: list[Node]) -> Node:
-        return self.fold(self.copy(old, srcs))
+        value = self.values.get(old.id)
+        if value is not None:
+            return self.constant(value, old.type)
+        return self.copy(old, srcs)
 
 
 def eliminate_dead_code(graph: Graph, options: Options) -> Rewriter:
