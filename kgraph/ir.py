@@ -149,8 +149,12 @@ class Graph:
         return len(self.live_nodes())
 
 
-def toposort(roots: Iterable[Node]) -> list[Node]:
-    """Every node the roots depend on, sources before users (iterative: no recursion limit)."""
+def toposort(roots: Iterable[Node], expand: Callable[[Node], bool] | None = None) -> list[Node]:
+    """Every node the roots depend on, sources before users (iterative: no recursion limit).
+
+    With `expand`, the walk visits a node's sources only where it returns True: a node
+    whose value is already known, or a fused region's boundary, is a leaf of the walk.
+    """
     order: list[Node] = []
     seen: set[int] = set()
     for root in roots:
@@ -160,7 +164,7 @@ def toposort(roots: Iterable[Node]) -> list[Node]:
         seen.add(root.id)
         while stack:
             node, i = stack[-1]
-            if i < len(node.srcs):
+            if i < len(node.srcs) and (expand is None or expand(node)):
                 stack[-1] = (node, i + 1)
                 src = node.srcs[i]
                 if src.id not in seen:

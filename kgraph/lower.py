@@ -66,24 +66,7 @@ class Interpreter:
 
 def _order(roots: list[Node], stop: set[int]) -> list[Node]:
     """Topological order of what `roots` need, not walking past nodes with known values."""
-    order, seen = [], set()
-    for root in roots:
-        if root.id in seen:
-            continue
-        seen.add(root.id)
-        stack = [(root, 0)]
-        while stack:
-            node, i = stack[-1]
-            srcs = () if node.id in stop else node.srcs
-            if i < len(srcs):
-                stack[-1] = (node, i + 1)
-                if srcs[i].id not in seen:
-                    seen.add(srcs[i].id)
-                    stack.append((srcs[i], 0))
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+    return toposort(roots, expand=lambda n: n.id not in stop)
 
 
 def check(node: Node, value: Any) -> None:

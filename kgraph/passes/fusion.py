@@ -10,7 +10,7 @@ measured in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
-from ..ir import Graph, Node
+from ..ir import Graph, Node, toposort
 from ..ops import REGISTRY
 from ..ops.internal import FusedBody
 from .rewrite import Options, Rewriter, use_counts
@@ -68,20 +68,9 @@ class _Fuser(Rewriter):
         return self.graph.make("fused", inputs, {"body": body}, old.type, old.span)
 
     def _region(self, root: Node) -> list[Node]:
-        """The region's nodes, sources before users (iterative post-order)."""
-        order: list[Node] = []
-        stack = [(root, 0)]
-        while stack:
-            node, i = stack[-1]
-            if i < len(node.srcs):
-                stack[-1] = (node, i + 1)
-                s = node.srcs[i]
-                if s.id in self.absorbed:
-                    stack.append((s, 0))
-            else:
-                stack.pop()
-                order.append(node)
-        return order
+        """The region's nodes, sources before users."""
+        inside = lambda n: n is root or n.id in self.absorbed  # noqa: E731
+        return [n for n in toposort([root], expand=inside) if inside(n)]
 
 
 def fuse_elementwise(graph: Graph, options: Options) -> Rewriter:
