@@ -1,6 +1,6 @@
 """The persistent compilation cache, measured: wall time of `kgraph run` in fresh processes.
 
-    python benchmarks/cache.py [FILE.kg --feed ...]   (default: examples/mlp.kg, else a built-in MLP)
+    python benchmarks/cache.py [FILE.kg --feed ...]   (default: examples/mlp.kg with a batch of 8)
 
 Runs the program three times in new processes with an empty cache directory: the first
 run compiles and fills the cache, the second should find XLA's executable there, and a
@@ -18,24 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
-
-# A two-layer MLP with its gradients, for when examples/mlp.kg is not there.
-MLP = """\
-placeholder x: float32[None, 64]
-placeholder y: float32[None, 10]
-variable W1 = random_normal_variable((64, 128), mean=0.0, scale=0.1, seed=0)
-variable b1 = zeros((128,))
-variable W2 = random_normal_variable((128, 10), mean=0.0, scale=0.1, seed=1)
-variable b2 = zeros((10,))
-h = softmax(dot(x, W1) + b1)
-p = softmax(dot(h, W2) + b2)
-loss = sum(categorical_crossentropy(y, p))
-dW1, db1, dW2, db2 = gradients(loss, [W1, b1, W2, b2])
-output loss, dW1, db1, dW2, db2
-"""
-MLP_FEEDS = ["--feed", "x=" + str([[0.5] * 64] * 8), "--feed", "y=" + str([[1] + [0] * 9] * 8)]
-
 
 def run(args: list[str], env: dict) -> tuple[float, str]:
     start = time.perf_counter()
@@ -52,12 +37,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if len(sys.argv) > 1:
             args = sys.argv[1:]
-        elif (ROOT / "examples" / "mlp.kg").exists():
-            args = [str(ROOT / "examples" / "mlp.kg")]
         else:
-            path = Path(tmp) / "mlp.kg"
-            path.write_text(MLP)
-            args = [str(path), *MLP_FEEDS]
+            rng = np.random.default_rng(0)
+            np.save(Path(tmp) / "x.npy", rng.standard_normal((8, 784), dtype=np.float32))
+            np.save(Path(tmp) / "y.npy", np.eye(10, dtype=np.float32)[rng.integers(0, 10, 8)])
+            args = [str(ROOT / "examples" / "mlp.kg"), "--feed", f"x={Path(tmp) / 'x.npy'}",
+                    "--feed", f"y={Path(tmp) / 'y.npy'}"]
         env = dict(os.environ, KGRAPH_CACHE_DIR=str(Path(tmp) / "cache"))
         print(f"program: {args[0]}  (cache in a new empty directory)")
         for label, extra in (("first run (compiles, fills the cache)", []),

@@ -5,6 +5,8 @@ all four parameters. Both sides get NumPy inputs and return NumPy arrays.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,19 +15,7 @@ import kgraph
 
 from .timing import interleaved, report
 
-SOURCE = """
-placeholder x: float32[256, 784]
-placeholder y: float32[256, 10]
-variable W1 = random_normal_variable((784, 512), mean=0.0, scale=0.05, seed=1)
-variable b1 = zeros((512,))
-variable W2 = random_normal_variable((512, 10), mean=0.0, scale=0.05, seed=2)
-variable b2 = zeros((10,))
-h = relu(dot(x, W1) + b1)
-p = softmax(dot(h, W2) + b2)
-loss = mean(categorical_crossentropy(y, p))
-dW1, db1, dW2, db2 = gradients(loss, [W1, b1, W2, b2])
-output loss, dW1, db1, dW2, db2
-"""
+SOURCE = Path(__file__).resolve().parent.parent / "examples" / "mlp.kg"
 
 
 def _loss(params, x, y):
@@ -36,7 +26,7 @@ def _loss(params, x, y):
 
 
 def run(args) -> list[str]:
-    prog = kgraph.compile(SOURCE, opt_level=2)
+    prog = kgraph.load(SOURCE, opt_level=2)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 784), dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 256)]

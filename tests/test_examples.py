@@ -56,3 +56,18 @@ def test_backend_tour(capfd):
     # b feeds a = b + c * abs(d): d loss / d b equals d loss / d a
     np.testing.assert_allclose(out["db"], out["da"], rtol=1e-6)
     assert out["da"].shape == (3, 4) and np.isfinite(out["loss"])
+
+
+def test_mlp_matches_a_hand_written_numpy_model():
+    prog = kgraph.load(EXAMPLES / "mlp.kg")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 784)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[[1, 4, 7]]
+    out = prog.run(x=x, y=y)
+    v = {k: a.astype(np.float64) for k, a in prog.variables.items()}
+    h = np.maximum(x @ v["W1"] + v["b1"], 0)
+    z = h @ v["W2"] + v["b2"]
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(out["loss"], -(y * np.log(p)).sum(1).mean(), rtol=1e-4)
+    np.testing.assert_allclose(out["dW2"], h.T @ ((p - y) / 3), rtol=1e-3, atol=1e-6)

@@ -8,11 +8,13 @@ both share shape rules, optimiser passes and lowering. See docs/python.md.
 """
 from .creation import (cast_to_floatx, constant, dtype, epsilon, eye, is_placeholder, ones, placeholder,
                        random_normal_variable, random_uniform_variable, variable, zeros)
-from .functions import (Function, KUpdate, batch_get_value, batch_set_value, eval, function, get_value,
+from .functions import (Function, KUpdate, batch_get_value, batch_set_value, eval_tensor, function, get_value,
                         set_value, update, update_add, update_sub)
 from .ops import op_functions as _op_functions
 from .session import clear_session, floatx, set_floatx
 from .tensor import KTensor, KVariable
+
+eval = eval_tensor  # noqa: A001 - K.eval, Keras's name
 
 # Every registry op a program can call becomes K.<name>, unless written above with
 # Keras's own behaviour (zeros makes a variable, cast_to_floatx takes NumPy, ...).

@@ -74,9 +74,9 @@ def variable(value, dtype=None, name=None, constraint=None) -> KVariable:
     if constraint is not None:
         raise KGraphError("variable constraints are not supported", span)
     if isinstance(value, KTensor):
-        from .functions import eval as eval_
+        from .functions import eval_tensor
 
-        value = eval_(value)
+        value = eval_tensor(value)
     try:
         array = np.asarray(value)
     except ValueError:

@@ -143,8 +143,12 @@ def function(inputs, outputs, updates=None, name=None, **kwargs) -> Function:
         raise e.with_traceback(None) from None
 
 
-def eval(x):  # noqa: A001 - Keras's name
-    """The value of a tensor that needs no feeds (a NumPy array)."""
+def eval_tensor(x):
+    """K.eval: the value of a tensor that needs no feeds (a NumPy array).
+
+    Named eval_tensor here, and exported as `eval` by the package, so that no call in
+    kgraph reads like Python's eval.
+    """
     if isinstance(x, KVariable):
         return get_value(x)
     if not isinstance(x, KTensor):
@@ -165,7 +169,7 @@ def get_value(x) -> np.ndarray:
     if isinstance(x, KVariable):
         _tensor(x, "K.get_value's argument")
         return x.session.values[x.name].copy()
-    return eval(x)
+    return eval_tensor(x)
 
 
 def batch_get_value(tensors) -> list:
