@@ -35,7 +35,6 @@ def run(args) -> list[str]:
         row = f"PyTensor side by side: skipped (PyTensor is not importable: {e})"
         print(row)
         return [row]
-    import pytensor
 
     from .compile_time import generate, pipeline
 

@@ -7,9 +7,7 @@ graph and where an op's shape rule is run with the call's source labels.
 """
 from __future__ import annotations
 
-import difflib
 import operator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,8 +16,10 @@ from . import ast
 from .errors import (ArgumentError, DTypeError, KGraphError, KGraphWarning, NameError,
                      ShapeError, Span)
 from .ir import ConstValue, Graph, Node
-from .ops import REGISTRY, REQUIRED, Op, OpError
-from .types import DTYPES, TensorType, is_float, is_int, promote
+from .ops import REGISTRY, Op, OpError
+from .types import DTYPES, TensorType, is_float, is_int, np_dtype, promote
+from .values import (Binding, CallSite, Function, Scope, describe, did_you_mean, freeze, is_number,
+                     label_of, nested_numbers)
 
 INFIX = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "//": "floor_divide",
          "%": "mod", "**": "pow", "@": "matmul", "<": "less", "<=": "less_equal",
@@ -30,113 +30,8 @@ PY_INFIX = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operat
             "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
             "==": operator.eq, "!=": operator.ne}
 
-MAX_LABEL = 40
-
 # update_add(x, increment) and update_sub(x, decrement): the op that makes x's new value.
 UPDATE_CALLS = {"update_add": ("add", "increment"), "update_sub": ("subtract", "decrement")}
-
-
-@dataclass
-class Function:
-    definition: ast.FuncDef
-    scope: "Scope"
-
-
-@dataclass
-class Binding:
-    """A named value in source order (for tracing and the REPL)."""
-
-    name: str
-    value: Any
-    span: Span
-
-
-class Scope:
-    def __init__(self, parent: "Scope | None" = None):
-        self.parent = parent
-        self.names: dict[str, Any] = {}
-
-    def lookup(self, name: str) -> Any:
-        scope = self
-        while scope is not None:
-            if name in scope.names:
-                return scope.names[name]
-            scope = scope.parent
-        raise KeyError(name)
-
-    def visible(self) -> set[str]:
-        out, scope = set(), self
-        while scope is not None:
-            out |= set(scope.names)
-            scope = scope.parent
-        return out
-
-
-@dataclass
-class CallSite:
-    """Where an op was called from, with the source text of each argument."""
-
-    name: str
-    span: Span
-    arg_spans: dict[str, Any] = field(default_factory=dict)  # param → Span or list[Span]
-
-    def arg_span(self, param: str, index: int | None = None) -> Span:
-        s = self.arg_spans.get(param, self.span)
-        if isinstance(s, list):
-            return s[index] if index is not None and index < len(s) else self.span
-        return s
-
-    def label(self, param: str, index: int | None = None) -> str:
-        s = self.arg_spans.get(param)
-        if isinstance(s, list):
-            s = s[index] if index is not None and index < len(s) else None
-        text = _label(s) if s is not None else ""
-        if not text:
-            return param if index is None else f"{param}[{index}]"
-        return text
-
-
-def _label(span: Span) -> str:
-    text = " ".join(span.text().split())
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
-
-
-def did_you_mean(name: str, candidates) -> str:
-    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _nested_numbers(v: Any) -> bool:
-    if isinstance(v, (list, tuple)):
-        return all(_nested_numbers(x) for x in v)
-    return isinstance(v, (int, float, bool))
-
-
-def _describe(v: Any) -> str:
-    if isinstance(v, Node):
-        return f"a tensor {v.type}"
-    if isinstance(v, Function):
-        return f"the function '{v.definition.name}'"
-    if isinstance(v, str):
-        return f"the string {v!r}"
-    if isinstance(v, list):
-        return f"a list of {len(v)} values"
-    if isinstance(v, tuple):
-        return f"the tuple {v!r}" if _nested_numbers(v) else f"a tuple of {len(v)} values"
-    return repr(v)
-
-
-def _freeze(v: Any) -> Any:
-    """Static arguments become hashable attributes: lists turn into tuples."""
-    if isinstance(v, (list, tuple)):
-        return tuple(_freeze(x) for x in v)
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 class Builder:
@@ -205,16 +100,16 @@ class Builder:
         value = self.expr(stmt.value, scope)
         if isinstance(value, Node):
             value = self.constant_value(value, stmt.value.span, f"the initial value of variable '{stmt.name}'")
-        elif _nested_numbers(value):
+        elif nested_numbers(value):
             value = np.asarray(value)
         else:
-            raise KGraphError(f"a variable's initial value must be a tensor, got {_describe(value)}",
+            raise KGraphError(f"a variable's initial value must be a tensor, got {describe(value)}",
                               stmt.value.span)
         if not np.can_cast(value.dtype, dtype, "same_kind") and not (value.dtype == bool):
             if not (np.issubdtype(value.dtype, np.floating) and dtype in ("float16", "bfloat16")):
                 raise DTypeError(f"variable '{stmt.name}': its value is {value.dtype.name}, which does not "
                                  f"cast safely to {dtype}", stmt.value.span)
-        array = np.asarray(value).astype(np.dtype(_np_name(dtype)))
+        array = np.asarray(value).astype(np_dtype(dtype))
         node = self.graph.make("variable", (), {"name": stmt.name}, TensorType(dtype, array.shape),
                                span=stmt.span)
         self.graph.variables[stmt.name] = node
@@ -228,10 +123,10 @@ class Builder:
             self.bind(scope, stmt.targets[0], value, stmt.span)
             return
         if isinstance(value, Node):
-            raise KGraphError(f"cannot unpack {_describe(value)} into {len(stmt.targets)} names; "
+            raise KGraphError(f"cannot unpack {describe(value)} into {len(stmt.targets)} names; "
                               f"unpacking takes a list or tuple (e.g. from `gradients`)", stmt.value.span)
         if not isinstance(value, (list, tuple)):
-            raise KGraphError(f"cannot unpack {_describe(value)}", stmt.value.span)
+            raise KGraphError(f"cannot unpack {describe(value)}", stmt.value.span)
         if len(value) != len(stmt.targets):
             raise KGraphError(f"cannot unpack {len(value)} values into {len(stmt.targets)} names "
                               f"({', '.join(stmt.targets)})", stmt.span)
@@ -254,7 +149,7 @@ class Builder:
             else:
                 name = f"out{self._output_items}"
             self._output_items += 1
-            if isinstance(value, (list, tuple)) and not _nested_numbers(value):
+            if isinstance(value, (list, tuple)) and not nested_numbers(value):
                 for i, v in enumerate(value):
                     self._add_output(f"{name}_{i}", self.tensor(v, item.value.span), item)
             else:
@@ -332,7 +227,7 @@ class Builder:
         if isinstance(value, Node) and value.op == "placeholder":
             raise KGraphError(f"cannot update placeholder '{value.attr('name')}': only variables "
                               f"can be updated", span)
-        what = "a tensor computed by the program" if isinstance(value, Node) else _describe(value)
+        what = "a tensor computed by the program" if isinstance(value, Node) else describe(value)
         message = f"cannot update `{text}`: it is {what}, not a variable"
         if text in self.graph.variables:
             rebound = [b for b in self.bindings if b.name == text and b.value is not self.graph.variables[text]]
@@ -350,21 +245,21 @@ class Builder:
         equal, with no broadcasting and no unknown (None or named) dimensions.
         """
         name = var.attr("name")
-        if isinstance(value, (list, tuple)) and value and _nested_numbers(value):
+        if isinstance(value, (list, tuple)) and value and nested_numbers(value):
             value = self._literal_as(var.dtype, value, span)
         node = self.tensor(value, span, like=var.dtype)
         if node.dtype != var.dtype:
-            raise DTypeError(f"update of '{name}': the {what} `{_label(span)}` is {node.type}, but "
+            raise DTypeError(f"update of '{name}': the {what} `{label_of(span)}` is {node.type}, but "
                              f"{name} is {var.type}; an update keeps the variable's dtype "
                              f"(convert with cast(..., '{var.dtype}'))", span)
         if node.shape != var.shape:
-            raise ShapeError(f"update of '{name}': the {what} `{_label(span)}` is {node.type}, but "
+            raise ShapeError(f"update of '{name}': the {what} `{label_of(span)}` is {node.type}, but "
                              f"{name} is {var.type}; an update keeps the variable's shape", span)
         return node
 
     def _literal_as(self, dtype: str, value: Any, span: Span) -> Any:
         array = np.asarray(value)
-        target = np.dtype(_np_name(dtype))
+        target = np_dtype(dtype)
         if array.dtype.kind == "f" and target.kind != "f" or array.dtype.kind == "b" and target.kind != "b":
             return value  # left as it is: the dtype check reports it
         if target.kind in "iu" and array.size and not (
@@ -412,7 +307,7 @@ class Builder:
 
     def expr_Unary(self, e: ast.Unary, scope: Scope):
         v = self.expr(e.operand, scope)
-        if _is_number(v):
+        if is_number(v):
             return -v if e.op == "-" else v
         if e.op == "+":
             return self.tensor(v, e.operand.span)
@@ -421,7 +316,7 @@ class Builder:
 
     def expr_BinOp(self, e: ast.BinOp, scope: Scope):
         left, right = self.expr(e.left, scope), self.expr(e.right, scope)
-        if _is_number(left) and _is_number(right) and e.op in PY_INFIX:
+        if is_number(left) and is_number(right) and e.op in PY_INFIX:
             try:
                 return PY_INFIX[e.op](left, right)
             except (ZeroDivisionError, OverflowError) as err:
@@ -445,9 +340,9 @@ class Builder:
                 try:
                     return value[items[0]]
                 except IndexError:
-                    raise ArgumentError(f"index {items[0]} is out of range for {_describe(value)}",
+                    raise ArgumentError(f"index {items[0]} is out of range for {describe(value)}",
                                         e.span) from None
-            if len(items) == 1 and isinstance(items[0], tuple) and _nested_numbers(value) is not None:
+            if len(items) == 1 and isinstance(items[0], tuple) and nested_numbers(value) is not None:
                 return value[slice(*items[0][1:])]
         x = self.tensor(value, e.value.span)
         site = CallSite("getitem", e.span, {"x": e.value.span})
@@ -462,7 +357,7 @@ class Builder:
                 v = None if part is None else self.expr(part, scope)
                 if v is not None and not (isinstance(v, int) and not isinstance(v, bool)):
                     raise ArgumentError(f"slice bounds must be integers known at compile time, "
-                                        f"got {_describe(v)}", part.span)
+                                        f"got {describe(v)}", part.span)
                 parts.append(v)
             return ("slice", *parts)
         v = self.expr(sub, scope)
@@ -471,7 +366,7 @@ class Builder:
         if isinstance(v, Node):
             raise ArgumentError("indexing with a tensor is not supported; use gather(x, indices)",
                                 sub.span)
-        raise ArgumentError(f"an index must be an integer, a slice, None or '...', got {_describe(v)}",
+        raise ArgumentError(f"an index must be an integer, a slice, None or '...', got {describe(v)}",
                             sub.span)
 
     def expr_Call(self, e: ast.Call, scope: Scope):
@@ -485,7 +380,7 @@ class Builder:
             raise KGraphError(f"`{e.func}(...)` is a statement and has no value; write it on a line "
                               f"of its own", e.span)
         if target is not None and e.func not in REGISTRY:
-            raise NameError(f"'{e.func}' is {_describe(target)}, not a function", e.func_span)
+            raise NameError(f"'{e.func}' is {describe(target)}, not a function", e.func_span)
         op = REGISTRY.get(e.func)
         if op is None or op.category == "internal":
             candidates = [n for n, o in REGISTRY.items() if o.category != "internal"]
@@ -604,7 +499,7 @@ class Builder:
                     continue
                 if not isinstance(v, (list, tuple)):
                     raise ArgumentError(f"{op.name}(): '{p.name}' must be a list of tensors, got "
-                                        f"{_describe(v)}", site.arg_span(p.name))
+                                        f"{describe(v)}", site.arg_span(p.name))
                 out[p.name] = [self.tensor(x, site.arg_span(p.name, i)) for i, x in enumerate(v)]
             else:
                 if isinstance(v, Node):
@@ -612,7 +507,7 @@ class Builder:
                                         f"but {site.label(p.name)} is a tensor", site.arg_span(p.name))
                 if isinstance(v, Function):
                     raise ArgumentError(f"{op.name}(): '{p.name}' cannot be a function", site.arg_span(p.name))
-                v = _freeze(v)
+                v = freeze(v)
                 if p.name == "dtype" and op.dtype_none_is_floatx and v is None:
                     v = self.floatx
                 if p.name == "dtype" and v is not None:
@@ -640,7 +535,7 @@ class Builder:
                     srcs.append(x)
                     operands.append((p.name, i, x))
             else:
-                attrs[p.name] = _freeze(v)
+                attrs[p.name] = freeze(v)
         if op.unique:
             attrs["uid"] = self.graph.fresh_id()
         try:
@@ -669,8 +564,8 @@ class Builder:
             return v
         if isinstance(v, bool):
             dtype = "bool" if like in (None, "bool") else like
-            return self.constant(np.asarray(v, dtype=_np_name(dtype)))
-        if _is_number(v):
+            return self.constant(np.asarray(v, dtype=np_dtype(dtype)))
+        if is_number(v):
             if like is not None and (is_float(like) or (isinstance(v, int) and like != "bool")):
                 dtype = like
             elif isinstance(v, float):
@@ -678,24 +573,24 @@ class Builder:
             else:
                 dtype = "int32"
             if isinstance(v, int) and is_int(dtype):
-                info = np.iinfo(_np_name(dtype))
+                info = np.iinfo(np_dtype(dtype))
                 if not info.min <= v <= info.max:
                     raise ArgumentError(f"the integer {v} does not fit in {dtype}", span)
-            return self.constant(np.asarray(v, dtype=_np_name(dtype)))
+            return self.constant(np.asarray(v, dtype=np_dtype(dtype)))
         if isinstance(v, (list, tuple)):
-            if not _nested_numbers(v):
+            if not nested_numbers(v):
                 if any(isinstance(x, Node) for x in v):
-                    raise ArgumentError(f"expected a tensor, got {_describe(v)} holding tensors; "
+                    raise ArgumentError(f"expected a tensor, got {describe(v)} holding tensors; "
                                         f"use stack([...]) to make one tensor of them", span)
-                raise ArgumentError(f"expected a tensor, got {_describe(v)}", span)
+                raise ArgumentError(f"expected a tensor, got {describe(v)}", span)
             dtype = self._literal_dtype(v)
             try:
-                array = np.asarray(v, dtype=_np_name(dtype))
+                array = np.asarray(v, dtype=np_dtype(dtype))
             except ValueError:
                 raise ShapeError("a literal array must be rectangular (every row the same length)",
                                  span) from None
             return self.constant(array)
-        raise ArgumentError(f"expected a tensor, got {_describe(v)}", span)
+        raise ArgumentError(f"expected a tensor, got {describe(v)}", span)
 
     def constant(self, array: np.ndarray) -> Node:
         array = np.asarray(array)
@@ -729,10 +624,3 @@ class Builder:
             if node.id not in used:
                 self.warn(f"placeholder '{name}' is not used by any output", self.leaf_spans[name])
 
-
-def _np_name(dtype: str):
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return ml_dtypes.bfloat16
-    return dtype

@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import FeedError, Span
 from .ir import Node
-from .types import TensorType, format_dim
+from .types import TensorType, format_dim, np_dtype
 
 
 def describe_array(a: np.ndarray) -> str:
@@ -49,7 +49,7 @@ def check_feed(name: str, node: Node, value: Any, span: Span | None,
                                 f"'{other}' ({name} is declared {declared}, got {describe_array(array)})",
                                 span)
             named_dims.setdefault(want, (got, name))
-    target = np.dtype(_np_dtype(declared.dtype))
+    target = np_dtype(declared.dtype)
     if array.dtype != target:
         # NumPy's same_kind rule; integers may also go to an unsigned type when every value fits.
         both_int = array.dtype.kind in "iu" and target.kind in "iu"
@@ -66,14 +66,6 @@ def check_feed(name: str, node: Node, value: Any, span: Span | None,
 def _fits(array: np.ndarray, target: np.dtype) -> bool:
     info = np.iinfo(target)
     return array.size == 0 or (int(array.min()) >= info.min and int(array.max()) <= info.max)
-
-
-def _np_dtype(dtype: str):
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return ml_dtypes.bfloat16
-    return dtype
 
 
 # ---- the command line's feed syntax ---------------------------------------------

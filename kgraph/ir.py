@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .errors import Span
-from .types import TensorType, format_dim
+from .types import TensorType
 
 
 class ConstValue:

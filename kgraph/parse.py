@@ -9,7 +9,7 @@ import ast as pyast
 from functools import lru_cache
 
 import lark
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Transformer, v_args
 from lark.indenter import DedentError, Indenter
 
 from . import ast
@@ -68,7 +68,7 @@ def parse(source: str, filename: str = "<string>") -> ast.Program:
         tree = _parser().parse(text)
     except lark.UnexpectedInput as e:
         raise _syntax_error(e, text, source, filename) from None
-    except DedentError as e:
+    except DedentError:
         line = _dedent_line(text)
         span = Span(filename, line, 1, line, 2, source)
         raise ParseError("unindent does not match any outer indentation level", span) from None
@@ -124,7 +124,7 @@ def _syntax_error(e: lark.UnexpectedInput, text: str, source: str, filename: str
     elif label:
         msg = f"{label}, found {found}"
     elif "_INDENT" in expected or (ttype == "_INDENT"):
-        msg = f"unexpected indent" if ttype == "_INDENT" else f"expected an indented block, found {found}"
+        msg = "unexpected indent" if ttype == "_INDENT" else f"expected an indented block, found {found}"
     else:
         msg = f"unexpected {found}"
         if words:

@@ -20,7 +20,7 @@ from .ops import REGISTRY
 from .parse import parse
 from .state import load_state_file, save_state_file
 from .timing import timed
-from .types import DTYPES, FLOAT_DTYPES
+from .types import FLOAT_DTYPES
 
 
 class Program:
@@ -133,10 +133,9 @@ class Program:
                 known = ", ".join(placeholders) or "none"
                 raise FeedError(f"feed '{name}' matches no placeholder (placeholders: {known})")
         out, named = {}, {}
-        needed = {n.attr("name") for n in self._feeds_needed}
         for name, node in placeholders.items():
             if name not in feeds:
-                if name not in needed:
+                if name not in self._feed_names:
                     continue  # no output or update needs it
                 raise FeedError(f"placeholder '{name}' ({node.type}) needs a feed: "
                                 f"`--feed {name}=...` or run({name}=...)", spans.get(name))
@@ -166,8 +165,10 @@ class Program:
 
     __call__ = run
 
-    def running(self) -> contextlib.ExitStack:
+    def running(self) -> contextlib.AbstractContextManager:
         """The context every run happens in: JAX's 64-bit mode and the chosen device."""
+        if self._device is None:  # the common case, on every call: no stack to build
+            return jax.enable_x64(True)
         stack = contextlib.ExitStack()
         stack.enter_context(jax.enable_x64(True))
         stack.enter_context(_on(self._device))
@@ -211,21 +212,6 @@ class Program:
         self._values.update(load_state_file(path, self.state_signature()))
 
 
-class _on:
-    def __init__(self, device):
-        self.device = device
-        self.ctx = None
-
-    def __enter__(self):
-        if self.device is not None:
-            self.ctx = jax.default_device(self.device)
-            self.ctx.__enter__()
-
-    def __exit__(self, *exc):
-        if self.ctx is not None:
-            return self.ctx.__exit__(*exc)
-
-
 def _tuple_getter(names: list[str]):
     """dict → the tuple of its values at `names` (operator.itemgetter, always a tuple)."""
     if not names:
@@ -234,6 +220,11 @@ def _tuple_getter(names: list[str]):
         name = names[0]
         return lambda d: (d[name],)
     return operator.itemgetter(*names)
+
+
+def _on(device) -> contextlib.AbstractContextManager:
+    """JAX's default device set to `device`, or nothing when it is None."""
+    return contextlib.nullcontext() if device is None else jax.default_device(device)
 
 
 def _device(kind: str):

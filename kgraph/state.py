@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import StateError
+from .types import np_dtype
 
 MAX_PROBLEMS = 6
 
@@ -122,9 +123,7 @@ def load_state_file(path: str | Path, signature: dict[str, tuple[str, tuple]]) -
 def _as_bfloat16(array: np.ndarray) -> np.ndarray:
     # .npy has no bfloat16: NumPy writes it as 2-byte opaque items ('|V2').
     if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
-        import ml_dtypes
-
-        return array.view(ml_dtypes.bfloat16)
+        return array.view(np_dtype("bfloat16"))
     return array
 
 

@@ -45,12 +45,10 @@ def timed(timings: dict[str, float], stage: str):
 
 def timed_run(program, feeds: dict[str, Any], timings: dict[str, float]) -> dict:
     """Run `program` once, adding lower / XLA compile / execute to `timings`."""
-    from .program import _on
-
     _listen_to_cache()
     arguments = program.arguments(feeds)
     before = dict(_cache_events)
-    with jax.enable_x64(True), _on(program._device):
+    with program.running():
         with timed(timings, "lower"):
             lowered = program._function().lower(*arguments)
         with timed(timings, "XLA compile"):

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import jax
 import numpy as np
 
-from .build import Binding, Function
+from .values import Binding, Function
 from .ir import Node, toposort
 from .lower import Interpreter
 

@@ -3,8 +3,6 @@ import numpy as np
 
 import kgraph
 
-from conftest import run_both
-
 LOGREG = """
 placeholder x: float32[None, 4]
 placeholder y: float32[None, 3]

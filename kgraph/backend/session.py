@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..build import Builder, CallSite
+from ..build import Builder
+from ..values import CallSite
 from ..errors import KGraphError, Span
 from ..ir import Node
 from ..types import FLOAT_DTYPES

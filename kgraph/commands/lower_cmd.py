@@ -100,12 +100,8 @@ def _np_dtype(dtype: str):
 
 
 def lowered_text(program, feeds: dict, emit: str) -> str:
-    import jax
-
-    from ..program import _on
-
     arguments = program.arguments(feeds)
-    with jax.enable_x64(True), _on(program._device):
+    with program.running():
         traced = program._function().trace(*arguments)
         if emit == "jaxpr":
             return str(traced.jaxpr)

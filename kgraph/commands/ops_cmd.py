@@ -71,7 +71,7 @@ def describe(name: str, opt_level: int = 2) -> tuple[str, bool]:
 
 
 def main(args) -> int:
-    from ..build import did_you_mean
+    from ..values import did_you_mean
     from ..docgen import is_internal, ops_table
     from ..ops import REGISTRY
 

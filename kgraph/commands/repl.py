@@ -110,7 +110,7 @@ class Session:
                 report(w.render())
 
     def show(self, value: Any, prefix: str = "") -> None:
-        from ..build import Function
+        from ..values import Function
         from ..ir import Node
         from ..trace import format_type, format_value
 
@@ -200,7 +200,7 @@ class Session:
         self.say(format_ir(self.builder.graph, roots=roots, updates=[]))
 
     def cmd_names(self, rest: str) -> None:
-        from ..build import Function
+        from ..values import Function
         from ..ir import Node
 
         names = self.builder.globals.names

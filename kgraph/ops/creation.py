@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ArgumentError, ShapeError
 from ..types import TensorType, is_float, np_dtype
+from ..values import is_number
 from .registry import Op, OpError
 
 
@@ -25,10 +26,6 @@ def static_shape(shape) -> tuple:
                                                for d in shape):
         raise OpError(f"shape must be a tuple of non-negative ints, got {shape!r}", kind="argument")
     return shape
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _filled_type(types, attrs):
@@ -88,7 +85,7 @@ def _build_constant(builder, site, args):
 def _arange_spec(attrs):
     start, stop, step, dtype = attrs["start"], attrs["stop"], attrs["step"], attrs["dtype"]
     for name, v in (("start", start), ("stop", stop), ("step", step)):
-        if not (_is_number(v) or (name == "stop" and v is None)):
+        if not (is_number(v) or (name == "stop" and v is None)):
             raise OpError(f"{name} must be a number known at compile time, got {v!r}",
                           kind="argument")
     if stop is None:  # Keras: arange(n) counts from 0, and arange(-3) is empty

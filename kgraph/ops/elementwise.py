@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from ..types import TensorType, is_float, is_int
 from .compare import tf_clip
+from ..values import is_number
 from .registry import Op, OpError, elementwise_type, require_float
 
 
@@ -23,10 +24,6 @@ def _same(types, attrs):
 def _float_same(types, attrs):
     require_float(types)
     return elementwise_type(types)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _numeric(types, attrs):
@@ -78,7 +75,7 @@ def _relu_type(types, attrs):
     alpha, max_value, threshold = attrs["alpha"], attrs["max_value"], attrs["threshold"]
     for name in ("alpha", "max_value", "threshold"):
         v = attrs[name]
-        if not (v is None and name == "max_value") and not _is_number(v):
+        if not (v is None and name == "max_value") and not is_number(v):
             raise OpError(f"{name} must be a number, got {v!r}", kind="argument")
     if x.dtype == "bool":
         raise OpError("expects a numeric tensor, but {0}", kind="dtype")
@@ -124,7 +121,7 @@ def _lower_elu(x, *, alpha):
 
 
 def _elu_type(types, attrs):
-    if not _is_number(attrs["alpha"]):
+    if not is_number(attrs["alpha"]):
         raise OpError(f"alpha must be a number, got {attrs['alpha']!r}", kind="argument")
     return _float_same(types, attrs)
 

@@ -5,9 +5,9 @@ time into Python values; `gradients` makes one `grad` node per target.
 """
 from __future__ import annotations
 
-from ..errors import ArgumentError, DTypeError, KGraphWarning
+from ..errors import ArgumentError, DTypeError
 from ..ir import Node, depends_on
-from ..types import TensorType, is_float
+from ..types import is_float
 from .nn import EPSILON
 from .registry import Op
 
