@@ -17,7 +17,7 @@ from .errors import (ArgumentError, DTypeError, KGraphError, KGraphWarning, Name
                      ShapeError, Span)
 from .ir import ConstValue, Graph, Node
 from .ops import REGISTRY, Op, OpError
-from .types import DTYPES, TensorType, is_float, is_int, np_dtype, promote
+from .types import DTYPES, TensorType, dtype_name, is_float, is_int, np_dtype, promote
 from .values import (Binding, CallSite, Function, Scope, describe, did_you_mean, freeze, is_number,
                      label_of, nested_numbers)
 
@@ -594,8 +594,8 @@ class Builder:
 
     def constant(self, array: np.ndarray) -> Node:
         array = np.asarray(array)
-        dtype = "bfloat16" if array.dtype.name == "bfloat16" else array.dtype.name
-        return self.graph.make("const", (), {"value": ConstValue(array)}, TensorType(dtype, array.shape))
+        return self.graph.make("const", (), {"value": ConstValue(array)},
+                               TensorType(dtype_name(array.dtype), array.shape))
 
     def constant_value(self, node: Node, span: Span, what: str) -> np.ndarray:
         from .ir import toposort

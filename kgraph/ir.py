@@ -86,6 +86,19 @@ class Node:
         return f"<Node {self.id} {self.op} {self.type}>"
 
 
+_REGISTRY: dict | None = None
+
+
+def _registry() -> dict:
+    """The op registry, imported on first use (the ops import this module)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        from .ops import REGISTRY
+
+        _REGISTRY = REGISTRY
+    return _REGISTRY
+
+
 class Graph:
     """A per-program node store: interning table, leaves, outputs and updates."""
 
@@ -104,12 +117,10 @@ class Graph:
         The type is inferred by the op's shape rule unless given; ops raise
         `OpError` for operands that cannot agree.
         """
-        from .ops import REGISTRY
-
         srcs = tuple(srcs)
-        items = tuple(sorted((attrs or {}).items()))
+        items = tuple(sorted(attrs.items())) if attrs else ()
         if type_ is None:
-            type_ = REGISTRY[op].infer([s.type for s in srcs], dict(items))
+            type_ = _registry()[op].infer([s.type for s in srcs], dict(items))
         key = (op, tuple(s.id for s in srcs), tuple((k, _attr_key(v)) for k, v in items), type_)
         node = self._interned.get(key)
         if node is None:

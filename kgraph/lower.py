@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .errors import ShapeError
 from .ir import Node, toposort
 from .ops import REGISTRY
+from .types import np_dtype
 
 
 class LoweringError(AssertionError):
@@ -70,10 +70,11 @@ def _order(roots: list[Node], stop: set[int]) -> list[Node]:
 
 
 def check(node: Node, value: Any) -> None:
-    dtype = jnp.dtype(node.dtype)
-    if value.dtype != dtype:
+    if value.dtype != np_dtype(node.dtype):
         raise LoweringError(f"{node.op} produced {value.dtype}, its shape rule says {node.type}")
     shape = node.shape
+    if value.shape == shape:
+        return
     if len(value.shape) != len(shape) or any(
             isinstance(d, int) and d != v for d, v in zip(shape, value.shape)):
         raise LoweringError(f"{node.op} produced shape {tuple(value.shape)}, its shape rule says {node.type}")

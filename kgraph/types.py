@@ -6,6 +6,7 @@ every use of the same name in a program must agree at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 import jax.numpy as jnp
@@ -32,14 +33,17 @@ def is_int(dtype: str) -> bool:
     return dtype in INT_DTYPES
 
 
+@lru_cache(maxsize=None)
 def np_dtype(dtype: str) -> np.dtype:
     return jnp.dtype(dtype)
 
 
+@lru_cache(maxsize=None)
 def dtype_name(dtype) -> str:
     return jnp.dtype(dtype).name
 
 
+@lru_cache(maxsize=None)
 def promote(a: str, b: str) -> str:
     """NumPy/JAX type promotion of two dtype names."""
     return jnp.promote_types(a, b).name
@@ -104,6 +108,9 @@ def broadcast_dim(a: Dim, b: Dim) -> Dim:
 
 
 def broadcast_shapes(*shapes: Shape) -> Shape:
+    first = shapes[0] if shapes else ()
+    if all(s == first for s in shapes):
+        return first
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(ndim):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from ..types import TensorType, is_float, is_int
 from .compare import tf_clip
@@ -144,6 +145,19 @@ def _build_cast_to_floatx(builder, site, args):
     return builder.make_node("cast", {"x": args["x"], "dtype": builder.floatx}, site)
 
 
+def _direct(lax_fn, jnp_fn):
+    """`jnp_fn`, going straight to the lax primitive when operands need no broadcasting or
+    promotion. Tracing a jnp function costs several times its primitive (jnp wraps each
+    in a jit of its own), and tracing is most of the lowering time of a large program."""
+    def lower(x, y):
+        if x.shape == y.shape and x.dtype == y.dtype and x.dtype != bool:
+            return lax_fn(x, y)
+        return jnp_fn(x, y)
+
+    lower.__name__ = jnp_fn.__name__
+    return lower
+
+
 def _unary(signature, fn, doc, example="", infer=_float_same):
     return Op(signature, infer=infer, lower=fn, doc=doc, example=example,
               elementwise=True, category="elementwise")
@@ -158,11 +172,11 @@ _X = "x = [[1.0, -2.0], [3.0, 4.0]]\n"
 
 OPS = [
     # arithmetic: the infix operators build these
-    _binary("add(x, y)", jnp.add, "Element-wise sum x + y, with NumPy broadcasting.",
+    _binary("add(x, y)", _direct(lax.add, jnp.add), "Element-wise sum x + y, with NumPy broadcasting.",
             "output [1, 2] + [[10], [20]]"),
-    _binary("subtract(x, y)", jnp.subtract, "Element-wise difference x - y.", "output [1.0, 2.0] - 0.5",
+    _binary("subtract(x, y)", _direct(lax.sub, jnp.subtract), "Element-wise difference x - y.", "output [1.0, 2.0] - 0.5",
             infer=_numeric),
-    _binary("multiply(x, y)", jnp.multiply, "Element-wise product x * y.", "output [1.0, 2.0] * 3"),
+    _binary("multiply(x, y)", _direct(lax.mul, jnp.multiply), "Element-wise product x * y.", "output [1.0, 2.0] * 3"),
     _binary("divide(x, y)", _lower_divide, "Element-wise true division x / y (integers give floats).",
             "output [1, 2] / 2", infer=_true_divide),
     _binary("floor_divide(x, y)", jnp.floor_divide, "Element-wise floor division x // y, rounding towards -inf.",
@@ -179,13 +193,13 @@ OPS = [
            infer=_numeric),
     _unary("round(x)", jnp.round, "Element-wise rounding to the closest integer, ties to even.",
            "output round([0.5, 1.5, 2.5, -0.5, -1.7])", infer=_numeric),
-    _unary("exp(x)", jnp.exp, "Element-wise exponential.", _X + "output exp(x)"),
-    _unary("log(x)", jnp.log, "Element-wise natural logarithm.", "output log([1.0, 2.0, 0.0])"),
+    _unary("exp(x)", lax.exp, "Element-wise exponential.", _X + "output exp(x)"),
+    _unary("log(x)", lax.log, "Element-wise natural logarithm.", "output log([1.0, 2.0, 0.0])"),
     _unary("sqrt(x)", _lower_sqrt, "Element-wise square root (negative values are clipped to 0 first).",
            _X + "output sqrt(x)"),
-    _unary("sin(x)", jnp.sin, "Computes sin of x element-wise.", _X + "output sin(x)"),
-    _unary("cos(x)", jnp.cos, "Computes cos of x element-wise.", _X + "output cos(x)"),
-    _unary("tanh(x)", jnp.tanh, "Element-wise tanh.", _X + "output tanh(x)"),
+    _unary("sin(x)", lax.sin, "Computes sin of x element-wise.", _X + "output sin(x)"),
+    _unary("cos(x)", lax.cos, "Computes cos of x element-wise.", _X + "output cos(x)"),
+    _unary("tanh(x)", lax.tanh, "Element-wise tanh.", _X + "output tanh(x)"),
     # activations
     _unary("sigmoid(x)", jax.nn.sigmoid, "Element-wise sigmoid, 1 / (1 + exp(-x)).",
            _X + "output sigmoid(x)"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from ..types import broadcast_dim, TensorType, dims_agree, is_float, promote
 from .reduce import reduced_shape
@@ -26,6 +27,17 @@ def _softmax_type(types, attrs):
         raise OpError("cannot apply softmax to a tensor of rank 0 or 1: {0}")
     axis_arg(attrs["axis"], types[0].ndim)
     return types[0]
+
+
+def _lower_softmax(x, *, axis):
+    """jax.nn.softmax's formula, exp(x - max) / sum, in lax primitives: tracing
+    jax.nn.softmax (a jit around a custom_jvp) costs twice as much, and autodiff of
+    these primitives gives the same gradient, y * (g - sum(g * y))."""
+    axes = axis_arg(axis, x.ndim)
+    kept = tuple(d for d in range(x.ndim) if d not in axes)
+    peak = lax.stop_gradient(lax.reduce_max(x, axes))
+    e = lax.exp(lax.sub(x, lax.broadcast_in_dim(peak, x.shape, kept)))
+    return lax.div(e, lax.broadcast_in_dim(lax.reduce_sum(e, axes), x.shape, kept))
 
 
 # ---- crossentropies -------------------------------------------------------------------
@@ -184,7 +196,7 @@ def _lower_bias_add(x, bias, *, data_format):
 
 
 OPS = [
-    Op("softmax(x, axis=-1)", infer=_softmax_type, lower=lambda x, *, axis: jax.nn.softmax(x, axis=axis),
+    Op("softmax(x, axis=-1)", infer=_softmax_type, lower=_lower_softmax,
        doc="Softmax of a tensor along an axis: exp(x) / sum(exp(x)).",
        example="output softmax([[1.0, 2.0, 3.0]])", category="nn"),
     _loss("categorical_crossentropy(target, output, from_logits=False, axis=-1)", _crossentropy_type,

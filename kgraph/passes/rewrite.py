@@ -23,7 +23,7 @@ import numpy as np
 
 from ..ir import ConstValue, Graph, Node, toposort
 from ..ops import REGISTRY, OpError
-from ..types import TensorType, np_dtype
+from ..types import TensorType, dtype_name, np_dtype
 from .patterns import RuleSet
 
 LEAVES = ("placeholder", "variable", "const")
@@ -119,7 +119,7 @@ class Rewriter:
     def constant(self, array: np.ndarray, type_: TensorType | None = None) -> Node:
         array = np.asarray(array)
         if type_ is None:
-            type_ = TensorType(_dtype_name(array.dtype), array.shape)
+            type_ = TensorType(dtype_name(array.dtype), array.shape)
         return self.graph.make("const", (), {"value": ConstValue(array)}, type_)
 
     def simplify(self, node: Node) -> Node:
@@ -186,7 +186,3 @@ def use_counts(order: list[Node], graph: Graph) -> Counter:
     for n in graph.roots():
         uses[n.id] += 1
     return uses
-
-
-def _dtype_name(dtype: np.dtype) -> str:
-    return "bfloat16" if dtype.name == "bfloat16" else dtype.name
