@@ -1,15 +1,18 @@
 """Text → syntax tree with spans.
 
 The grammar (grammar/kgraph.lark, shipped inside the package as kgraph.grammar)
-shapes the tree; a separate `Transformer` turns it into `ast` dataclasses.
+shapes the tree; `_ToAst` builds the `ast` dataclasses while Lark parses, with no
+intermediate parse tree (about half the parse time of building one first).
 """
 from __future__ import annotations
 
 import ast as pyast
+import dataclasses
+import threading
 from functools import lru_cache
 
 import lark
-from lark import Lark, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.indenter import DedentError, Indenter
 
 from . import ast
@@ -27,11 +30,14 @@ class _KGraphIndenter(Indenter):
     tab_len = 8
 
 
+_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar_pkg = import_module("kgraph.grammar")
     return Lark.open("kgraph.lark", rel_to=grammar_pkg.__file__, parser="lalr",
-                     postlex=_KGraphIndenter(), propagate_positions=True,
+                     postlex=_KGraphIndenter(), transformer=_ToAst(),
                      maybe_placeholders=True, strict=True, cache=True)
 
 
@@ -64,15 +70,18 @@ def _describe(token_type: str, value: str | None = None) -> str:
 def parse(source: str, filename: str = "<string>") -> ast.Program:
     """Parse a whole program. Raises ParseError with the place of the first mistake."""
     text = source if source.endswith("\n") else source + "\n"
+    parser = _parser()
     try:
-        tree = _parser().parse(text)
+        with _LOCK:
+            transformer = parser.options.transformer
+            transformer.filename, transformer.source = filename, source
+            return parser.parse(text)
     except lark.UnexpectedInput as e:
         raise _syntax_error(e, text, source, filename) from None
     except DedentError:
         line = _dedent_line(text)
         span = Span(filename, line, 1, line, 2, source)
         raise ParseError("unindent does not match any outer indentation level", span) from None
-    return _ToAst(filename, source).transform(tree)
 
 
 def _dedent_line(text: str) -> int:
@@ -167,45 +176,59 @@ def _unclosed_bracket(text: str, line: int, column: int):
     return stack[-1] if stack else None
 
 
-def _span(filename: str, source: str, meta_or_token) -> Span:
-    m = meta_or_token
-    return Span(filename, m.line, m.column, m.end_line, m.end_column, source)
+def _start(x) -> tuple[int, int]:
+    return (x.line, x.column) if isinstance(x, Token) else (x.span.line, x.span.column)
+
+
+def _end(x) -> tuple[int, int]:
+    return (x.end_line, x.end_column) if isinstance(x, Token) else (x.span.end_line, x.span.end_column)
+
+
+def _nodes(children) -> list:
+    """The syntax-tree children, without the brackets, commas and placeholders around them."""
+    return [c for c in children if isinstance(c, ast.Node)]
 
 
 class _ToAst(Transformer):
-    """Parse tree → ast. Methods are named after the grammar's rules and aliases."""
+    """Builds `ast` nodes while Lark parses: methods are named after the grammar's rules
+    and aliases, and each receives its children (tokens, ast nodes, None for an absent
+    optional part). A node's place runs from its first token to its last.
 
-    def __init__(self, filename: str, source: str):
-        super().__init__()
-        self.filename = filename
-        self.source = source
+    One instance serves every parse (Lark binds its methods once); `parse` sets the
+    file name and text before each, under `_LOCK`.
+    """
 
-    def sp(self, m) -> Span:
-        return _span(self.filename, self.source, m)
+    filename = "<string>"
+    source = ""
+
+    def sp(self, first, last=None) -> Span:
+        return Span(self.filename, *_start(first), *_end(first if last is None else last), self.source)
 
     # --- program and statements
-    @v_args(meta=True)
-    def start(self, meta, stmts):
-        stmts = [s for s in stmts if s is not None]
-        span = Span(self.filename, 1, 1, 1, 1, self.source)
-        return ast.Program(span, stmts)
+    def start(self, stmts):
+        return ast.Program(Span(self.filename, 1, 1, 1, 1, self.source), [s for s in stmts if s is not None])
 
-    @v_args(meta=True)
-    def placeholder_stmt(self, meta, children):
-        name, type_spec = children
-        dtype, shape, type_span = type_spec if type_spec else (None, None, None)
-        return ast.Placeholder(self.sp(meta), str(name), dtype, shape, type_span)
+    def placeholder_stmt(self, children):
+        keyword, name, _, type_spec = children
+        if type_spec is None:
+            return ast.Placeholder(self.sp(keyword, name), str(name), None, None, None)
+        dtype, shape, type_span = type_spec
+        span = Span(self.filename, keyword.line, keyword.column, type_span.end_line, type_span.end_column,
+                    self.source)
+        return ast.Placeholder(span, str(name), dtype, shape, type_span)
 
-    @v_args(meta=True)
-    def type_spec(self, meta, children):
+    def type_spec(self, children):
         dtype, shape = children
-        return (str(dtype), tuple(shape) if shape is not None else None, self.sp(meta))
+        if shape is None:
+            return str(dtype), None, self.sp(dtype)
+        dims, bracket = shape
+        return str(dtype), tuple(dims), self.sp(dtype, bracket)
 
     def shape_empty(self, children):
-        return []
+        return [], children[-1]
 
     def shape_dims(self, children):
-        return list(children)  # a dim may be None (unknown until run time)
+        return list(children[:-1]), children[-1]  # a dim may be None (unknown until run time)
 
     def dim_int(self, children):
         return int(children[0])
@@ -216,52 +239,47 @@ class _ToAst(Transformer):
     def dim_none(self, children):
         return None
 
-    @v_args(meta=True)
-    def variable_stmt(self, meta, children):
-        name, dtype, value = children
+    def variable_stmt(self, children):
+        keyword, name, _, dtype, _, value = children
         dtype_span = self.sp(dtype) if dtype is not None else None
-        return ast.Variable(self.sp(meta), str(name), str(dtype) if dtype else None, value, dtype_span)
+        return ast.Variable(self.sp(keyword, value), str(name), str(dtype) if dtype else None, value,
+                            dtype_span)
 
-    @v_args(meta=True)
-    def assign_stmt(self, meta, children):
-        (targets, destructure), value = children
-        return ast.Assign(self.sp(meta), targets, value, destructure)
+    def assign_stmt(self, children):
+        (targets, destructure, first), value = children
+        return ast.Assign(self.sp(first, value), targets, value, destructure)
 
     def single_target(self, children):
-        return [str(children[0])], False
+        return [str(children[0])], False, children[0]
 
     def multi_target(self, children):
-        return [str(c) for c in children if c is not None], True
+        return [str(c) for c in children if c is not None], True, children[0]
 
-    @v_args(meta=True)
-    def output_stmt(self, meta, items):
-        return ast.Output(self.sp(meta), items)
+    def output_stmt(self, children):
+        items = _nodes(children)
+        return ast.Output(self.sp(children[0], items[-1]), items)
 
-    @v_args(meta=True)
-    def output_item(self, meta, children):
+    def output_item(self, children):
         value, name = children
-        return ast.OutputItem(self.sp(meta), value, str(name) if name else None)
+        return ast.OutputItem(self.sp(value, name or value), value, str(name) if name else None)
 
-    @v_args(meta=True)
-    def update_stmt(self, meta, children):
-        name, value = children
-        return ast.Update(self.sp(meta), str(name), value, self.sp(name))
+    def update_stmt(self, children):
+        keyword, name, _, value = children
+        return ast.Update(self.sp(keyword, value), str(name), value, self.sp(name))
 
-    @v_args(meta=True)
-    def return_stmt(self, meta, children):
-        if len(children) == 1:
-            return ast.Return(self.sp(meta), children[0])
-        values = ast.Tuple(self.sp(meta), list(children))
-        return ast.Return(self.sp(meta), values)
+    def return_stmt(self, children):
+        values = _nodes(children)
+        span = self.sp(children[0], values[-1])
+        if len(values) == 1:
+            return ast.Return(span, values[0])
+        return ast.Return(span, ast.Tuple(span, values))
 
-    @v_args(meta=True)
-    def expr_stmt(self, meta, children):
-        return ast.ExprStmt(self.sp(meta), children[0])
+    def expr_stmt(self, children):
+        return ast.ExprStmt(children[0].span, children[0])
 
-    @v_args(meta=True)
-    def funcdef(self, meta, children):
-        name, params, body = children
-        return ast.FuncDef(self.sp(meta), str(name), params or [], body)
+    def funcdef(self, children):
+        keyword, name, _, params, _, _, body = children
+        return ast.FuncDef(self.sp(keyword, body[-1]), str(name), params or [], body)
 
     def params(self, children):
         return [str(c) for c in children if c is not None]
@@ -270,36 +288,29 @@ class _ToAst(Transformer):
         return [c for c in children if c is not None]
 
     # --- expressions
-    @v_args(meta=True)
-    def compare(self, meta, children):
+    def binop(self, children):
         left, op, right = children
-        return ast.BinOp(self.sp(meta), str(op), left, right)
+        return ast.BinOp(self.sp(left, right), str(op), left, right)
 
-    @v_args(meta=True)
-    def binop(self, meta, children):
-        left, op, right = children
-        return ast.BinOp(self.sp(meta), str(op), left, right)
+    compare = binop
 
-    @v_args(meta=True)
-    def neg(self, meta, children):
-        return ast.Unary(self.sp(meta), "-", children[1])
+    def neg(self, children):
+        return ast.Unary(self.sp(*children), "-", children[1])
 
-    @v_args(meta=True)
-    def pos(self, meta, children):
-        return ast.Unary(self.sp(meta), "+", children[1])
+    def pos(self, children):
+        return ast.Unary(self.sp(*children), "+", children[1])
 
-    @v_args(meta=True)
-    def index(self, meta, children):
-        value, subscripts = children
-        return ast.Index(self.sp(meta), value, subscripts)
+    def index(self, children):
+        value, _, subscripts, bracket = children
+        return ast.Index(self.sp(value, bracket), value, subscripts)
 
     def subscripts(self, children):
         return [c for c in children if c is not None] if len(children) > 1 else children
 
-    @v_args(meta=True)
-    def slice(self, meta, children):
-        start, stop, step = children
-        return ast.Slice(self.sp(meta), start, stop, step)
+    def slice(self, children):
+        start, _, stop, _, step = children
+        present = [c for c in children if c is not None]
+        return ast.Slice(self.sp(present[0], present[-1]), start, stop, step)
 
     def ellipsis(self, children):
         return ast.EllipsisLit(self.sp(children[0]))
@@ -307,9 +318,8 @@ class _ToAst(Transformer):
     def name(self, children):
         return ast.Name(self.sp(children[0]), str(children[0]))
 
-    @v_args(meta=True)
-    def call(self, meta, children):
-        func, arguments = children
+    def call(self, children):
+        func, _, arguments, closing = children
         args, kwargs = [], []
         for a in arguments or []:
             if a is None:
@@ -317,19 +327,17 @@ class _ToAst(Transformer):
             if isinstance(a, ast.Keyword):
                 kwargs.append(a)
             elif kwargs:
-                from .errors import ParseError as PE
-                raise PE("positional argument follows keyword argument", a.span)
+                raise ParseError("positional argument follows keyword argument", a.span)
             else:
                 args.append(a)
-        return ast.Call(self.sp(meta), str(func), self.sp(func), args, kwargs)
+        return ast.Call(self.sp(func, closing), str(func), self.sp(func), args, kwargs)
 
     def arguments(self, children):
         return list(children)
 
-    @v_args(meta=True)
-    def kwarg(self, meta, children):
+    def kwarg(self, children):
         name, value = children
-        return ast.Keyword(self.sp(meta), str(name), value)
+        return ast.Keyword(self.sp(name, value), str(name), value)
 
     def number(self, children):
         tok = children[0]
@@ -342,23 +350,21 @@ class _ToAst(Transformer):
         # The grammar only admits plain quoted literals; literal_eval decodes escapes, runs nothing.
         return ast.String(self.sp(tok), pyast.literal_eval(str(tok)))
 
-    @v_args(meta=True)
-    def true(self, meta, children):
-        return ast.Literal(self.sp(meta), True)
+    def true(self, children):
+        return ast.Literal(self.sp(children[0]), True)
 
-    @v_args(meta=True)
-    def false(self, meta, children):
-        return ast.Literal(self.sp(meta), False)
+    def false(self, children):
+        return ast.Literal(self.sp(children[0]), False)
 
-    @v_args(meta=True)
-    def none(self, meta, children):
-        return ast.Literal(self.sp(meta), None)
+    def none(self, children):
+        return ast.Literal(self.sp(children[0]), None)
 
-    @v_args(meta=True)
-    def tuple(self, meta, children):
-        return ast.Tuple(self.sp(meta), [c for c in children if c is not None])
+    def atom(self, children):
+        opening, expr, closing = children  # "(" expr ")": the expression, its place with the brackets
+        return dataclasses.replace(expr, span=self.sp(opening, closing))
 
-    @v_args(meta=True)
-    def list(self, meta, children):
-        return ast.List(self.sp(meta), [c for c in children if c is not None])
+    def tuple(self, children):
+        return ast.Tuple(self.sp(children[0], children[-1]), _nodes(children))
 
+    def list(self, children):
+        return ast.List(self.sp(children[0], children[-1]), _nodes(children))

@@ -92,6 +92,20 @@ model.kg:1:11: error: unexpected character '$'
 model.kg:1:1: error: cannot unpack 3 values into 2 names (a, b)
     a, b = [1.0, 2.0, 3.0]
     ^~~~~~~~~~~~~~~~~~~~~~"""),
+    ("""\
+     x = sum(axis=0, [1.0, 2.0])
+     output x
+     """, kgraph.ParseError, """\
+model.kg:1:17: error: positional argument follows keyword argument
+    x = sum(axis=0, [1.0, 2.0])
+                    ^~~~~~~~~~"""),
+    ("""\
+     x = 2 * ([1.0, 2.0] + [1.0, 2.0, 3.0])
+     output x
+     """, kgraph.ShapeError, """\
+model.kg:1:9: error: add: shapes cannot be broadcast together: [1.0, 2.0] is float32[2], [1.0, 2.0, 3.0] is float32[3] (2 != 3)
+    x = 2 * ([1.0, 2.0] + [1.0, 2.0, 3.0])
+            ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"""),
 ]
 
 
