@@ -168,19 +168,19 @@ def toposort(roots: Iterable[Node], expand: Callable[[Node], bool] | None = None
     """
     order: list[Node] = []
     seen: set[int] = set()
+    nothing = iter(())
     for root in roots:
         if root.id in seen:
             continue
-        stack: list[tuple[Node, int]] = [(root, 0)]
         seen.add(root.id)
+        stack = [(root, iter(root.srcs) if expand is None or expand(root) else nothing)]
         while stack:
-            node, i = stack[-1]
-            if i < len(node.srcs) and (expand is None or expand(node)):
-                stack[-1] = (node, i + 1)
-                src = node.srcs[i]
+            node, srcs = stack[-1]
+            for src in srcs:  # resumes where this node's walk stopped
                 if src.id not in seen:
                     seen.add(src.id)
-                    stack.append((src, 0))
+                    stack.append((src, iter(src.srcs) if expand is None or expand(src) else nothing))
+                    break
             else:
                 stack.pop()
                 order.append(node)

@@ -5,6 +5,7 @@ every use of the same name in a program must agree at run time.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Union
@@ -71,7 +72,7 @@ class TensorType:
         """The element count, or None when a dimension is unknown."""
         if not self.is_static():
             return None
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
 
 def format_dim(d: Dim) -> str:
