@@ -16,6 +16,7 @@ from . import ast
 from .errors import (ArgumentError, DTypeError, KGraphError, KGraphWarning, NameError,
                      ShapeError, Span)
 from .ir import ConstValue, Graph, Node
+from .lower import evaluate_constants
 from .ops import REGISTRY, Op, OpError
 from .types import DTYPES, TensorType, dtype_name, is_float, is_int, np_dtype, promote
 from .values import (Binding, CallSite, Function, Scope, describe, did_you_mean, freeze, is_number,
@@ -43,12 +44,32 @@ class Builder:
         self.globals = Scope()
         self.warnings: list[KGraphWarning] = []
         self.bindings: list[Binding] = []
-        self.var_init: dict[str, np.ndarray] = {}
+        self._var_values: dict[str, np.ndarray | None] = {}
+        self._pending_init: dict[str, tuple[Node, str]] = {}  # name → (initial value's node, dtype)
         self.leaf_spans: dict[str, Span] = {}
         self._calls: list[str] = []
         self._output_names: set[str] = set()
         self._update_spans: dict[str, Span] = {}
         self._output_items = 0
+
+    @property
+    def var_init(self) -> dict[str, np.ndarray]:
+        """The variables' initial values by name, in declaration order.
+
+        Values given by expressions are computed together on first use, in one jitted
+        call: evaluating them op by op would compile each op for each new shape.
+        """
+        if self._pending_init:
+            pending, self._pending_init = self._pending_init, {}
+            values = evaluate_constants([node for node, _ in pending.values()])
+            for (name, (_, dtype)), value in zip(pending.items(), values):
+                self._var_values[name] = value.astype(np_dtype(dtype))
+        return self._var_values
+
+    @var_init.setter
+    def var_init(self, values: dict[str, np.ndarray]) -> None:
+        self._pending_init = {}
+        self._var_values = values
 
     # ---- diagnostics ---------------------------------------------------------
     def warn(self, message: str, span: Span | None) -> None:
@@ -99,21 +120,25 @@ class Builder:
         dtype = self._dtype(stmt.dtype, stmt.dtype_span) if stmt.dtype else self.floatx
         value = self.expr(stmt.value, scope)
         if isinstance(value, Node):
-            value = self.constant_value(value, stmt.value.span, f"the initial value of variable '{stmt.name}'")
+            self.check_constant(value, stmt.value.span, f"the initial value of variable '{stmt.name}'")
+            given, shape = np_dtype(value.dtype), value.shape
         elif nested_numbers(value):
             value = np.asarray(value)
+            given, shape = value.dtype, value.shape
         else:
             raise KGraphError(f"a variable's initial value must be a tensor, got {describe(value)}",
                               stmt.value.span)
-        if not np.can_cast(value.dtype, dtype, "same_kind") and not (value.dtype == bool):
-            if not (np.issubdtype(value.dtype, np.floating) and dtype in ("float16", "bfloat16")):
-                raise DTypeError(f"variable '{stmt.name}': its value is {value.dtype.name}, which does not "
+        if not np.can_cast(given, dtype, "same_kind") and not (given == bool):
+            if not (np.issubdtype(given, np.floating) and dtype in ("float16", "bfloat16")):
+                raise DTypeError(f"variable '{stmt.name}': its value is {given.name}, which does not "
                                  f"cast safely to {dtype}", stmt.value.span)
-        array = np.asarray(value).astype(np_dtype(dtype))
-        node = self.graph.make("variable", (), {"name": stmt.name}, TensorType(dtype, array.shape),
-                               span=stmt.span)
+        node = self.graph.make("variable", (), {"name": stmt.name}, TensorType(dtype, shape), span=stmt.span)
         self.graph.variables[stmt.name] = node
-        self.var_init[stmt.name] = array
+        if isinstance(value, Node):
+            self._var_values[stmt.name] = None  # keeps the declaration order; computed on first use
+            self._pending_init[stmt.name] = (value, dtype)
+        else:
+            self._var_values[stmt.name] = value.astype(np_dtype(dtype))
         self.leaf_spans[stmt.name] = stmt.span
         self.bind(scope, stmt.name, node, stmt.span)
 
@@ -597,9 +622,9 @@ class Builder:
         return self.graph.make("const", (), {"value": ConstValue(array)},
                                TensorType(dtype_name(array.dtype), array.shape))
 
-    def constant_value(self, node: Node, span: Span, what: str) -> np.ndarray:
+    def check_constant(self, node: Node, span: Span, what: str) -> None:
+        """Refuse a value that cannot be computed at compile time."""
         from .ir import toposort
-        from .lower import evaluate_eagerly
 
         for n in toposort([node]):
             if n.op in ("placeholder", "variable"):
@@ -608,7 +633,6 @@ class Builder:
             if n.op in REGISTRY and REGISTRY[n.op].unique and n.op != "print_tensor":
                 raise KGraphError(f"{what} must be computable at compile time; give `{n.op}` a seed",
                                   span)
-        return evaluate_eagerly(node)
 
     def _dtype(self, name: Any, span: Span) -> str:
         if not isinstance(name, str) or name not in DTYPES:

@@ -7,11 +7,10 @@ time (folding).
 """
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from ..ir import Graph, Node
-from ..lower import Interpreter
+from ..lower import evaluate_constants
 from .patterns import COMMUTATIVE
 from .rewrite import Options, Rewriter, foldable
 
@@ -71,8 +70,7 @@ class _Folder(Rewriter):
         for n in order:
             if n.id in constant and n.op != "const":
                 self.fired["fold " + n.op] += 1
-        values = jax.jit(lambda: Interpreter({}).evaluate(roots))()
-        self.values = {n.id: np.asarray(v) for n, v in zip(roots, values)}
+        self.values = dict(zip((n.id for n in roots), evaluate_constants(roots)))
 
     def has_work(self, order: list[Node]) -> bool:
         return bool(self.values)
