@@ -57,11 +57,12 @@ class Builder:
         """The variables' initial values by name, in declaration order.
 
         Values given by expressions are computed together on first use, in one jitted
-        call: evaluating them op by op would compile each op for each new shape.
+        call compiled without XLA's optimisations: evaluating them op by op would compile
+        each op for each new shape, and XLA optimises random draws for seconds.
         """
         if self._pending_init:
             pending, self._pending_init = self._pending_init, {}
-            values = evaluate_constants([node for node, _ in pending.values()])
+            values = evaluate_constants([node for node, _ in pending.values()], optimize=False)
             for (name, (_, dtype)), value in zip(pending.items(), values):
                 self._var_values[name] = value.astype(np_dtype(dtype))
         return self._var_values
