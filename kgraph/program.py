@@ -22,6 +22,8 @@ from .state import load_state_file, save_state_file
 from .timing import timed
 from .types import FLOAT_DTYPES
 
+WIDE_DTYPES = frozenset({"float64", "int64"})
+
 
 class Program:
     """A compiled kgraph program. Call it (or `run`) with feeds as keyword arguments."""
@@ -58,6 +60,9 @@ class Program:
         # counter into their key; without them the step needs no counter.
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
                                  for n in live_nodes)
+        self._x64 = needs_x64(graph, seed)
+        # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
+        self._plain = self._device is None and not self._x64
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -159,18 +164,23 @@ class Program:
         Outputs and updates are all computed from the variables' values at the start of the run.
         """
         arrays = self.check_feeds(feeds)
-        with self.running():
+        if self._plain:  # the common case, on every call: no context to enter
             outs = self.execute(arrays)
-            return {name: np.asarray(value) for name, value in zip(self.outputs, outs)}
+        else:
+            with self.running():
+                outs = self.execute(arrays)
+        return {name: np.asarray(value) for name, value in zip(self.outputs, outs)}
 
     __call__ = run
 
     def running(self) -> contextlib.AbstractContextManager:
-        """The context every run happens in: JAX's 64-bit mode and the chosen device."""
-        if self._device is None:  # the common case, on every call: no stack to build
-            return jax.enable_x64(True)
+        """The context every run happens in: JAX's 64-bit mode if the program has a 64-bit
+        value (see `needs_x64`), and the chosen device."""
+        if self._device is None:
+            return jax.enable_x64(True) if self._x64 else contextlib.nullcontext()
         stack = contextlib.ExitStack()
-        stack.enter_context(jax.enable_x64(True))
+        if self._x64:
+            stack.enter_context(jax.enable_x64(True))
         stack.enter_context(_on(self._device))
         return stack
 
@@ -210,6 +220,41 @@ class Program:
         variables with their shapes and dtypes.
         """
         self._values.update(load_state_file(path, self.state_signature()))
+
+
+def needs_x64(graph: Graph, seed: int) -> bool:
+    """Whether running `graph` needs JAX's 64-bit mode.
+
+    LANGUAGE.md §4: float64 and int64 are honoured without changing the caller's JAX
+    configuration, so a program with a 64-bit value runs inside `jax.enable_x64(True)`.
+    That context costs microseconds on every call, and a program without one does not
+    need it: when every node (leaves, constants, the equations inside fused regions) is
+    at most 32 bits wide, the lowerings compute the same bits with x64 on or off (they
+    pass explicit dtypes; tests/test_x64_mode.py checks every op's example both ways), so
+    such a program is traced and called in the caller's mode. Random keys are the one
+    place a Python int becomes an array: `jax.random.PRNGKey(seed)` gives other bits
+    without x64 for a seed outside [0, 2**32), so such a seed also needs the mode.
+    """
+    seeds = [seed]
+    nodes = graph.live_nodes() + list(graph.placeholders.values()) + list(graph.variables.values())
+    for node in nodes:
+        if node.dtype in WIDE_DTYPES or any(t.dtype in WIDE_DTYPES for t in _inner_types(node)):
+            return True
+        node_seed = node.attr("seed")
+        if isinstance(node_seed, int):
+            seeds.append(node_seed)
+    return not all(0 <= s < 2**32 for s in seeds)
+
+
+def _inner_types(node) -> list:
+    """The types of a fused node's inner equations (no other node has any)."""
+    if node.op != "fused":
+        return []
+    body = node.attr("body")
+    env = [s.type for s in node.srcs]
+    for op, refs, attrs in body.eqns:
+        env.append(REGISTRY[op].infer([env[r] for r in refs], dict(attrs)))
+    return env[len(node.srcs):]
 
 
 def _tuple_getter(names: list[str]):
