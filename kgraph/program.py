@@ -20,7 +20,7 @@ from .ops import REGISTRY
 from .parse import parse
 from .state import load_state_file, save_state_file
 from .timing import timed
-from .types import FLOAT_DTYPES
+from .types import FLOAT_DTYPES, np_dtype
 
 WIDE_DTYPES = frozenset({"float64", "int64"})
 
@@ -60,9 +60,11 @@ class Program:
         # counter into their key; without them the step needs no counter.
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
                                  for n in live_nodes)
+        self._output_names = [name for name, _ in graph.outputs]
         self._x64 = needs_x64(graph, seed)
         # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
         self._plain = self._device is None and not self._x64
+        self._feed_specs = _feed_specs(self._feeds_needed)
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -71,7 +73,7 @@ class Program:
 
     @property
     def outputs(self) -> list[str]:
-        return [name for name, _ in self._graph.outputs]
+        return list(self._output_names)
 
     @property
     def variables(self) -> dict[str, np.ndarray]:
@@ -107,30 +109,51 @@ class Program:
 
     # ---- running ---------------------------------------------------------------
     def _function(self):
-        """The jitted step: (updated variables, other variables, feeds, run counter) →
-        (outputs, new values of the updated variables), each a tuple in a fixed name order.
+        """The jitted step, flat: (updated variables..., other variables..., feeds...[, run
+        counter]) → (outputs..., new values of the updated variables...), in fixed name orders.
 
         The updated variables' buffers are donated, so XLA writes their new values in
-        place; the program keeps them on the device between runs. Tuples rather than
-        dicts, and no run counter unless a random op needs one, keep the per-call
-        dispatch cost down: in a training loop it is paid every step.
+        place; the program keeps them on the device between runs. Flat positional
+        arguments and results rather than nested tuples or dicts, and no run counter
+        unless a random op needs one, keep the per-call dispatch cost down: in a
+        training loop it is paid every step.
         """
         if self._jitted is None:
             g = self._graph
             fn = make_function([n for _, n in g.outputs], [n for _, n in g.updates],
                                self._feeds_needed, self._variables_needed)
             seed, donated, fixed, feed_names = self.seed, self._donated, self._fixed, self._feed_names
+            first_fixed, first_feed = len(donated), len(donated) + len(fixed)
+            counted = self._draws_random
 
-            def run(updated_values, fixed_values, feed_values, counter):  # `kgraph lower` shows jit_run
-                variables = dict(zip(donated, updated_values))
-                variables.update(zip(fixed, fixed_values))
-                rng = None if counter is None else jax.random.fold_in(jax.random.PRNGKey(seed), counter)
-                return fn(variables, dict(zip(feed_names, feed_values)), rng)
+            def run(*args):  # `kgraph lower` shows jit_run
+                variables = dict(zip(donated, args))
+                variables.update(zip(fixed, args[first_fixed:]))
+                rng = jax.random.fold_in(jax.random.PRNGKey(seed), args[-1]) if counted else None
+                outs, new_values = fn(variables, dict(zip(feed_names, args[first_feed:])), rng)
+                return outs + new_values
 
-            self._jitted = jax.jit(run, donate_argnums=(0,))
+            self._jitted = jax.jit(run, donate_argnums=tuple(range(len(donated))))
         return self._jitted
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The feeds as arrays of their placeholders' dtypes; a FeedError names what is wrong."""
+        specs = self._feed_specs
+        if specs is not None and len(feeds) == len(specs):
+            # The fast path: exactly the needed feeds, each a NumPy array that already has its
+            # placeholder's dtype and shape, which the full check would pass through unchanged.
+            out = {}
+            for name, dtype, shape in specs:
+                value = feeds.get(name)
+                if (value.__class__ is not np.ndarray or value.dtype != dtype
+                        or (value.shape != shape and not _dims_match(value.shape, shape))):
+                    break
+                out[name] = value
+            else:
+                return out
+        return self._check_feeds(feeds)
+
+    def _check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         placeholders = self._source_graph.placeholders
         spans = self._builder.leaf_spans
         for name in feeds:
@@ -149,14 +172,16 @@ class Program:
 
     def arguments(self, feeds: dict[str, Any]) -> tuple:
         """The positional arguments the next run passes to `_function()` (for tools that
-        lower or time it as run() would call it): (updated variables, other variables,
-        feeds, run counter or None)."""
+        lower or time it as run() would call it): the updated variables, the other
+        variables, the feeds, and the run counter if a random op draws from it."""
         return self._arguments(self.check_feeds(feeds))
 
     def _arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
-        values = self._values
-        counter = np.uint32(self._runs) if self._draws_random else None
-        return self._get_donated(values), self._get_fixed(values), self._get_feeds(arrays), counter
+        args = self._get_feeds(arrays)
+        if self._variables_needed:
+            values = self._values
+            args = self._get_donated(values) + self._get_fixed(values) + args
+        return args + (np.uint32(self._runs),) if self._draws_random else args
 
     def run(self, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once and apply the updates: a dict from output name to numpy array, in output order.
@@ -169,7 +194,7 @@ class Program:
         else:
             with self.running():
                 outs = self.execute(arrays)
-        return {name: np.asarray(value) for name, value in zip(self.outputs, outs)}
+        return dict(zip(self._output_names, map(np.asarray, outs)))
 
     __call__ = run
 
@@ -184,16 +209,19 @@ class Program:
         stack.enter_context(_on(self._device))
         return stack
 
-    def execute(self, arrays: dict[str, np.ndarray]) -> list:
+    def execute(self, arrays: dict[str, np.ndarray]) -> tuple:
         """One run on checked feeds (see `check_feeds`), inside `running()`.
 
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
         """
-        outs, new_values = self._function()(*self._arguments(arrays))
+        results = (self._jitted or self._function())(*self._arguments(arrays))
         self._runs += 1
-        self._values.update(zip(self._update_names, new_values))
-        return outs
+        if not self._update_names:
+            return results
+        n = len(self._output_names)
+        self._values.update(zip(self._update_names, results[n:]))
+        return results[:n]
 
     def wait(self) -> None:
         """Wait until the runs in flight have finished (execute does not wait)."""
@@ -255,6 +283,19 @@ def _inner_types(node) -> list:
     for op, refs, attrs in body.eqns:
         env.append(REGISTRY[op].infer([env[r] for r in refs], dict(attrs)))
     return env[len(node.srcs):]
+
+
+def _feed_specs(placeholders: list) -> list[tuple[str, np.dtype, tuple]] | None:
+    """(name, dtype, shape) of each placeholder for check_feeds' fast path; None where a
+    placeholder has a named dim (agreement across feeds is the full check's job)."""
+    if any(isinstance(d, str) for n in placeholders for d in n.shape):
+        return None
+    return [(n.attr("name"), np_dtype(n.dtype), n.shape) for n in placeholders]
+
+
+def _dims_match(shape: tuple, declared: tuple) -> bool:
+    """`shape` has `declared`'s rank and its size on every axis that `declared` fixes."""
+    return len(shape) == len(declared) and all(d is None or d == s for d, s in zip(declared, shape))
 
 
 def _tuple_getter(names: list[str]):
