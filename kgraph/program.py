@@ -61,6 +61,7 @@ class Program:
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
                                  for n in live_nodes)
         self._output_names = [name for name, _ in graph.outputs]
+        self._numbered_outputs = list(enumerate(self._output_names))
         # No variables and no random draws: the feeds are all the step takes, and all it returns
         # are the outputs (the common inference case gets the shortest path).
         self._stateless = not self._variables_needed and not self._draws_random
@@ -199,9 +200,11 @@ class Program:
         else:
             with self.running():
                 outs = self.execute(arrays)
+        # A plain loop over precomputed pairs: in CPython 3.11 a comprehension is a call with its
+        # own frame, and zip() an object per run (each measurable against a 13 µs jitted call).
         result = {}
-        for name, value in zip(self._output_names, outs):  # a loop: 3.11 gives a comprehension a frame
-            result[name] = np.asarray(value)
+        for i, name in self._numbered_outputs:
+            result[name] = np.asarray(outs[i])
         return result
 
     __call__ = run
