@@ -30,8 +30,8 @@ def measure(source: str, disabled: tuple) -> dict:
     prog = kgraph.compile(source, disabled_passes=disabled)
     fn = prog._function()
     x = np.random.default_rng(0).standard_normal((64, 64), dtype=np.float32)
-    args = ((), (x,))
-    with jax.enable_x64(True):
+    args = prog.arguments({"x": x})
+    with prog.running():
         start = time.perf_counter()
         traced = fn.trace(*args)
         trace = time.perf_counter() - start

@@ -1,4 +1,8 @@
-"""Per-call overhead: a tiny program through Program.run against the raw jitted function."""
+"""Per-call overhead: a tiny program through Program.run against the raw jitted function.
+
+After the ratio, the same call built up step by step (each row adds one part of
+`Program.run` to the previous one) shows where the difference goes.
+"""
 from __future__ import annotations
 
 import jax
@@ -17,5 +21,30 @@ def run(args) -> list[str]:
     for f in fns.values():
         f()
     t = interleaved(fns, repeats=15 if args.quick else 50, number=200)
-    return report("per-call overhead, float32[4] input:", t,
+    rows = report("per-call overhead, float32[4] input:", t,
                   [("kgraph / raw", "kgraph Program.run", "raw jax.jit", "(target <= 1.5)")])
+    return rows + breakdown(prog, raw, x, args.quick)
+
+
+def breakdown(prog, raw, x, quick: bool) -> list[str]:
+    step, numbered = prog._function(), prog._numbered_outputs
+
+    def results(outs):
+        result = {}
+        for i, name in numbered:
+            result[name] = np.asarray(outs[i])
+        return result
+
+    def checked(**feeds):
+        return results(step(prog._checked(feeds)["x"]))
+
+    fns = {"raw": lambda: np.asarray(raw(x)),
+           "step": lambda: np.asarray(step(x)[0]),
+           "+ result dict": lambda: results(step(x)),
+           "+ feed check": lambda: checked(x=x),
+           "Program.run": lambda: prog.run(x=x)}
+    for f in fns.values():
+        f()
+    t = interleaved(fns, repeats=30 if quick else 150, number=100)
+    return report("  where it goes (each row adds a part of Program.run):", t,
+                  [(f"{name} / raw", name, "raw", "") for name in list(fns)[1:]])

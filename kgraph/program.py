@@ -20,7 +20,9 @@ from .ops import REGISTRY
 from .parse import parse
 from .state import load_state_file, save_state_file
 from .timing import timed
-from .types import FLOAT_DTYPES
+from .types import FLOAT_DTYPES, np_dtype
+
+WIDE_DTYPES = frozenset({"float64", "int64"})
 
 
 class Program:
@@ -58,6 +60,15 @@ class Program:
         # counter into their key; without them the step needs no counter.
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
                                  for n in live_nodes)
+        self._output_names = [name for name, _ in graph.outputs]
+        self._numbered_outputs = list(enumerate(self._output_names))
+        # No variables and no random draws: the feeds are all the step takes, and all it returns
+        # are the outputs (the common inference case gets the shortest path).
+        self._stateless = not self._variables_needed and not self._draws_random
+        self._x64 = needs_x64(graph, seed)
+        # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
+        self._plain = self._device is None and not self._x64
+        self._feed_specs = _feed_specs(self._feeds_needed)
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -66,7 +77,7 @@ class Program:
 
     @property
     def outputs(self) -> list[str]:
-        return [name for name, _ in self._graph.outputs]
+        return list(self._output_names)
 
     @property
     def variables(self) -> dict[str, np.ndarray]:
@@ -102,30 +113,53 @@ class Program:
 
     # ---- running ---------------------------------------------------------------
     def _function(self):
-        """The jitted step: (updated variables, other variables, feeds, run counter) →
-        (outputs, new values of the updated variables), each a tuple in a fixed name order.
+        """The jitted step, flat: (updated variables..., other variables..., feeds...[, run
+        counter]) → (outputs..., new values of the updated variables...), in fixed name orders.
 
         The updated variables' buffers are donated, so XLA writes their new values in
-        place; the program keeps them on the device between runs. Tuples rather than
-        dicts, and no run counter unless a random op needs one, keep the per-call
-        dispatch cost down: in a training loop it is paid every step.
+        place; the program keeps them on the device between runs. Flat positional
+        arguments and results rather than nested tuples or dicts, and no run counter
+        unless a random op needs one, keep the per-call dispatch cost down: in a
+        training loop it is paid every step.
         """
         if self._jitted is None:
             g = self._graph
             fn = make_function([n for _, n in g.outputs], [n for _, n in g.updates],
                                self._feeds_needed, self._variables_needed)
             seed, donated, fixed, feed_names = self.seed, self._donated, self._fixed, self._feed_names
+            first_fixed, first_feed = len(donated), len(donated) + len(fixed)
+            counted = self._draws_random
 
-            def run(updated_values, fixed_values, feed_values, counter):  # `kgraph lower` shows jit_run
-                variables = dict(zip(donated, updated_values))
-                variables.update(zip(fixed, fixed_values))
-                rng = None if counter is None else jax.random.fold_in(jax.random.PRNGKey(seed), counter)
-                return fn(variables, dict(zip(feed_names, feed_values)), rng)
+            def run(*args):  # `kgraph lower` shows jit_run
+                variables = dict(zip(donated, args))
+                variables.update(zip(fixed, args[first_fixed:]))
+                rng = jax.random.fold_in(jax.random.PRNGKey(seed), args[-1]) if counted else None
+                outs, new_values = fn(variables, dict(zip(feed_names, args[first_feed:])), rng)
+                return outs + new_values
 
-            self._jitted = jax.jit(run, donate_argnums=(0,))
+            self._jitted = jax.jit(run, donate_argnums=tuple(range(len(donated))))
         return self._jitted
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The feeds as arrays of their placeholders' dtypes; a FeedError names what is wrong."""
+        return dict(self._checked(feeds))
+
+    def _checked(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+        """check_feeds, but `feeds` itself when it passes the fast path (run's own kwargs)."""
+        specs = self._feed_specs
+        if specs is not None and len(feeds) == len(specs):
+            # Exactly the needed feeds, each a NumPy array that already has its placeholder's
+            # dtype and a shape that fits: the full check would pass them through unchanged.
+            for name, dtype, shape in specs:
+                value = feeds.get(name)
+                if (value.__class__ is not np.ndarray or value.dtype != dtype
+                        or (value.shape != shape and not _dims_match(value.shape, shape))):
+                    break
+            else:
+                return feeds
+        return self._check_feeds(feeds)
+
+    def _check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         placeholders = self._source_graph.placeholders
         spans = self._builder.leaf_spans
         for name in feeds:
@@ -144,46 +178,66 @@ class Program:
 
     def arguments(self, feeds: dict[str, Any]) -> tuple:
         """The positional arguments the next run passes to `_function()` (for tools that
-        lower or time it as run() would call it): (updated variables, other variables,
-        feeds, run counter or None)."""
+        lower or time it as run() would call it): the updated variables, the other
+        variables, the feeds, and the run counter if a random op draws from it."""
         return self._arguments(self.check_feeds(feeds))
 
     def _arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
-        values = self._values
-        counter = np.uint32(self._runs) if self._draws_random else None
-        return self._get_donated(values), self._get_fixed(values), self._get_feeds(arrays), counter
+        args = self._get_feeds(arrays)
+        if self._variables_needed:
+            values = self._values
+            args = self._get_donated(values) + self._get_fixed(values) + args
+        return args + (np.uint32(self._runs),) if self._draws_random else args
 
     def run(self, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once and apply the updates: a dict from output name to numpy array, in output order.
 
         Outputs and updates are all computed from the variables' values at the start of the run.
         """
-        arrays = self.check_feeds(feeds)
-        with self.running():
+        arrays = self._checked(feeds)
+        if self._plain:  # the common case, on every call: no context to enter
             outs = self.execute(arrays)
-            return {name: np.asarray(value) for name, value in zip(self.outputs, outs)}
+        else:
+            with self.running():
+                outs = self.execute(arrays)
+        # A plain loop over precomputed pairs: in CPython 3.11 a comprehension is a call with its
+        # own frame, and zip() an object per run (each measurable against a 13 µs jitted call).
+        result = {}
+        for i, name in self._numbered_outputs:
+            result[name] = np.asarray(outs[i])
+        return result
 
     __call__ = run
 
     def running(self) -> contextlib.AbstractContextManager:
-        """The context every run happens in: JAX's 64-bit mode and the chosen device."""
-        if self._device is None:  # the common case, on every call: no stack to build
-            return jax.enable_x64(True)
+        """The context every run happens in: JAX's 64-bit mode if the program has a 64-bit
+        value (see `needs_x64`), and the chosen device."""
+        if self._device is None:
+            return jax.enable_x64(True) if self._x64 else contextlib.nullcontext()
         stack = contextlib.ExitStack()
-        stack.enter_context(jax.enable_x64(True))
+        if self._x64:
+            stack.enter_context(jax.enable_x64(True))
         stack.enter_context(_on(self._device))
         return stack
 
-    def execute(self, arrays: dict[str, np.ndarray]) -> list:
+    def execute(self, arrays: dict[str, np.ndarray]) -> tuple:
         """One run on checked feeds (see `check_feeds`), inside `running()`.
 
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
         """
-        outs, new_values = self._function()(*self._arguments(arrays))
+        step = self._jitted or self._function()
+        if self._stateless:
+            results = step(*self._get_feeds(arrays))
+            self._runs += 1
+            return results
+        results = step(*self._arguments(arrays))
         self._runs += 1
-        self._values.update(zip(self._update_names, new_values))
-        return outs
+        if not self._update_names:
+            return results
+        n = len(self._output_names)
+        self._values.update(zip(self._update_names, results[n:]))
+        return results[:n]
 
     def wait(self) -> None:
         """Wait until the runs in flight have finished (execute does not wait)."""
@@ -210,6 +264,54 @@ class Program:
         variables with their shapes and dtypes.
         """
         self._values.update(load_state_file(path, self.state_signature()))
+
+
+def needs_x64(graph: Graph, seed: int) -> bool:
+    """Whether running `graph` needs JAX's 64-bit mode.
+
+    LANGUAGE.md §4: float64 and int64 are honoured without changing the caller's JAX
+    configuration, so a program with a 64-bit value runs inside `jax.enable_x64(True)`.
+    That context costs microseconds on every call, and a program without one does not
+    need it: when every node (leaves, constants, the equations inside fused regions) is
+    at most 32 bits wide, the lowerings compute the same bits with x64 on or off (they
+    pass explicit dtypes; tests/test_x64_mode.py checks every op's example both ways), so
+    such a program is traced and called in the caller's mode. Random keys are the one
+    place a Python int becomes an array: `jax.random.PRNGKey(seed)` gives other bits
+    without x64 for a seed outside [0, 2**32), so such a seed also needs the mode.
+    """
+    seeds = [seed]
+    nodes = graph.live_nodes() + list(graph.placeholders.values()) + list(graph.variables.values())
+    for node in nodes:
+        if node.dtype in WIDE_DTYPES or any(t.dtype in WIDE_DTYPES for t in _inner_types(node)):
+            return True
+        node_seed = node.attr("seed")
+        if isinstance(node_seed, int):
+            seeds.append(node_seed)
+    return not all(0 <= s < 2**32 for s in seeds)
+
+
+def _inner_types(node) -> list:
+    """The types of a fused node's inner equations (no other node has any)."""
+    if node.op != "fused":
+        return []
+    body = node.attr("body")
+    env = [s.type for s in node.srcs]
+    for op, refs, attrs in body.eqns:
+        env.append(REGISTRY[op].infer([env[r] for r in refs], dict(attrs)))
+    return env[len(node.srcs):]
+
+
+def _feed_specs(placeholders: list) -> list[tuple[str, np.dtype, tuple]] | None:
+    """(name, dtype, shape) of each placeholder for check_feeds' fast path; None where a
+    placeholder has a named dim (agreement across feeds is the full check's job)."""
+    if any(isinstance(d, str) for n in placeholders for d in n.shape):
+        return None
+    return [(n.attr("name"), np_dtype(n.dtype), n.shape) for n in placeholders]
+
+
+def _dims_match(shape: tuple, declared: tuple) -> bool:
+    """`shape` has `declared`'s rank and its size on every axis that `declared` fixes."""
+    return len(shape) == len(declared) and all(d is None or d == s for d, s in zip(declared, shape))
 
 
 def _tuple_getter(names: list[str]):

@@ -51,3 +51,35 @@ def test_read_feed_value_literals_and_files(tmp_path):
         read_feed_value("__import__('os')")
     with pytest.raises(ValueError, match="no such file"):
         read_feed_value(str(tmp_path / "nope.npz"))
+
+
+def test_arrays_of_the_right_dtype_and_shape_pass_through_unchanged(prog):
+    x, i, u = np.ones((5, 2), np.float32), np.arange(3, dtype=np.int32), np.array([1, 2], np.uint8)
+    arrays = prog.check_feeds({"x": x, "i": i, "u": u})
+    assert arrays["x"] is x and arrays["i"] is i and arrays["u"] is u
+    converted = prog.check_feeds({"x": x.astype(np.float64), "i": [0, 1, 2], "u": u})
+    assert converted["x"].dtype == np.float32 and converted["i"].dtype == np.int32
+    np.testing.assert_array_equal(prog.run(x=x, i=i, u=u)["j"], i + 1)
+
+
+@pytest.mark.parametrize("feeds, message", [
+    (dict(x=np.ones((1, 3), np.float32)), "(axis 1: 3 != 2)"),
+    (dict(x=np.ones(2, np.float32)), "(rank 1 != 2)"),
+    (dict(i=np.ones(4, np.int32)), "(axis 0: 4 != 3)"),
+    (dict(u=None, w=np.ones(2, np.uint8)), "feed 'w' matches no placeholder"),
+])
+def test_arrays_of_the_right_dtype_still_get_every_check(prog, feeds, message):
+    given = {"x": np.ones((1, 2), np.float32), "i": np.arange(3, dtype=np.int32), "u": np.ones(2, np.uint8)}
+    given.update(feeds)
+    given = {k: v for k, v in given.items() if v is not None}
+    with pytest.raises(kgraph.FeedError) as info:
+        prog.run(**given)
+    assert message in info.value.message
+
+
+def test_named_dims_agree_across_feeds_of_the_right_dtype():
+    prog = kgraph.compile("placeholder a: float32[n, 2]\nplaceholder b: float32[n]\noutput a[:, 0] + b as c",
+                          filename="named.kg")
+    with pytest.raises(kgraph.FeedError, match="dimension 'n' is 4 here but 3 in feed 'a'"):
+        prog.run(a=np.ones((3, 2), np.float32), b=np.ones(4, np.float32))
+    assert prog.run(a=np.ones((3, 2), np.float32), b=np.ones(3, np.float32))["c"].tolist() == [2.0] * 3

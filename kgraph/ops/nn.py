@@ -97,7 +97,10 @@ def _lower_sparse_categorical_crossentropy(target, output, *, from_logits, axis)
     logits = jnp.moveaxis(output, one_axis(axis, output.ndim), -1)
     if not from_logits:
         logits = jnp.log(_clipped(logits))
-    labels = target.astype(jnp.int64).reshape(logits.shape[:-1])
+    # 32-bit labels unless the target is 64-bit: the same bits with x64 on or off (XLA saturates
+    # a float beyond int32, which is out of range either way), and no int64 request without x64.
+    labels = target.astype(jnp.int64 if target.dtype.itemsize == 8 else jnp.int32)
+    labels = labels.reshape(logits.shape[:-1])
     valid = (labels >= 0) & (labels < logits.shape[-1])
     picked = jnp.take_along_axis(logits, jnp.where(valid, labels, 0)[..., None], axis=-1)[..., 0]
     loss = jax.nn.logsumexp(logits, axis=-1) - picked
