@@ -69,6 +69,15 @@ class Program:
         # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
         self._plain = self._device is None and not self._x64
         self._feed_specs = _feed_specs(self._feeds_needed)
+        self._place_fixed()
+
+    def _place_fixed(self) -> None:
+        """Move the variables that no run updates to the device, once: passed as NumPy
+        arrays they would be copied to the device on every run (the updated ones live on
+        the device after the first run)."""
+        with self.running():
+            for name in self._fixed:
+                self._values[name] = jax.device_put(self._values[name], self._device)
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -248,6 +257,7 @@ class Program:
         """Variables back to their initial values."""
         self._values = {k: v.copy() for k, v in self._initial.items()}
         self._runs = 0
+        self._place_fixed()
 
     def state_signature(self) -> dict[str, tuple[str, tuple]]:
         """name → (dtype, shape) of every variable: what a state file must hold."""
@@ -264,6 +274,7 @@ class Program:
         variables with their shapes and dtypes.
         """
         self._values.update(load_state_file(path, self.state_signature()))
+        self._place_fixed()
 
 
 def needs_x64(graph: Graph, seed: int) -> bool:
