@@ -157,11 +157,12 @@ class Program:
         """check_feeds, but `feeds` itself when it passes the fast path (run's own kwargs)."""
         specs = self._feed_specs
         if specs is not None and len(feeds) == len(specs):
-            # Exactly the needed feeds, each a NumPy array that already has its placeholder's
-            # dtype and a shape that fits: the full check would pass them through unchanged.
+            # Exactly the needed feeds, each a NumPy or JAX array that already has its
+            # placeholder's dtype and a shape that fits: the full check would only copy a JAX
+            # array to the host, and the step would copy it back.
             for name, dtype, shape in specs:
                 value = feeds.get(name)
-                if (value.__class__ is not np.ndarray or value.dtype != dtype
+                if (not (value.__class__ is np.ndarray or _is_device_array(value)) or value.dtype != dtype
                         or (value.shape != shape and not _dims_match(value.shape, shape))):
                     break
             else:
@@ -318,6 +319,11 @@ def _feed_specs(placeholders: list) -> list[tuple[str, np.dtype, tuple]] | None:
     if any(isinstance(d, str) for n in placeholders for d in n.shape):
         return None
     return [(n.attr("name"), np_dtype(n.dtype), n.shape) for n in placeholders]
+
+
+def _is_device_array(value: Any) -> bool:
+    """A concrete JAX array (not a tracer: a run cannot be traced)."""
+    return isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer)
 
 
 def _dims_match(shape: tuple, declared: tuple) -> bool:

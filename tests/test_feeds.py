@@ -83,3 +83,14 @@ def test_named_dims_agree_across_feeds_of_the_right_dtype():
     with pytest.raises(kgraph.FeedError, match="dimension 'n' is 4 here but 3 in feed 'a'"):
         prog.run(a=np.ones((3, 2), np.float32), b=np.ones(4, np.float32))
     assert prog.run(a=np.ones((3, 2), np.float32), b=np.ones(3, np.float32))["c"].tolist() == [2.0] * 3
+
+
+def test_jax_arrays_feed_a_run_and_get_every_check(prog):
+    import jax.numpy as jnp
+
+    x, i, u = jnp.ones((5, 2), jnp.float32), jnp.arange(3, dtype=jnp.int32), jnp.array([1, 2], jnp.uint8)
+    np.testing.assert_array_equal(prog.run(x=x, i=i, u=u)["j"], np.arange(3) + 1)
+    with pytest.raises(kgraph.FeedError, match=r"\(axis 1: 3 != 2\)"):
+        prog.run(x=jnp.ones((5, 3), jnp.float32), i=i, u=u)
+    wide = prog.run(x=x.astype(jnp.float16), i=i, u=u)  # converted by the full check, as NumPy is
+    np.testing.assert_array_equal(wide["j"], np.arange(3) + 1)
