@@ -1,8 +1,8 @@
 """IR → JAX: a small interpreter over the equations, traced once by `jax.jit`.
 
 Each op's lowering sits in its registry entry; this loop only feeds them values.
-Ops that need the interpreter itself (gradients, unseeded random draws) use
-`lower_node(ctx, node, inputs)`.
+Ops that need the interpreter itself (gradients, unseeded random draws, a
+crossentropy reading a softmax's logits) use `lower_node(ctx, node, inputs)`.
 """
 from __future__ import annotations
 
@@ -26,15 +26,22 @@ class Interpreter:
         self.leaves = leaves  # node id → value, for placeholders and variables
         self.rng = rng
         self.memo: dict[Any, Any] = {}
+        self.env: dict[int, Any] = dict(leaves)
 
     def evaluate(self, roots: list[Node], env: dict[int, Any] | None = None) -> list[Any]:
         env = dict(self.leaves) if env is None else env
+        self.env = env
         stop = set(env)
         for node in _order(roots, stop):
             if node.id in env:
                 continue
             env[node.id] = self.apply(node, [env[s.id] for s in node.srcs])
         return [env[r.id] for r in roots]
+
+    def value(self, node: Node) -> Any:
+        """A node's value in the running evaluation, computed now if it has not been yet
+        (where a gradient target's override cut it off)."""
+        return self.env[node.id] if node.id in self.env else self.evaluate([node], self.env)[0]
 
     def evaluate_with(self, root: Node, overrides: dict[Node, Any]) -> Any:
         """`root` with some nodes replaced by given values (what gradients differentiate)."""
@@ -45,21 +52,21 @@ class Interpreter:
 
     def apply(self, node: Node, inputs: list[Any]) -> Any:
         op = REGISTRY[node.op]
-        if op.lower_node is not None:
-            value = op.lower_node(self, node, inputs)
-        elif op.lower is None:
+        if op.lower_node is None and op.lower is None:
             raise LoweringError(f"op {node.op!r} has no lowering")
-        else:
-            try:
+        try:
+            if op.lower_node is not None:
+                value = op.lower_node(self, node, inputs)
+            else:
                 value = op.lower(*inputs, **dict(node.attrs))
-            except (TypeError, ValueError) as e:
-                # Only dims unknown at compile time can disagree here; with static shapes the
-                # shape rule has already checked, so anything else is a bug and propagates.
-                if all(s.type.is_static() for s in node.srcs):
-                    raise
-                got = ", ".join(f"{tuple(v.shape)}" for v in inputs)
-                raise ShapeError(f"{node.op}: the run-time shapes do not agree: got {got} for "
-                                 f"{', '.join(str(s.type) for s in node.srcs)}", node.span) from e
+        except (TypeError, ValueError) as e:
+            # Only dims unknown at compile time can disagree here; with static shapes the
+            # shape rule has already checked, so anything else is a bug and propagates.
+            if all(s.type.is_static() for s in node.srcs):
+                raise
+            got = ", ".join(f"{tuple(v.shape)}" for v in inputs)
+            raise ShapeError(f"{node.op}: the run-time shapes do not agree: got {got} for "
+                             f"{', '.join(str(s.type) for s in node.srcs)}", node.span) from e
         check(node, value)
         return value
 

@@ -116,15 +116,77 @@ t = [[1.0, 0.0, 0.0]]
 output categorical_crossentropy(t, softmax(z)) as c, categorical_crossentropy(t, z, from_logits=True) as cl
 output sparse_categorical_crossentropy([0], softmax(z)) as s, sparse_categorical_crossentropy([0], z, True) as sl
 output categorical_crossentropy(t, softmax(z) * 1) as clipped
+output categorical_crossentropy(t, softmax(z, axis=0)) as other_axis
 """
     z = np.array([[-30.0, 30.0, 0.0]], np.float32)
     out = run_both(src, z=z)
     expected = -log_softmax(z.astype(np.float64))[:, 0]
     for name in ("c", "cl", "s", "sl"):
         np.testing.assert_allclose(out[name], expected, rtol=1e-6, err_msg=name)
+    # Not read through (as Keras): the written probabilities, and a softmax over axis 0
+    # (tf.nn.softmax makes a Softmax op only for the last axis).
     np.testing.assert_allclose(out["clipped"], -np.log(np.float32(EPS)), rtol=1e-6)
+    np.testing.assert_allclose(out["other_axis"], cce(np.array([[1.0, 0.0, 0.0]]), softmax(z, 0)), rtol=1e-6)
+    # The graph keeps the program as written; the optimizer makes the read-through explicit.
+    assert "softmax" in kgraph.compile(src, opt_level=0).ir()
     ir = kgraph.compile(src.split("\noutput categorical_crossentropy(t, softmax(z) * 1)")[0]).ir()
     assert "softmax" not in ir.replace("crossentropy", "")
+
+
+def test_saturated_crossentropies_of_activations_agree_at_every_level_values_and_gradients():
+    # Logits of size 1e4: the softmax/sigmoid saturates to exact 0s and 1s, where the clipped
+    # probability form gives a wrong loss and zero gradients. Every level reads the logits.
+    src = """
+placeholder z: float32[2, 3]
+placeholder t: float32[2, 3]
+c = categorical_crossentropy(t, softmax(z))
+s = sparse_categorical_crossentropy([2, 0], softmax(z))
+b = binary_crossentropy(t, sigmoid(z))
+output c, s, b, gradients(sum(c), [z]) as dc, gradients(sum(s), [z]) as ds, gradients(sum(b), [z]) as db
+"""
+    z = np.array([[-1e4, 1e4, 0.25], [3e4, -2e4, 1e4]], np.float32)
+    t = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]], np.float32)
+    zd = z.astype(np.float64)
+    labels = one_hot(np.array([2, 0]), 3, np.float64)
+    log_p = zd - zd.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))  # log_softmax without underflow
+    p, q = np.exp(log_p), 0.5 * (1 + np.tanh(zd / 2))  # softmax, sigmoid
+    expected = {"c": -np.sum(t * log_p, -1), "s": -np.sum(labels * log_p, -1),
+                "b": bce_logits(t, zd), "dc_0": p * t.sum(-1, keepdims=True) - t,
+                "ds_0": p - labels, "db_0": q - t}
+    for level in (0, 1, 2):
+        out = kgraph.compile(src, opt_level=level).run(z=z, t=t)
+        for name, value in expected.items():
+            assert np.all(np.isfinite(out[name])), (level, name)
+            np.testing.assert_allclose(out[name], value, rtol=1e-6, atol=1e-6, err_msg=f"-O{level} {name}")
+
+
+def test_read_through_survives_folding_and_gradient_targets():
+    # Constant logits: folding the softmax would leave the loss a constant of probabilities,
+    # which it would no longer read through (clipped: 16.1 rather than 2e4).
+    src = ("placeholder t: float32[None, 3]\n"
+           "output categorical_crossentropy(t, softmax([[1e4, 0.0, -1e4]]))")
+    t = np.array([[0.0, 0.0, 1.0]], np.float32)
+    for level in (0, 1, 2):
+        out = kgraph.compile(src, opt_level=level).run(t=t)["out0"]
+        np.testing.assert_allclose(out, [2e4], rtol=1e-6, err_msg=f"-O{level}")
+    # The loss reads the logits under p, not p itself: its gradient with respect to p is
+    # zeros with a warning (Keras's tf.gradients gives None), and with respect to z exact at
+    # every level, even behind the barrier that the optimizer puts on the target p.
+    src = """
+placeholder z: float64[2, 3]
+t = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+p = softmax(z * 2.0)
+loss = sum(categorical_crossentropy(t, p))
+output gradients(loss, [p, z]) as g
+"""
+    z = np.array([[0.5, -1.0, 2.0], [1e4, 0.0, -3e4]])  # row 2 saturated: read as probabilities, d/dz = 0
+    want = (softmax(2 * z) - np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])) * 2
+    for level in (0, 1, 2):
+        with pytest.warns(kgraph.KGraphWarning, match="the loss does not depend on p; its gradient is zeros"):
+            out = kgraph.compile(src, opt_level=level).run(z=z)
+        np.testing.assert_array_equal(out["g_0"], np.zeros((2, 3)), err_msg=f"-O{level}")
+        np.testing.assert_allclose(out["g_1"], want, rtol=1e-12, err_msg=f"-O{level}")
 
 
 def test_from_logits_with_a_softmax_output_warns_and_reads_through():

@@ -188,8 +188,10 @@ def test_ir_command_shows_every_pass(tmp_path, capsys):
     f.write_text(LOGREG_SUM)
     assert main(["ir", str(f)]) == 0
     out = capsys.readouterr().out
-    assert "front end (every level):" in out and "categorical_crossentropy(..., softmax(z))" in out
     assert "before (" in out and "after (" in out
+    before, after = out.split("passes (-O2)")
+    assert "categorical_crossentropy[axis=-1 from_logits=False]" in before and "softmax" in before
+    assert "crossentropy-logits ×1" in out and "softmax" not in after
     for name in PASS_NAMES:
         assert f"\n  {name} " in out
     assert "merge add" in out and "mul-one" in out and "fold sum" in out and "fold divide" in out

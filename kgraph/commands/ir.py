@@ -17,10 +17,6 @@ examples:
   kgraph ir model.kg --fast-math --after      rules that are not exact for NaN/inf too
 """
 
-LOSSES = {"categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax",
-          "binary_crossentropy": "sigmoid"}
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..cli import add_compile_options
 
@@ -48,11 +44,6 @@ def main(args) -> int:
     if args.after:
         print(format_ir(optimised))
         return 0
-    notes = front_end_notes(graph)
-    if notes:
-        print("front end (every level):")
-        for note in notes:
-            print("  " + note)
     print(f"before ({len(toposort(graph.roots()))} nodes):")
     print(format_ir(graph))
     print(f"passes (-O{args.opt_level}{', fast-math' if args.fast_math else ''}):")
@@ -65,24 +56,3 @@ def main(args) -> int:
     print(format_ir(optimised))
     return 0
 
-
-def front_end_notes(graph) -> list[str]:
-    """Crossentropies the builder computes from logits because their output is a softmax/sigmoid.
-
-    The builder (Keras's _get_logits) reads `loss(t, softmax(z))` as `loss(t, z,
-    from_logits=True)`; the softmax it read through is left dead in its graph.
-    """
-    notes = []
-    everything = list(graph._interned.values())
-    for node in everything:
-        activation = LOSSES.get(node.op)
-        if activation is None or not node.attr("from_logits") or node.span is None:
-            continue
-        logits = node.srcs[1]
-        if "from_logits" in node.span.text():
-            continue  # the program asked for logits itself
-        if any(n.op == activation and n.srcs == (logits,) for n in everything):
-            s = node.span
-            notes.append(f"{s.filename}:{s.line}:{s.column}: {node.op}(..., {activation}(z)) is computed "
-                         f"from the logits z (from_logits=True), as Keras does")
-    return notes

@@ -2,9 +2,11 @@
 l2_normalize and bias_add.
 
 As tf_keras's `_get_logits`, a crossentropy whose `output` is directly a `softmax`
-(for the binary form, a `sigmoid`) is computed from the logits underneath, with
-`from_logits=True`; if the call already said `from_logits=True`, Keras warns and
-does the same. This happens when the program is built, so every -O level agrees.
+over the last axis (for the binary form, a `sigmoid`) is computed from the logits
+underneath, with `from_logits=True`; if the call already said `from_logits=True`,
+Keras warns and does the same. The graph keeps the program as written: the
+lowering reads through (`logits_read`), so every -O level computes this, and the
+optimizer's `stabilize` pass makes it explicit (`crossentropy-logits` rules).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..ir import Node
 from ..types import broadcast_dim, TensorType, dims_agree, is_float, promote
 from .reduce import reduced_shape
 from .registry import Op, OpError, axis_arg, elementwise_type, require_float
@@ -124,25 +127,55 @@ def _lower_binary_crossentropy(target, output, *, from_logits):
     return -bce
 
 
-def _read_through(activation: str):
-    """A `build` that reads an `output` made by `activation` as its logits (_get_logits)."""
-
-    def build(builder, site, args):
-        output = args["output"]
-        if output.op == activation:
-            if args["from_logits"]:
-                builder.warn(f"{site.name} received from_logits=True, but {site.label('output')} "
-                             f"was produced by {activation} and so does not represent logits; "
-                             f"the logits under it are used", site.arg_span("output"))
-            args = dict(args, output=output.srcs[0], from_logits=True)
-        return builder.make_node(site.name, args, site)
-
-    return build
+# The activation whose output each loss reads as its logits (tf_keras's _get_logits).
+READS_LOGITS = {"categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax",
+                "binary_crossentropy": "sigmoid"}
 
 
-def _loss(signature, infer, lower, activation, doc, example):
-    return Op(signature, infer=infer, lower=lower, tensors=("target", "output"),
-              build=_read_through(activation), doc=doc, example=example, category="nn")
+def logits_read(loss_op: str, output: Node) -> Node | None:
+    """The logits a crossentropy computes from when its operand is `output`, or None.
+
+    Keras reads through a sigmoid (binary form) and a softmax over the last axis:
+    tf.nn.softmax makes a Softmax op only there (over another axis it ends in a
+    transpose), and _get_logits looks for that op alone, whatever the loss's axis.
+    """
+    activation = READS_LOGITS.get(loss_op)
+    if activation is None or output.op != activation:
+        return None
+    if activation == "softmax":
+        axis, ndim = output.attr("axis"), output.type.ndim
+        if not isinstance(axis, int) or axis % ndim != ndim - 1:
+            return None
+    return output.srcs[0]
+
+
+def _build_loss(builder, site, args):
+    output = args["output"]
+    if args["from_logits"] and logits_read(site.name, output) is not None:
+        builder.warn(f"{site.name} received from_logits=True, but {site.label('output')} was "
+                     f"produced by {output.op} and so does not represent logits; the logits "
+                     f"under it are used", site.arg_span("output"))
+    return builder.make_node(site.name, args, site)
+
+
+def _read_through(lower):
+    """A `lower_node`: `lower`, computed from the logits where Keras reads them."""
+
+    def lower_node(ctx, node, inputs):
+        attrs = dict(node.attrs)
+        logits = logits_read(node.op, node.srcs[1])
+        if logits is not None:
+            inputs = [inputs[0], ctx.value(logits)]
+            attrs["from_logits"] = True
+        return lower(*inputs, **attrs)
+
+    return lower_node
+
+
+def _loss(signature, infer, lower, doc, example):
+    return Op(signature, infer=infer, lower=None, lower_node=_read_through(lower),
+              tensors=("target", "output"), build=_build_loss, doc=doc, example=example,
+              category="nn")
 
 
 # ---- l2_normalize and bias_add ---------------------------------------------------------
@@ -203,17 +236,17 @@ OPS = [
        doc="Softmax of a tensor along an axis: exp(x) / sum(exp(x)).",
        example="output softmax([[1.0, 2.0, 3.0]])", category="nn"),
     _loss("categorical_crossentropy(target, output, from_logits=False, axis=-1)", _crossentropy_type,
-          _lower_categorical_crossentropy, "softmax",
+          _lower_categorical_crossentropy,
           "Categorical crossentropy between a one-hot target and an output tensor (probabilities "
-          "renormalised to sum 1 and clipped to [1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
+          "renormalised to sum 1 and clipped to [1e-7, 1 - 1e-7]; a softmax output over the last axis is read as its logits).",
           "t = [[0.0, 1.0, 0.0]]\np = softmax([[1.0, 2.0, 3.0]])\noutput categorical_crossentropy(t, p)"),
     _loss("sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1)",
-          _sparse_crossentropy_type, _lower_sparse_categorical_crossentropy, "softmax",
+          _sparse_crossentropy_type, _lower_sparse_categorical_crossentropy,
           "Categorical crossentropy with integer class targets (probabilities clipped to "
-          "[1e-7, 1 - 1e-7]; a softmax output is read as its logits).",
+          "[1e-7, 1 - 1e-7]; a softmax output over the last axis is read as its logits).",
           "p = [[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]\noutput sparse_categorical_crossentropy([1, 2], p)"),
     _loss("binary_crossentropy(target, output, from_logits=False)", _binary_crossentropy_type,
-          _lower_binary_crossentropy, "sigmoid",
+          _lower_binary_crossentropy,
           "Elementwise binary crossentropy (probabilities clipped to [1e-7, 1 - 1e-7], plus 1e-7 "
           "in the logs, as tf_keras; a sigmoid output is read as its logits).",
           "output binary_crossentropy([[0.0, 1.0]], [[0.2, 0.9]])"),

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ir import Graph, Node
 from ..lower import evaluate_constants
+from ..ops.nn import READS_LOGITS, logits_read
 from .patterns import COMMUTATIVE
 from .rewrite import Options, Rewriter, foldable
 
@@ -60,6 +61,9 @@ class _Folder(Rewriter):
         for n in order:
             if n.op == "const" or (foldable(n, limit) and all(s.id in constant for s in n.srcs)):
                 constant.add(n.id)
+        for n in order:  # a softmax a crossentropy reads through stays one (its logits fold)
+            if n.op in READS_LOGITS and n.id not in constant and logits_read(n.op, n.srcs[1]) is not None:
+                constant.discard(n.srcs[1].id)
         needed = {n.id for n in self.old.roots()}
         for n in order:
             if n.id not in constant:

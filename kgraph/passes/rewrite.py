@@ -23,6 +23,7 @@ import numpy as np
 
 from ..ir import ConstValue, Graph, Node, toposort
 from ..ops import REGISTRY, OpError
+from ..ops.nn import READS_LOGITS, logits_read
 from ..types import TensorType, dtype_name, np_dtype
 from .patterns import RuleSet
 
@@ -65,11 +66,35 @@ class Rewriter:
             return old
         mapping = self.mapping
         for node in order:
-            new = self.visit(node, [mapping[s.id] for s in node.srcs])
+            srcs = [mapping[s.id] for s in node.srcs]
+            if node.op in READS_LOGITS:
+                srcs = self._keep_reading(node, srcs)
+            new = self.visit(node, srcs)
             if node.id in targets:
-                new = self.graph.make("barrier", (new,), {"uid": self.graph.fresh_id()}, new.type)
+                new = self.barrier(new)
             mapping[node.id] = new
         return self.finish(old, mapping)
+
+    def _keep_reading(self, old: Node, srcs: list[Node]) -> list[Node]:
+        """A crossentropy's new operand, read as logits (nn.logits_read) exactly where the old one was.
+
+        A gradient target's barrier does not hide the softmax a crossentropy reads through
+        (the loss does not use the target's value there, as in Keras); and a softmax that a
+        rule uncovers (`softmax(z) * 1` → `softmax(z)`) is hidden behind a barrier, since
+        the program gave the crossentropy probabilities, not a softmax.
+        """
+        target, output = srcs
+        if logits_read(old.op, old.srcs[1]) is not None:
+            if output.op == "barrier" and logits_read(old.op, output.srcs[0]) is not None:
+                return [target, output.srcs[0]]
+        elif logits_read(old.op, output) is not None:
+            self.fired["keep-probabilities"] += 1
+            return [target, self.barrier(output)]
+        return srcs
+
+    def barrier(self, node: Node) -> Node:
+        """`node` behind an identity that no rewrite merges or looks through."""
+        return self.graph.make("barrier", (node,), {"uid": self.graph.fresh_id()}, node.type)
 
     def prepare(self, order: list[Node]) -> None:
         """A hook for passes that look at the whole old graph first (use counts, say)."""
