@@ -40,7 +40,7 @@ class Builder:
         self.filename = filename
         self.source = source
         self.floatx = floatx
-        self.graph = Graph()
+        self.graph = Graph(intern=False)  # the program as written: merging is the cse pass's
         self.globals = Scope()
         self.warnings: list[KGraphWarning] = []
         self.bindings: list[Binding] = []
@@ -51,6 +51,7 @@ class Builder:
         self._output_names: set[str] = set()
         self._update_spans: dict[str, Span] = {}
         self._output_items = 0
+        self._lifted: dict[int, tuple[Any, Node]] = {}  # id of a literal list → (it, its node)
 
     @property
     def var_init(self) -> dict[str, np.ndarray]:
@@ -604,6 +605,8 @@ class Builder:
                     raise ArgumentError(f"the integer {v} does not fit in {dtype}", span)
             return self.constant(np.asarray(v, dtype=np_dtype(dtype)))
         if isinstance(v, (list, tuple)):
+            if id(v) in self._lifted:  # one node per literal, so a name bound to one is one tensor
+                return self._lifted[id(v)][1]
             if not nested_numbers(v):
                 if any(isinstance(x, Node) for x in v):
                     raise ArgumentError(f"expected a tensor, got {describe(v)} holding tensors; "
@@ -615,7 +618,8 @@ class Builder:
             except ValueError:
                 raise ShapeError("a literal array must be rectangular (every row the same length)",
                                  span) from None
-            return self.constant(array)
+            self._lifted[id(v)] = (v, self.constant(array))
+            return self._lifted[id(v)][1]
         raise ArgumentError(f"expected a tensor, got {describe(v)}", span)
 
     def constant(self, array: np.ndarray) -> Node:

@@ -36,7 +36,7 @@ def extract(outputs: list[tuple[str, Node]], updates: list[tuple[str, Node]] = (
     `retype(node, attrs)` may give each copy another type and attributes (narrowing).
     Leaves keep their declaration order; `unique` nodes get fresh uids in the new graph.
     """
-    graph = Graph()
+    graph = Graph(intern=False)  # a copy: the nodes it copies, duplicates and all
     new: dict[int, Node] = {}
     roots = [n for _, n in outputs] + [n for _, n in updates]
     for node in toposort(roots):

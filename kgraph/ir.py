@@ -1,8 +1,9 @@
 """The IR: one node type, interned per graph, printed in let-form.
 
 A `Node` is an op name, a `TensorType`, a tuple of source nodes and sorted static
-attributes. `Graph.make` interns nodes (hash-consing), so structurally equal
-expressions are one node and common-subexpression elimination comes free.
+attributes. The optimizer's graphs intern nodes (hash-consing), so structurally
+equal expressions are one node; the builder's graph does not, so the unoptimised
+IR is the program as written and merging is the `cse` pass's visible work.
 Nodes are immutable; passes build new nodes through `Graph.make`.
 """
 from __future__ import annotations
@@ -100,11 +101,16 @@ def _registry() -> dict:
 
 
 class Graph:
-    """A per-program node store: interning table, leaves, outputs and updates."""
+    """A per-program node store: interning table, leaves, outputs and updates.
 
-    def __init__(self):
+    With `intern=False` every `make` is a new node, duplicates included.
+    """
+
+    def __init__(self, intern: bool = True):
+        self.intern = intern
         self._interned: dict[Any, Node] = {}
         self._next_id = 0
+        self.made = 0  # nodes made, live or dead
         self.placeholders: dict[str, Node] = {}
         self.variables: dict[str, Node] = {}
         self.outputs: list[tuple[str, Node]] = []
@@ -112,7 +118,7 @@ class Graph:
 
     def make(self, op: str, srcs: Iterable[Node], attrs: dict[str, Any] | None = None,
              type_: TensorType | None = None, span: Span | None = None) -> Node:
-        """Return the interned node for (op, srcs, attrs), creating it if new.
+        """The node for (op, srcs, attrs): the interned one if the graph interns and has it.
 
         The type is inferred by the op's shape rule unless given; ops raise
         `OpError` for operands that cannot agree.
@@ -122,11 +128,13 @@ class Graph:
         if type_ is None:
             type_ = _registry()[op].infer([s.type for s in srcs], dict(items))
         key = (op, tuple(s.id for s in srcs), tuple((k, _attr_key(v)) for k, v in items), type_)
-        node = self._interned.get(key)
+        node = self._interned.get(key) if self.intern else None
         if node is None:
             node = Node(self, op, type_, srcs, items, self._next_id, span, key)
             self._next_id += 1
-            self._interned[key] = node
+            self.made += 1
+            if self.intern:
+                self._interned[key] = node
         return node
 
     def remake(self, node: Node, srcs: Iterable[Node]) -> Node:
@@ -138,11 +146,13 @@ class Graph:
         srcs = tuple(srcs)
         old = node._key
         key = (old[0], tuple(s.id for s in srcs), old[2], old[3])
-        new = self._interned.get(key)
+        new = self._interned.get(key) if self.intern else None
         if new is None:
             new = Node(self, node.op, node.type, srcs, node.attrs, self._next_id, node.span, key)
             self._next_id += 1
-            self._interned[key] = new
+            self.made += 1
+            if self.intern:
+                self._interned[key] = new
         return new
 
     def fresh_id(self) -> int:

@@ -64,6 +64,27 @@ output x * w
 
 # ---- common subexpressions ------------------------------------------------------------------
 
+def test_cse_merges_what_the_program_writes_twice():
+    # The builder does not intern: -O0 keeps both dot(x, W) + b, and cse merges them (and counts it).
+    src = """
+placeholder x: float32[None, 3]
+placeholder W: float32[3, 2]
+placeholder b: float32[2]
+h = dot(x, W) + b
+output sum(h * 2.0) + mean(dot(x, W) + b) as y, h
+"""
+    low, high = kgraph.compile(src, opt_level=0), kgraph.compile(src, opt_level=1)
+    assert low.ir().count("= dot ") == 2 and low.ir().count("= add ") == 3
+    assert high.ir().count("= dot ") == 1 and high.ir().count("= add ") == 2
+    assert len(toposort(low.graph.roots())) == len(toposort(high.graph.roots())) + 2
+    _, reports = run_pipeline(build(src), 1)
+    assert reports[1].name == "cse" and reports[1].fired == {"merge dot": 1, "merge add": 1}
+    feeds = random_feeds(low)
+    a, b = low.run(**feeds), high.run(**feeds)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-6, err_msg=name)
+
+
 def test_cse_merges_commuted_operands():
     src = "placeholder a: float32[3]\nplaceholder b: float32[3]\noutput (a + b) * (b + a)"
     g, fired = optimise(src, 1)
@@ -136,6 +157,13 @@ output dh
     g, _ = optimise(src)
     assert "barrier" in live_ops(g)
     assert_levels_agree(src)
+    # Written twice, x * y is two tensors (as in TensorFlow): cse merges them, not the gradient.
+    src = src.replace("g = (x + 0) * y", "g = x * y")
+    _, fired = optimise(src)
+    assert fired["merge multiply"] == 1
+    assert_levels_agree(src)
+    feeds = random_feeds(kgraph.compile(src, opt_level=0))
+    np.testing.assert_allclose(kgraph.compile(src).run(**feeds)["dh"], feeds["x"] * feeds["y"], rtol=1e-6)
 
 
 def test_no_rule_looks_through_a_gradient_target():

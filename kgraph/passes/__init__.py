@@ -107,7 +107,7 @@ def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
             seconds = time.perf_counter() - start
             if reports:
                 reports[-1].nodes_after = done.live_in
-            before = len(graph._interned) if p.name == "dce" else done.live_in
+            before = graph.made if p.name == "dce" else done.live_in
             reports.append(PassReport(p.name, before, -1, dict(done.fired), seconds))
             graph = done.graph
             if check:

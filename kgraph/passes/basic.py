@@ -1,9 +1,10 @@
 """Dead code elimination, common-subexpression elimination and constant folding.
 
-The rewrite engine already copies only live nodes into an interning graph; these
-passes are that copy with nothing else (DCE), with `b + a` merged into an earlier
-`a + b` (CSE), and with every node whose inputs are constants evaluated at compile
-time (folding).
+The rewrite engine already copies only live nodes into a new graph; these passes
+are that copy with nothing else (DCE, into a graph that interns only where the old
+one did: the builder's duplicates are left to CSE), with equal nodes merged by
+interning and `b + a` merged into an earlier `a + b` (CSE), and with every node
+whose inputs are constants evaluated at compile time (folding).
 """
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ class _Folder(Rewriter):
 
 def eliminate_dead_code(graph: Graph, options: Options) -> Rewriter:
     rw = Rewriter(options)
+    rw.graph = Graph(intern=graph.intern)  # only removes: merging duplicates is cse's, and counted there
     rw.run(graph)
     return rw
 
