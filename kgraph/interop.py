@@ -73,6 +73,13 @@ def uses_64bit(graph: Graph) -> bool:
     return any(n.dtype in NARROW for n in graph.live_nodes())
 
 
+def declares_64bit(graph: Graph) -> bool:
+    """Whether the program asks for a 64-bit type itself (a leaf, a constant, a `dtype=`),
+    rather than only getting one from an op (`argmax`'s int64 indices, exact in 32 bits)."""
+    return any((n.dtype in NARROW and n.op in ("placeholder", "variable", "const"))
+               or n.attr("dtype") in NARROW for n in graph.live_nodes())
+
+
 def x64_enabled() -> bool:
     """Whether the caller's JAX (config or `jax.enable_x64` context) keeps 64-bit types."""
     return jax.dtypes.canonicalize_dtype(np.float64) == np.float64
@@ -115,16 +122,17 @@ def jax_function(program, *, updates: bool = False, rng: bool = False) -> Callab
     """`(variables, **feeds) -> {output: array}`; see `Program.as_jax_function`."""
     exact = _Compiled(program.graph)
     narrow: list[_Compiled] = []
-    wide = uses_64bit(program.graph)
+    wide, declared = uses_64bit(program.graph), declares_64bit(program.graph)
     seed = program.seed
 
     def compiled() -> _Compiled:
         if x64_enabled() or not wide:
             return exact
         if not narrow:
-            warnings.warn("kgraph: this program declares 64-bit types but JAX's x64 mode is off, so "
-                          "as_jax_function computes them in 32 bits (as JAX would); enable x64 "
-                          "(`with jax.enable_x64(True):`) for exact float64/int64", stacklevel=3)
+            if declared:
+                warnings.warn("kgraph: this program declares 64-bit types but JAX's x64 mode is off, so "
+                              "as_jax_function computes them in 32 bits (as JAX would); enable x64 "
+                              "(`with jax.enable_x64(True):`) for exact float64/int64", stacklevel=3)
             narrow.append(_Compiled(narrowed(program.graph)))
         return narrow[0]
 

@@ -33,6 +33,9 @@ def test_logreg_with_the_shipped_data():
     dW = x.T @ ((p - y) / len(x))
     np.testing.assert_allclose(out["dW"], dW, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(out["W_next"], W - 0.5 * dW, rtol=1e-4, atol=1e-6)
+    assert list(out) == ["loss", "dW", "db", "W_next", "b_next", "accuracy", "loss_bits"]
+    np.testing.assert_allclose(out["accuracy"], np.mean(z.argmax(1) == y.argmax(1)))
+    np.testing.assert_allclose(out["loss_bits"], out["loss"] / np.log(2.0), rtol=1e-6)
 
 
 def test_backend_tour(capfd):

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def prog():
-    return kgraph.load(ROOT / "examples" / "logreg.kg")  # outputs loss (a mean), dW, db, W_next, b_next
+    return kgraph.load(ROOT / "examples" / "logreg.kg")  # outputs loss (a mean), dW, db, W_next, b_next, accuracy, loss_bits
 
 
 @pytest.fixture(scope="module")

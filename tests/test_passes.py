@@ -1,4 +1,6 @@
 """The pass pipeline: levels, DCE, CSE, folding, gradient targets, the internal ops, `kgraph ir`."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -226,6 +228,22 @@ def test_ir_command_shows_every_pass(tmp_path, capsys):
     assert main(["ir", str(f), "-O1", "--disable-pass", "cse", "--after"]) == 0
     after = capsys.readouterr().out
     assert after.startswith("{ placeholders") and "before" not in after
+
+
+def test_ir_of_logreg_shows_cse_folding_and_the_crossentropy_rewrite(capsys):
+    logreg = Path(__file__).resolve().parent.parent / "examples" / "logreg.kg"
+    assert main(["ir", str(logreg)]) == 0
+    out = capsys.readouterr().out
+    before, rest = out.split("\npasses (-O2):\n")
+    table, after = rest.split("\nafter (")
+    rows = {line.split()[0]: line for line in table.splitlines()[1:]}
+    assert list(rows) == list(PASS_NAMES)
+    assert "merge add ×1" in rows["cse"] and "merge dot ×1" in rows["cse"]  # the accuracy's logits
+    assert "fold log ×1" in rows["fold"]  # loss / log(2.0)
+    assert "crossentropy-logits ×1" in rows["stabilize"]
+    assert "= softmax[axis=-1]" in before and "from_logits=False" in before
+    assert "softmax" not in after and "= categorical_crossentropy[axis=-1 from_logits=True] b f" in after
+    assert after.count("= dot ") == 1 and "= log " not in after
 
 
 def test_run_accepts_optimizer_options(tmp_path, capsys):
