@@ -7,7 +7,6 @@ intermediate parse tree (about half the parse time of building one first).
 from __future__ import annotations
 
 import ast as pyast
-import dataclasses
 import threading
 from functools import lru_cache
 
@@ -74,7 +73,7 @@ def parse(source: str, filename: str = "<string>") -> ast.Program:
     try:
         with _LOCK:
             transformer = parser.options.transformer
-            transformer.filename, transformer.source = filename, source
+            transformer.filename, transformer.source, transformer.bracketed = filename, source, {}
             return parser.parse(text)
     except lark.UnexpectedInput as e:
         raise _syntax_error(e, text, source, filename) from None
@@ -176,14 +175,6 @@ def _unclosed_bracket(text: str, line: int, column: int):
     return stack[-1] if stack else None
 
 
-def _start(x) -> tuple[int, int]:
-    return (x.line, x.column) if isinstance(x, Token) else (x.span.line, x.span.column)
-
-
-def _end(x) -> tuple[int, int]:
-    return (x.end_line, x.end_column) if isinstance(x, Token) else (x.span.end_line, x.span.end_column)
-
-
 def _nodes(children) -> list:
     """The syntax-tree children, without the brackets, commas and placeholders around them."""
     return [c for c in children if isinstance(c, ast.Node)]
@@ -194,15 +185,27 @@ class _ToAst(Transformer):
     and aliases, and each receives its children (tokens, ast nodes, None for an absent
     optional part). A node's place runs from its first token to its last.
 
+    A bracketed expression `(e)` keeps e's own place, but the node that holds it
+    starts or ends at the bracket: `bracketed` maps id(e) to the place with brackets.
+
     One instance serves every parse (Lark binds its methods once); `parse` sets the
-    file name and text before each, under `_LOCK`.
+    file name and text, and empties `bracketed`, before each, under `_LOCK`.
     """
 
     filename = "<string>"
     source = ""
+    bracketed: dict[int, Span] = {}
 
     def sp(self, first, last=None) -> Span:
-        return Span(self.filename, *_start(first), *_end(first if last is None else last), self.source)
+        start = self._outer(first)
+        end = start if last is None else self._outer(last)
+        return Span(self.filename, start.line, start.column, end.end_line, end.end_column, self.source)
+
+    def _outer(self, x) -> Token | Span:
+        """The place of a child within its parent (line, column, end_line, end_column)."""
+        if isinstance(x, Token):
+            return x
+        return self.bracketed.get(id(x), x.span)
 
     # --- program and statements
     def start(self, stmts):
@@ -360,8 +363,9 @@ class _ToAst(Transformer):
         return ast.Literal(self.sp(children[0]), None)
 
     def atom(self, children):
-        opening, expr, closing = children  # "(" expr ")": the expression, its place with the brackets
-        return dataclasses.replace(expr, span=self.sp(opening, closing))
+        opening, expr, closing = children  # "(" expr ")": the expression, for its parent with the brackets
+        self.bracketed[id(expr)] = self.sp(opening, closing)
+        return expr
 
     def tuple(self, children):
         return ast.Tuple(self.sp(children[0], children[-1]), _nodes(children))

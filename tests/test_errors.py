@@ -103,9 +103,9 @@ model.kg:1:17: error: positional argument follows keyword argument
      x = 2 * ([1.0, 2.0] + [1.0, 2.0, 3.0])
      output x
      """, kgraph.ShapeError, """\
-model.kg:1:9: error: add: shapes cannot be broadcast together: [1.0, 2.0] is float32[2], [1.0, 2.0, 3.0] is float32[3] (2 != 3)
+model.kg:1:10: error: add: shapes cannot be broadcast together: [1.0, 2.0] is float32[2], [1.0, 2.0, 3.0] is float32[3] (2 != 3)
     x = 2 * ([1.0, 2.0] + [1.0, 2.0, 3.0])
-            ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"""),
+             ^~~~~~~~~~~~~~~~~~~~~~~~~~~~"""),
 ]
 
 
