@@ -112,13 +112,14 @@ def _kgraph(program: str, size: int) -> dict:
 
 def run(args) -> list[str]:
     try:
-        import pytensor  # noqa: F401
+        import pytensor
     except ImportError as e:
         row = f"PyTensor side by side: skipped (PyTensor is not importable: {e})"
         print(row)
         return [row]
 
-    rows = ["PyTensor side by side (text or graph → first result, then a call; kgraph ÷ PyTensor):"]
+    rows = [f"PyTensor {pytensor.__version__} side by side (text or graph → first result, then a call; "
+            f"kgraph ÷ PyTensor):"]
     print(rows[0])
     for program in ("flat", "attention"):
         for size in SIZES[:3] if args.quick else SIZES:

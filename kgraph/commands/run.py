@@ -108,15 +108,14 @@ def main(args) -> int:
 
         to = sys.stderr if args.format == "json" or args.out else sys.stdout
         print(format_steps(trace(program, feeds), program.filename), file=to, flush=True)
-    run_once = None
-    if args.time:
+
+    def timed_once():
         from ..timing import format_timings, timed_run
 
-        def run_once():
-            outputs = timed_run(program, feeds, timings)
-            print(format_timings(timings), file=sys.stderr)
-            return outputs
-    code, outputs = train.run_from_args(program, feeds, args, run_once)
+        outputs = timed_run(program, feeds, timings)
+        print(format_timings(timings), file=sys.stderr)
+        return outputs
+    code, outputs = train.run_from_args(program, feeds, args, timed_once if args.time else None)
     if outputs is None:
         return code
     if args.out:
