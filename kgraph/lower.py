@@ -87,13 +87,6 @@ def check(node: Node, value: Any) -> None:
         raise LoweringError(f"{node.op} produced shape {tuple(value.shape)}, its shape rule says {node.type}")
 
 
-def evaluate_eagerly(node: Node) -> np.ndarray:
-    """The value of a node without leaves (a variable's initial value, a folded constant)."""
-    with jax.enable_x64(True):
-        value = Interpreter({}).evaluate([node])[0]
-        return np.asarray(value)
-
-
 def evaluate_constants(nodes: list[Node], optimize: bool = True) -> list[np.ndarray]:
     """The values of nodes without leaves, computed together in one jitted call.
 

@@ -230,3 +230,13 @@ def test_no_warning_noise_from_ordinary_use():
         warnings.simplefilter("error")
         x = K.placeholder(shape=(None, 2))
         K.function([x], [K.sum(x * 3)])([np.ones((1, 2))])
+
+
+def test_random_variables_have_the_same_bits_as_the_text_front_ends():
+    w = K.random_normal_variable((40, 30), 1.0, 0.5, seed=3)
+    u = K.random_uniform_variable((7,), -2.0, 3.0, seed=1)
+    prog = kgraph.compile("variable W = random_normal_variable((40, 30), mean=1.0, scale=0.5, seed=3)\n"
+                          "variable U = random_uniform_variable((7,), low=-2.0, high=3.0, seed=1)\n"
+                          "output W, U\n")
+    np.testing.assert_array_equal(K.get_value(w), prog.variables["W"])
+    np.testing.assert_array_equal(K.get_value(u), prog.variables["U"])

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, DTypeError, KGraphError, ShapeError
-from ..lower import evaluate_eagerly
+from ..lower import evaluate_constants
 from ..ops.nn import EPSILON
 from ..types import DTYPES, TensorType, np_dtype
 from .session import caller_span, current, floatx
@@ -96,7 +96,8 @@ def variable(value, dtype=None, name=None, constraint=None) -> KVariable:
 
 
 def _as_variable(tensor: KTensor, name) -> KVariable:
-    return variable(evaluate_eagerly(tensor.node), dtype=tensor.dtype, name=name)
+    # Computed as the text front end computes a variable's initial value, so both give the same bits.
+    return variable(evaluate_constants([tensor.node], optimize=False)[0], dtype=tensor.dtype, name=name)
 
 
 def _given(**kwargs) -> dict:
