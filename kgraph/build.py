@@ -16,7 +16,7 @@ from . import ast
 from .errors import (ArgumentError, DTypeError, KGraphError, KGraphWarning, NameError,
                      ShapeError, Span)
 from .ir import ConstValue, Graph, Node
-from .lower import evaluate_constants
+from .consteval import InitialValues
 from .ops import REGISTRY, Op, OpError
 from .types import DTYPES, TensorType, dtype_name, is_float, is_int, np_dtype, promote
 from .values import (Binding, CallSite, Function, Scope, describe, did_you_mean, freeze, is_number,
@@ -44,8 +44,7 @@ class Builder:
         self.globals = Scope()
         self.warnings: list[KGraphWarning] = []
         self.bindings: list[Binding] = []
-        self._var_values: dict[str, np.ndarray | None] = {}
-        self._pending_init: dict[str, tuple[Node, str]] = {}  # name → (initial value's node, dtype)
+        self.initial = InitialValues()
         self.leaf_spans: dict[str, Span] = {}
         self._calls: list[str] = []
         self._output_names: set[str] = set()
@@ -55,23 +54,8 @@ class Builder:
 
     @property
     def var_init(self) -> dict[str, np.ndarray]:
-        """The variables' initial values by name, in declaration order.
-
-        Values given by expressions are computed together on first use, in one jitted
-        call compiled without XLA's optimisations: evaluating them op by op would compile
-        each op for each new shape, and XLA optimises random draws for seconds.
-        """
-        if self._pending_init:
-            pending, self._pending_init = self._pending_init, {}
-            values = evaluate_constants([node for node, _ in pending.values()], optimize=False)
-            for (name, (_, dtype)), value in zip(pending.items(), values):
-                self._var_values[name] = value.astype(np_dtype(dtype))
-        return self._var_values
-
-    @var_init.setter
-    def var_init(self, values: dict[str, np.ndarray]) -> None:
-        self._pending_init = {}
-        self._var_values = values
+        """The variables' initial values by name, in declaration order (see InitialValues)."""
+        return self.initial.values()
 
     # ---- diagnostics ---------------------------------------------------------
     def warn(self, message: str, span: Span | None) -> None:
@@ -137,10 +121,9 @@ class Builder:
         node = self.graph.make("variable", (), {"name": stmt.name}, TensorType(dtype, shape), span=stmt.span)
         self.graph.variables[stmt.name] = node
         if isinstance(value, Node):
-            self._var_values[stmt.name] = None  # keeps the declaration order; computed on first use
-            self._pending_init[stmt.name] = (value, dtype)
+            self.initial.defer(stmt.name, value, dtype)
         else:
-            self._var_values[stmt.name] = value.astype(np_dtype(dtype))
+            self.initial.set(stmt.name, value.astype(np_dtype(dtype)))
         self.leaf_spans[stmt.name] = stmt.span
         self.bind(scope, stmt.name, node, stmt.span)
 

@@ -87,22 +87,6 @@ def check(node: Node, value: Any) -> None:
         raise LoweringError(f"{node.op} produced shape {tuple(value.shape)}, its shape rule says {node.type}")
 
 
-def evaluate_constants(nodes: list[Node], optimize: bool = True) -> list[np.ndarray]:
-    """The values of nodes without leaves, computed together in one jitted call.
-
-    `optimize=False` compiles without XLA's backend optimisations, for values computed
-    once (variables' initial values): XLA's CPU backend spends seconds optimising a
-    random draw's threefry kernel (8 s for one `random_normal` here), 0.3 s without.
-    """
-    with jax.enable_x64(True):
-        function = jax.jit(lambda: Interpreter({}).evaluate(nodes))
-        if optimize:
-            values = function()
-        else:
-            values = function.lower().compile({"xla_backend_optimization_level": 0})()
-        return [np.asarray(v) for v in values]
-
-
 def make_function(outputs: list[Node], updates: list[Node], placeholders: list[Node],
                   variables: list[Node]) -> Callable:
     """A pure function (variables, feeds, rng) → (outputs, new variable values), for jax.jit."""
