@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import jax
-import numpy as np
 
 from .errors import ShapeError
 from .ir import Node, toposort
