@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .device import find_device, platform_of, running
-from .errors import FeedError, KGraphError
+from .errors import FeedError, KGraphError, KGraphWarning
 from .feeds import check_feed
 from .types import TensorType, np_dtype
 
@@ -48,6 +48,15 @@ def _jax_export():
 
 
 # ---- writing ---------------------------------------------------------------------
+
+def initial_values_warning(program) -> KGraphWarning:
+    """A program that trains (it has `update` statements) exported with its initial values is
+    almost always a mistake: the trained values live in a state file."""
+    return KGraphWarning(f"{program.filename} has update statements ({', '.join(program.updates)}) "
+                         f"but is exported with its variables' initial values; pass the trained "
+                         f"state with --state ckpt.npz (Python: prog.load_state(path) before "
+                         f"prog.export(...))")
+
 
 def _leaf_entry(name: str, t: TensorType) -> dict:
     return {"name": name, "dtype": t.dtype, "shape": list(t.shape)}

@@ -44,6 +44,7 @@ class Program:
         self._initial = {k: v.copy() for k, v in initial.items()}
         self._values = {k: v.copy() for k, v in initial.items()}
         self._runs = 0
+        self._state_loaded = False
         self._device = find_device(device) if device else None
         self._jitted = None
         live_nodes = toposort(graph.roots())
@@ -271,7 +272,19 @@ class Program:
         variables with their shapes and dtypes.
         """
         self._values.update(load_state_file(path, self.state_signature()))
+        self._state_loaded = True
         self._place_fixed()
+
+    def export(self, path: str | Path, platforms=None) -> Path:
+        """Write the program and its variables' current values as a `.kgx` file (see
+        kgraph/export.py): `prog.load_state("ckpt.npz")` then `prog.export("model.kgx")`
+        bakes trained values in. A program with `update` statements whose variables are
+        still the initial ones (no load_state, no run) is exported with a warning."""
+        from .export import PLATFORMS, export_program, initial_values_warning
+
+        if self._update_names and not self._state_loaded and self._runs == 0:
+            warnings.warn(initial_values_warning(self), stacklevel=2)
+        return export_program(self, path, platforms=platforms or PLATFORMS)
 
 
 def needs_x64(graph: Graph, seed: int) -> bool:
