@@ -15,7 +15,7 @@ from .errors import FeedError, KGraphError, KGraphWarning
 from .device import find_device, running
 from .feeds import check_feed
 from .frontend import Module, check_floatx, frontend
-from .ir import Graph, format_ir, toposort
+from .ir import Graph, format_ir, regions_of, toposort
 from .lower import make_function
 from .ops import REGISTRY
 from .state import load_state_file, save_state_file
@@ -312,14 +312,8 @@ def needs_x64(graph: Graph, seed: int) -> bool:
 
 
 def _inner_types(node) -> list:
-    """The types of a fused node's inner equations (no other node has any)."""
-    if node.op != "fused":
-        return []
-    body = node.attr("body")
-    env = [s.type for s in node.srcs]
-    for op, refs, attrs in body.eqns:
-        env.append(REGISTRY[op].infer([env[r] for r in refs], dict(attrs)))
-    return env[len(node.srcs):]
+    """The types of the nodes inside a node's regions (a fused node's body), nested too."""
+    return [t for region in regions_of(node) for n in region.eqns for t in [n.type, *_inner_types(n)]]
 
 
 def _feed_specs(placeholders: list) -> list[tuple[str, np.dtype, tuple]] | None:

@@ -190,7 +190,7 @@ class Session:
 
         latest: dict[str, Node] = {}
         for binding in self.builder.bindings:
-            if isinstance(binding.value, Node) and binding.value.op not in ("placeholder", "variable"):
+            if isinstance(binding.value, Node) and not binding.value.is_leaf:
                 latest.pop(binding.name, None)
                 latest[binding.name] = binding.value
         roots = list(latest.items()) + list(self.builder.graph.outputs)
@@ -208,7 +208,7 @@ class Session:
             self.say("(no names yet)")
         for name, value in names.items():
             if isinstance(value, Node):
-                kind = value.op if value.op in ("placeholder", "variable") else "tensor"
+                kind = value.op if value.is_leaf else "tensor"
                 fed = "  (fed)" if name in self.feeds else ""
                 self.say(f"{name}: {value.type}  {kind}{fed}")
             elif isinstance(value, Function):

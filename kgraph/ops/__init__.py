@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import compare, core, creation, elementwise, internal, linalg, nn, reduce, shape, static
+from ..ir import use_registry
 from .registry import REQUIRED, Op, OpError, Param
 
 _MODULES = (core, creation, elementwise, compare, reduce, linalg, shape, nn, static, internal)
@@ -18,5 +19,6 @@ def _gather() -> dict[str, Op]:
 
 
 REGISTRY: dict[str, Op] = _gather()
+use_registry(REGISTRY)  # Graph.make runs these shape rules
 
 __all__ = ["REGISTRY", "REQUIRED", "Op", "OpError", "Param"]

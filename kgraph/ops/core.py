@@ -123,9 +123,9 @@ def _lower_print(x, *, message, uid):
 
 
 OPS = [
-    Op("placeholder(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
+    Op("placeholder(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False, leaf=True,
        doc="A value fed at run time.", category="internal"),
-    Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
+    Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False, leaf=True,
        doc="A variable: a value kept by the program across runs.", category="internal"),
     Op("const(value)", infer=_leaf_type, lower=_lower_const, tensors=(),
        doc="A compile-time constant.", category="internal"),

@@ -1,20 +1,14 @@
-"""The IR: one node type, interned per graph, printed in let-form.
-
-A `Node` is an op name, a `TensorType`, a tuple of source nodes and sorted static
-attributes. The optimizer's graphs intern nodes (hash-consing), so structurally
-equal expressions are one node; the builder's graph does not, so the unoptimised
-IR is the program as written and merging is the `cse` pass's visible work.
-Nodes are immutable; passes build new nodes through `Graph.make`.
-"""
+"""The IR's data: nodes, graphs (interning, leaves, outputs, updates) and regions (see __init__)."""
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .errors import Span
-from .types import TensorType
+from ..errors import Span
+from ..types import TensorType
+
+LEAF_OPS: set[str] = set()  # the ops whose `leaf` is set (placeholder, variable): Node.is_leaf
 
 
 class ConstValue:
@@ -74,6 +68,11 @@ class Node:
         return self.type.shape
 
     @property
+    def is_leaf(self) -> bool:
+        """A placeholder or a variable: a value the program is given, not one it computes."""
+        return self.op in LEAF_OPS
+
+    @property
     def kw(self) -> dict[str, Any]:
         return dict(self.attrs)
 
@@ -87,17 +86,16 @@ class Node:
         return f"<Node {self.id} {self.op} {self.type}>"
 
 
-_REGISTRY: dict | None = None
+_REGISTRY: dict = {}
 
 
-def _registry() -> dict:
-    """The op registry, imported on first use (the ops import this module)."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        from .ops import REGISTRY
-
-        _REGISTRY = REGISTRY
-    return _REGISTRY
+def use_registry(registry: dict) -> None:
+    """Give `Graph.make` the op registry whose shape rules it runs (kgraph.ops does this
+    once, as it is imported: the ops import the IR, so the IR cannot import them)."""
+    _REGISTRY.clear()
+    _REGISTRY.update(registry)
+    LEAF_OPS.clear()
+    LEAF_OPS.update(name for name, op in registry.items() if op.leaf)
 
 
 class Graph:
@@ -126,7 +124,7 @@ class Graph:
         srcs = tuple(srcs)
         items = tuple(sorted(attrs.items())) if attrs else ()
         if type_ is None:
-            type_ = _registry()[op].infer([s.type for s in srcs], dict(items))
+            type_ = _REGISTRY[op].infer([s.type for s in srcs], dict(items))
         key = (op, tuple(s.id for s in srcs), tuple((k, _attr_key(v)) for k, v in items), type_)
         node = self._interned.get(key) if self.intern else None
         if node is None:
@@ -175,20 +173,22 @@ def toposort(roots: Iterable[Node], expand: Callable[[Node], bool] | None = None
 
     With `expand`, the walk visits a node's sources only where it returns True: a node
     whose value is already known, or a fused region's boundary, is a leaf of the walk.
+    Nodes are told apart by identity, not id: ids are per graph, and the verifier walks
+    regions that (wrongly) use another graph's nodes.
     """
     order: list[Node] = []
-    seen: set[int] = set()
+    seen: set[Node] = set()
     nothing = iter(())
     for root in roots:
-        if root.id in seen:
+        if root in seen:
             continue
-        seen.add(root.id)
+        seen.add(root)
         stack = [(root, iter(root.srcs) if expand is None or expand(root) else nothing)]
         while stack:
             node, srcs = stack[-1]
             for src in srcs:  # resumes where this node's walk stopped
-                if src.id not in seen:
-                    seen.add(src.id)
+                if src not in seen:
+                    seen.add(src)
                     stack.append((src, iter(src.srcs) if expand is None or expand(src) else nothing))
                     break
             else:
@@ -202,95 +202,69 @@ def depends_on(node: Node, target: Node) -> bool:
     return any(n is target for n in toposort([node]))
 
 
-# ---- printer ------------------------------------------------------------------
+class Region:
+    """A sub-graph with its own parameters, held in a node's attribute.
 
-def _var_name(i: int) -> str:
-    """a, b, ..., z, ba, bb, ... as jaxpr names them."""
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    s = ""
-    while True:
-        s = letters[i % 26] + s
-        i //= 26
-        if i == 0:
-            return s
-
-
-def _format_attr(value: Any) -> str:
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value)
-    if isinstance(value, tuple):
-        inner = ", ".join(_format_attr(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, str):
-        return repr(value)
-    return repr(value)
-
-
-def format_ir(graph: Graph, roots: list[tuple[str, Node]] | None = None,
-              updates: list[tuple[str, Node]] | None = None) -> str:
-    """The graph as let-form text, one equation a line, names chosen by the printer."""
-    outputs = graph.outputs if roots is None else roots
-    updates = graph.updates if updates is None else updates
-    order = toposort([n for _, n in outputs] + [n for _, n in updates])
-    # Leaves first (placeholders, then variables, in declaration order), as jaxpr's binders.
-    rank = {"placeholder": 0, "variable": 1}
-    order = sorted((n for n in order if n.op in rank), key=lambda n: (rank[n.op], n.id)) + [
-        n for n in order if n.op not in rank]
-    names: dict[int, str] = {}
-    placeholders, variables, eqns = [], [], []
-    for node in order:
-        name = _var_name(len(names))
-        names[node.id] = name
-        typed = f"{name}:{node.type.short()}"
-        if node.op == "placeholder":
-            placeholders.append(f"{typed}={node.attr('name')}")
-            continue
-        if node.op == "variable":
-            variables.append(f"{typed}={node.attr('name')}")
-            continue
-        params = [(k, v) for k, v in node.attrs if k != "uid"]
-        attrs = ""
-        if params:
-            attrs = "[" + " ".join(f"{k}={_format_attr(v)}" for k, v in params) + "]"
-        args = " ".join(names[s.id] for s in node.srcs)
-        eqns.append(f"{typed} = {node.op}{attrs}{' ' if args else ''}{args}")
-    lines = ["{ placeholders " + " ".join(placeholders) if placeholders else "{ placeholders -"]
-    lines.append("  variables " + (" ".join(variables) if variables else "-"))
-    lines.append("  let")
-    lines += ["    " + e for e in eqns]
-    outs = ", ".join(f"{n}={names[node.id]}" for n, node in outputs)
-    ups = ", ".join(f"{n}<-{names[node.id]}" for n, node in updates)
-    lines.append("  in (" + outs + (("; " + ups) if ups else "") + ") }")
-    return "\n".join(lines)
-
-
-# ---- verifier -----------------------------------------------------------------
-
-class VerifyError(AssertionError):
-    """An IR invariant broke: always a compiler bug, never a user mistake."""
-
-
-def verify(graph: Graph) -> None:
-    """Check the invariants every pass must keep.
-
-    Sources come before users, every node belongs to this graph, every node's type
-    is what its op's shape rule says, and outputs/updates name existing nodes.
+    A fused node's `body` is one; a loop's body or condition will be one. `graph` is
+    the region's own `Graph` (interning); `params` are its `param` nodes, one per value
+    the region is given (attr `index`), in order; `results` are the nodes it returns.
+    A region is closed: its nodes use only its params and its own nodes, never the
+    enclosing graph's (whatever it needs from outside is passed in, as the node's
+    sources or as loop-carried values). Regions compare and hash by structure, so two
+    nodes with equal bodies intern to one, and `cache` holds what is built once per
+    distinct body (the lowering's jitted function).
     """
-    from .ops import REGISTRY
 
-    for node in graph.live_nodes():
-        if node.graph is not graph:
-            raise VerifyError(f"{node} belongs to another graph")
-        if node.op not in REGISTRY:
-            raise VerifyError(f"{node} has an unknown op")
-        for s in node.srcs:
-            if s.id >= node.id:
-                raise VerifyError(f"{node} uses {s}, which is not older than it")
-        if node.op in ("placeholder", "variable", "const"):
-            continue
-        expected = REGISTRY[node.op].infer([s.type for s in node.srcs], node.kw)
-        if expected != node.type:
-            raise VerifyError(f"{node}: the shape rule gives {expected}, the node says {node.type}")
-    for name, var in graph.updates:
-        if graph.variables.get(name) is None:
-            raise VerifyError(f"update of unknown variable {name}")
+    __slots__ = ("graph", "params", "results", "_key", "_hash", "cache")
+
+    def __init__(self, graph: Graph, params, results):
+        self.graph = graph
+        self.params: tuple[Node, ...] = tuple(params)
+        self.results: tuple[Node, ...] = tuple(results)
+        self.cache: dict[str, Any] = {}
+        position = {p.id: i for i, p in enumerate(self.params)}
+        eqns = []
+        for node in self.eqns:
+            position[node.id] = len(position)
+            eqns.append((node.op, tuple(position[s.id] for s in node.srcs), node._key[2], node.type))
+        self._key = (tuple(p.type for p in self.params), tuple(eqns),
+                     tuple(position[r.id] for r in self.results))
+        self._hash = hash(self._key)
+
+    @classmethod
+    def build(cls, param_types, body: Callable[[Graph, list[Node]], list[Node]]) -> "Region":
+        """A region over params of `param_types`, whose results `body(graph, params)` makes."""
+        graph = Graph()
+        params = [graph.make("param", (), {"index": i}, t) for i, t in enumerate(param_types)]
+        return cls(graph, params, body(graph, params))
+
+    @property
+    def arity(self) -> int:
+        return len(self.params)
+
+    @property
+    def eqns(self) -> list[Node]:
+        """The region's computed nodes, sources before users (params excluded)."""
+        return [n for n in toposort(self.results) if n.op != "param"]
+
+    @property
+    def result_types(self) -> tuple:
+        return tuple(r.type for r in self.results)
+
+    def __eq__(self, other):
+        return isinstance(other, Region) and self._key == other._key
+
+    def __hash__(self):
+        return self._hash
+
+    def __len__(self):
+        return len(self.eqns)
+
+    def __repr__(self):
+        return f"<Region {self.arity} params, {len(self)} equations>"
+
+
+def regions_of(node: Node) -> list[Region]:
+    """The regions among a node's attributes (a fused node's body; a loop's bodies)."""
+    return [v for _, v in node.attrs if isinstance(v, Region)]
+
