@@ -1,0 +1,2 @@
+"""Translators: filled in below."""
+TRANSLATORS = {}
