@@ -69,6 +69,7 @@ class Writer:
         self.outputs: list[str] = []
         self.state: dict[str, np.ndarray] = {}
         self.layer_variables: dict[str, dict[str, str]] = {}  # a shared layer's, declared once
+        self.updated: set[str] = set()
 
     def fresh(self, base: str) -> str:
         """`base` made an identifier, with `_2`, `_3`... until it is unused."""
