@@ -82,6 +82,15 @@ def dropout(w, layer, xs):
     return [Tensor(w.let(layer.name, expr), x.shape, mask=x.mask)]
 
 
+def rescaling(w, layer, xs):
+    x = one(layer, xs)
+    scale, offset = layer.get("scale", 1.0), layer.get("offset", 0.0)
+    if not all(isinstance(v, (int, float)) for v in (scale, offset)):
+        raise layer.refuse("a scale or offset that is not a number is not translated")
+    expr = f"{x.name} * {float(scale)!r}" + (f" + {float(offset)!r}" if offset else "")
+    return [Tensor(w.let(layer.name, expr), x.shape, mask=x.mask)]
+
+
 def flatten(w, layer, xs):
     x = one(layer, xs)
     no_mask(layer, x)
@@ -209,6 +218,7 @@ TRANSLATORS = {
     "Dense": dense,
     "Activation": activation_layer,
     "Dropout": dropout,
+    "Rescaling": rescaling,
     "Flatten": flatten,
     "Reshape": reshape,
     "Permute": permute,
