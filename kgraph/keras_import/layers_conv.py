@@ -25,6 +25,17 @@ def _padding(layer: Layer, allowed=("valid", "same")) -> str:
     return padding
 
 
+def _window(layer: Layer, x: Tensor, op: str, n: int) -> tuple[tuple, tuple, tuple, str]:
+    """The checks every convolution layer makes, and its kernel size, strides, dilation, padding."""
+    need(layer, op)
+    no_mask(layer, x)
+    channels_last(layer)
+    kernel, strides = _tuple(layer, "kernel_size", n), _tuple(layer, "strides", n)
+    dilation = _tuple(layer, "dilation_rate", n)
+    padding = _padding(layer, ("valid", "same", "causal") if n == 1 else ("valid", "same"))
+    return kernel, strides, dilation, padding
+
+
 def _spatial(shape: tuple, kernel: tuple, strides: tuple, padding: str, dilation: tuple) -> tuple:
     """Keras's conv_output_length for each spatial dim (None stays None)."""
     out = []
@@ -63,12 +74,7 @@ def conv(n: int):
 
     def translate(w, layer, xs):
         x = one(layer, xs)
-        need(layer, op)
-        no_mask(layer, x)
-        channels_last(layer)
-        kernel, strides = _tuple(layer, "kernel_size", n), _tuple(layer, "strides", n)
-        dilation = _tuple(layer, "dilation_rate", n)
-        padding = _padding(layer, ("valid", "same", "causal") if n == 1 else ("valid", "same"))
+        kernel, strides, dilation, padding = _window(layer, x, op, n)
         if layer.get("groups", 1) != 1:
             raise layer.refuse(f"groups={layer.config['groups']} (grouped convolution) is not translated")
         filters, use_bias = layer.get("filters"), layer.get("use_bias", True)
@@ -82,11 +88,7 @@ def conv(n: int):
 
 def conv2d_transpose(w, layer, xs):
     x = one(layer, xs)
-    need(layer, "conv2d_transpose")
-    no_mask(layer, x)
-    channels_last(layer)
-    kernel, strides = _tuple(layer, "kernel_size", 2), _tuple(layer, "strides", 2)
-    dilation, padding = _tuple(layer, "dilation_rate", 2), _padding(layer)
+    kernel, strides, dilation, padding = _window(layer, x, "conv2d_transpose", 2)
     if layer.get("output_padding") is not None:
         raise layer.refuse(f"output_padding={layer.config['output_padding']!r} is not translated")
     filters, use_bias = layer.get("filters"), layer.get("use_bias", True)
@@ -106,11 +108,7 @@ def conv2d_transpose(w, layer, xs):
 
 def depthwise_conv2d(w, layer, xs):
     x = one(layer, xs)
-    need(layer, "depthwise_conv2d")
-    no_mask(layer, x)
-    channels_last(layer)
-    kernel, strides = _tuple(layer, "kernel_size", 2), _tuple(layer, "strides", 2)
-    dilation, padding = _tuple(layer, "dilation_rate", 2), _padding(layer)
+    kernel, strides, dilation, padding = _window(layer, x, "depthwise_conv2d", 2)
     mult, use_bias = layer.get("depth_multiplier", 1), layer.get("use_bias", True)
     channels = x.shape[-1]
     v = weights(w, layer, ["depthwise_kernel", "bias"] if use_bias else ["depthwise_kernel"],
@@ -125,12 +123,7 @@ def separable(n: int):
 
     def translate(w, layer, xs):
         x = one(layer, xs)
-        need(layer, op)
-        no_mask(layer, x)
-        channels_last(layer)
-        kernel, strides = _tuple(layer, "kernel_size", n), _tuple(layer, "strides", n)
-        dilation = _tuple(layer, "dilation_rate", n)
-        padding = _padding(layer, ("valid", "same", "causal") if n == 1 else ("valid", "same"))
+        kernel, strides, dilation, padding = _window(layer, x, op, n)
         filters, use_bias = layer.get("filters"), layer.get("use_bias", True)
         mult, channels = layer.get("depth_multiplier", 1), x.shape[-1]
         roles = ["depthwise_kernel", "pointwise_kernel"] + (["bias"] if use_bias else [])
