@@ -9,7 +9,7 @@ import argparse
 import sys
 import warnings
 
-from .errors import KGraphError, KGraphWarning
+from .errors import KGraphError, KGraphWarning, UsageError
 from .commands import check, graph, lower_cmd, ops_cmd, repl
 from .commands import export as export_command
 from .commands import ir as ir_command
@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
         warnings.simplefilter("always", KGraphWarning)
         try:
             code = args.handler(args)
+        except UsageError as e:
+            print(f"kgraph {args.command}: error: {e.message}", file=sys.stderr)
+            return 2
         except KGraphError as e:
             _flush_warnings(caught)
             if debug:

@@ -18,6 +18,7 @@ from .ir import Graph, format_ir, toposort, verify
 from .lower import make_function
 from .ops import REGISTRY
 from .parse import parse
+from .sharding import Layout
 from .state import load_state_file, save_state_file
 from .timing import timed
 from .types import FLOAT_DTYPES, np_dtype
@@ -29,7 +30,7 @@ class Program:
     """A compiled kgraph program. Call it (or `run`) with feeds as keyword arguments."""
 
     def __init__(self, builder: Builder, graph: Graph, source: str, filename: str,
-                 opt_level: int, seed: int = 0, device: str | None = None):
+                 opt_level: int, seed: int = 0, device: str | None = None, mesh=None):
         self._builder = builder
         self._source_graph = builder.graph
         self._graph = graph
@@ -42,7 +43,8 @@ class Program:
         self._initial = {k: v.copy() for k, v in builder.var_init.items()}
         self._values = {k: v.copy() for k, v in builder.var_init.items()}
         self._runs = 0
-        self._device = _device(device) if device else None
+        self._device = _device(device) if device and mesh is None else None
+        self._layout = Layout(mesh, builder.graph) if mesh is not None else None  # sharding.py
         self._jitted = None
         live_nodes = toposort(graph.roots())
         live = {n.id for n in live_nodes}
@@ -76,6 +78,9 @@ class Program:
         arrays they would be copied to the device on every run (the updated ones live on
         the device after the first run)."""
         with self.running():
+            if self._layout is not None:  # on a mesh every variable is laid out, updated ones too
+                self._values = {k: self._layout.place(k, v) for k, v in self._values.items()}
+                return
             for name in self._fixed:
                 self._values[name] = jax.device_put(self._values[name], self._device)
 
@@ -90,8 +95,23 @@ class Program:
 
     @property
     def variables(self) -> dict[str, np.ndarray]:
-        """name → a NumPy copy of the variable's current value."""
+        """name → a NumPy copy of the variable's current value (whole, on a mesh)."""
+        if self._layout is not None:
+            return {k: self._layout.gather(v) for k, v in self._values.items()}
         return {k: np.array(v) for k, v in self._values.items()}
+
+    @property
+    def mesh(self):
+        """The `jax.sharding.Mesh` the program runs on, or None (one device)."""
+        return self._layout.mesh if self._layout is not None else None
+
+    def with_mesh(self, mesh) -> "Program":
+        """This program on `mesh` (LANGUAGE.md §11), with the variables' current values."""
+        other = Program(self._builder, self._graph, self.source, self.filename, self.opt_level,
+                        seed=self.seed, mesh=mesh)
+        other._values, other._runs = self.variables, self._runs
+        other._place_fixed()
+        return other
 
     @property
     def updates(self) -> list[str]:
@@ -104,8 +124,8 @@ class Program:
         return self._graph
 
     def ir(self) -> str:
-        """The optimised IR in let-form text."""
-        return format_ir(self._graph)
+        """The optimised IR in let-form text (with each leaf's layout on a mesh)."""
+        return format_ir(self._graph, layouts=self._layout.annotations() if self._layout else None)
 
     def as_jax_function(self, *, updates: bool = False, rng: bool = False):
         """The program as a pure JAX function `f(variables, **feeds) -> {output: array}`.
@@ -146,7 +166,12 @@ class Program:
                 outs, new_values = fn(variables, dict(zip(feed_names, args[first_feed:])), rng)
                 return outs + new_values
 
-            self._jitted = jax.jit(run, donate_argnums=tuple(range(len(donated))))
+            donate = tuple(range(len(donated)))
+            if self._layout is None:
+                self._jitted = jax.jit(run, donate_argnums=donate)
+            else:
+                self._jitted = self._layout.jit(run, donated + fixed + feed_names, counted,
+                                                len(g.outputs), self._update_names, donate)
         return self._jitted
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -197,7 +222,10 @@ class Program:
         if self._variables_needed:
             values = self._values
             args = self._get_donated(values) + self._get_fixed(values) + args
-        return args + (np.uint32(self._runs),) if self._draws_random else args
+        if not self._draws_random:
+            return args
+        counter = np.uint32(self._runs)
+        return args + (self._layout.place_scalar(counter) if self._layout else counter,)
 
     def run(self, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once and apply the updates: a dict from output name to numpy array, in output order.
@@ -237,6 +265,8 @@ class Program:
         calls this per step and copies values to the host only when it reports them.
         """
         step = self._jitted or self._function()
+        if self._layout is not None:
+            arrays = self._layout.place_feeds(arrays)
         if self._stateless:
             results = step(*self._get_feeds(arrays))
             self._runs += 1
@@ -265,8 +295,12 @@ class Program:
         return {k: (v.dtype.name, tuple(v.shape)) for k, v in self._initial.items()}
 
     def save_state(self, path: str | Path) -> None:
-        """Write every variable to a .npz file, atomically (a reader never sees half a file)."""
-        save_state_file(path, self.variables)
+        """Write every variable to a .npz file, atomically (a reader never sees half a file).
+
+        On a mesh the file holds whole arrays; across processes only process 0 writes it."""
+        values = self.variables  # every process takes part in gathering a split variable
+        if self._layout is None or self._layout.writes_files:
+            save_state_file(path, values)
 
     def load_state(self, path: str | Path) -> None:
         """Read variables from a .npz file written by `save_state` (or `kgraph run --state`).
@@ -360,8 +394,10 @@ def _device(kind: str):
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
             seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
             timings: dict[str, float] | None = None,
-            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT) -> Program:
+            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT, mesh=None) -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
+
+    `mesh`, a `jax.sharding.Mesh`, runs it on many devices (LANGUAGE.md §11, docs/distributed.md).
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
     """
@@ -383,7 +419,7 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
                                             fast_math=fast_math, fold_limit=fold_limit)
     for w in builder.warnings:
         warnings.warn(w, stacklevel=2)
-    return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)
+    return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device, mesh=mesh)
 
 
 def load(path: str | Path, **options: Any) -> Program:
@@ -392,6 +428,8 @@ def load(path: str | Path, **options: Any) -> Program:
     if path.suffix == ".kgx":
         from .export import load_exported
 
+        if options.get("mesh") is not None:
+            raise KGraphError(f"{path}: an exported .kgx runs on one device; --mesh needs the .kg program")
         return load_exported(path, device=options.get("device"))
     return compile(read_source(path), filename=str(path), **options)
 

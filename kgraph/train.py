@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import FeedError, KGraphError, StateError
 from .progress import make_reporter
+from .sharding import describe_mesh
 
 INTERRUPTED = 130
 SAVE_INTERVAL_S = 60.0  # without --save-every, a crash loses at most this much training
@@ -110,7 +111,9 @@ def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
 
 def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
-    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr)
+    mesh = getattr(program, "mesh", None)
+    where = "" if mesh is None else f"on mesh {describe_mesh(mesh, processes=True)}"
+    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr, where)
     saves = bool(program.updates) and plan.state is not None
     names, execute, report = program.outputs, program.execute, reporter.step
     result = Result(0, 0.0)
