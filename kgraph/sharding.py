@@ -13,6 +13,7 @@ it must write (`process_allgather`), and only process 0 writes files.
 """
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 import re
@@ -27,6 +28,13 @@ from .errors import KGraphError, ShapeError, Span, UsageError
 from .types import np_dtype
 
 _AXIS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TRACING_ON_MESH = contextvars.ContextVar("kgraph_tracing_on_mesh", default=False)
+
+
+def tracing_on_mesh() -> bool:
+    """Whether the step being traced runs on a mesh: JAX orders effects (print_tensor's
+    callbacks) on one device only, so a lowering asks."""
+    return _TRACING_ON_MESH.get()
 
 
 @dataclass(frozen=True)
@@ -231,7 +239,15 @@ class Layout:
         variables' own shardings out (so they keep their layout from step to step)."""
         ins = [self.shardings[name] for name in arguments] + ([self.replicated] if counted else [])
         outs = [self.replicated] * n_outputs + [self.shardings[name] for name in updated]
-        return jax.jit(run, in_shardings=tuple(ins), out_shardings=tuple(outs), donate_argnums=donate)
+
+        def on_mesh(*args):
+            token = _TRACING_ON_MESH.set(True)
+            try:
+                return run(*args)
+            finally:
+                _TRACING_ON_MESH.reset(token)
+        on_mesh.__name__ = run.__name__  # `kgraph lower` shows jit_run
+        return jax.jit(on_mesh, in_shardings=tuple(ins), out_shardings=tuple(outs), donate_argnums=donate)
 
     # ---- what `kgraph check` shows --------------------------------------------------------
     def lines(self, graph) -> list[str]:
@@ -266,6 +282,26 @@ class Layout:
         return f"per device {shape}: {nbytes:,} B" + "".join(f" x {u}" for u in unknown)
 
 
+def leaf_layouts(mesh: Mesh | None, graph) -> dict[str, str]:
+    """Leaf name → '@[data,None]' on `mesh` (nothing without one): what the REPL prints."""
+    return {} if mesh is None else Layout(mesh, graph).annotations()
+
+
+def shard_line(mesh: Mesh | None, graph, name: str) -> str:
+    """The REPL's answer to `shard NAME: [...]`: the layout it gives on the session's mesh.
+    A statement the mesh cannot take is taken back, and its error raised."""
+    if mesh is None:
+        return (f"{name}: {graph.shardings[name].text()} (checked; it takes effect on a mesh: "
+                f"kgraph repl --mesh ...)")
+    try:
+        layout = Layout(mesh, graph)
+    except KGraphError:
+        del graph.shardings[name]
+        raise
+    node = graph.placeholders.get(name, graph.variables.get(name))
+    return f"{name}: {layout.text(name)} on mesh {describe_mesh(layout.mesh)}, {layout._per_device(node)}"
+
+
 def writes_files() -> bool:
     """Only process 0 writes state and output files and prints (every process computes them)."""
     return jax.process_index() == 0
@@ -273,12 +309,14 @@ def writes_files() -> bool:
 
 # ---- the command line ----------------------------------------------------------------
 
-def add_arguments(p) -> None:
-    """--mesh and --distributed, for run (and training), lower, check and the REPL."""
+def add_arguments(p, distributed: bool = True) -> None:
+    """--mesh and --distributed, for run (and training), lower and check; the REPL's --mesh."""
     g = p.add_argument_group("devices (LANGUAGE.md §11; see docs/distributed.md)")
     g.add_argument("--mesh", type=parse_mesh, metavar="AXIS=SIZE,...",
                    help="run on a mesh of devices, e.g. data=8 or data=4,model=2 (data=-1: all); "
                         "placeholders are split along the first axis unless `shard` says otherwise")
+    if not distributed:
+        return
     g.add_argument("--distributed", action="store_true",
                    help="first join the other processes (jax.distributed.initialize), so the mesh "
                         "spans every process's devices; SLURM, Open MPI and TPU are detected")
@@ -293,12 +331,13 @@ def add_arguments(p) -> None:
 def mesh_from_args(args) -> Mesh | None:
     """Join the other processes if asked, then the mesh --mesh describes (None without it)."""
     given = [f for f in ("coordinator", "num_processes", "process_id") if getattr(args, f, None) is not None]
-    if given and not args.distributed:
+    distributed = getattr(args, "distributed", False)
+    if given and not distributed:
         raise UsageError(f"--{given[0].replace('_', '-')} needs --distributed")
-    if args.distributed:
-        initialize(args.coordinator, args.num_processes, args.process_id)
+    if distributed:
         if args.mesh is None:
             raise UsageError("--distributed needs --mesh (e.g. --mesh data=-1 for every device)")
+        initialize(args.coordinator, args.num_processes, args.process_id)
     if args.mesh is None:
         return None
     device = getattr(args, "device", None)
