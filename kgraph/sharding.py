@@ -282,6 +282,26 @@ class Layout:
         return f"per device {shape}: {nbytes:,} B" + "".join(f" x {u}" for u in unknown)
 
 
+def check_batches(program, batches) -> None:
+    """Every batch the training loop will feed divides by its data axis; else a FeedError,
+    before the first step, that says what to change."""
+    layout = program._layout
+    for name in batches.batched:
+        axis = layout.specs[name][0]
+        size = layout.mesh.shape[axis] if axis is not None else 1
+        for rows in sorted(batches.sizes(), reverse=True):
+            if rows % size == 0:
+                continue
+            whole = rows == batches.batch_size
+            what = (f"--batch-size {rows}" if whole else
+                    f"the last batch of each epoch has {rows} rows ({batches.rows} = "
+                    f"{batches.rows // batches.batch_size} x {batches.batch_size} + {rows}), which")
+            fix = (f"choose a multiple of {size}" if whole else
+                   "add --drop-remainder to skip it, or feed a number of rows that it divides")
+            raise ShapeError(f"placeholder '{name}': {what} mesh axis '{axis}' (size {size}) does not "
+                             f"divide (mesh {describe_mesh(layout.mesh)}); {fix}", layout.spans[name])
+
+
 def leaf_layouts(mesh: Mesh | None, graph) -> dict[str, str]:
     """Leaf name → '@[data,None]' on `mesh` (nothing without one): what the REPL prints."""
     return {} if mesh is None else Layout(mesh, graph).annotations()

@@ -116,6 +116,29 @@ def test_command_line_usage_errors_exit_2(tmp_path):
     assert code == 2 and "--distributed needs --mesh" in err
 
 
+COUNTING = """\
+placeholder i: int32[batch]
+variable seen = zeros((10,))
+variable rows: int32 = 0
+update_add(seen, sum(one_hot(i, 10), axis=0))
+update rows = shape(i)[0]
+output rows
+"""
+
+
+def test_drop_remainder_skips_the_short_batch_of_each_epoch(tmp_path):
+    (tmp_path / "count.kg").write_text(COUNTING)
+    np.save(tmp_path / "i.npy", np.arange(10, dtype=np.int32))
+    args = ("run", tmp_path / "count.kg", "--feed", f"i={tmp_path / 'i.npy'}", "--batch-size", 4, "--quiet")
+    assert kgraph_main(*args, "--epochs", 2, "--drop-remainder", "--state", tmp_path / "s.npz")[0] == 0
+    with np.load(tmp_path / "s.npz") as state:
+        assert state["seen"].tolist() == [2] * 8 + [0, 0] and state["rows"] == 4  # 2 batches an epoch
+    code, _, err = kgraph_main("run", tmp_path / "count.kg", "--feed", f"i={tmp_path / 'i.npy'}", "--drop-remainder")
+    assert code == 2 and "--drop-remainder needs --batch-size" in err
+    code, _, err = kgraph_main(*args, "--batch-size", 12, "--drop-remainder")
+    assert code == 1 and "the batched feeds have 10 rows, fewer than one batch of 12" in err
+
+
 # ---- on 8 devices, in one child process --------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -169,6 +192,24 @@ def test_every_example_gives_the_one_device_outputs_on_two_meshes(child):
 def test_training_on_8_devices_equals_1_device(child, results, parent_states):
     assert results["train8"]["code"] == 0, results["train8"]["err"]
     assert_states_equal(child / "s8_4.npz", parent_states / "s1_4.npz")
+
+
+@pytest.mark.slow
+def test_a_shuffled_epoch_without_its_short_batch_on_8_devices_equals_1_device(child, results, tmp_path):
+    assert results["epoch8"]["code"] == 0, results["epoch8"]["err"]
+    code, _, err = kgraph_main("run", TRAIN, *mesh_child.TRAIN_FLAGS, "--epochs", 1, "--drop-remainder",
+                               "--shuffle", "--state", tmp_path / "epoch1.npz")
+    assert code == 0, err
+    assert_states_equal(child / "epoch8.npz", tmp_path / "epoch1.npz")
+
+
+@pytest.mark.slow
+def test_a_short_last_batch_that_the_mesh_cannot_split_is_found_before_training(results):
+    ragged = results["ragged"]
+    assert ragged["code"] == 1 and "train.kg:7:1: error: placeholder 'x': the last batch of each epoch has 30 " \
+        "rows (1438 = 44 x 32 + 30), which mesh axis 'data' (size 8) does not divide (mesh data=8); add " \
+        "--drop-remainder" in ragged["err"]
+    assert "step" not in ragged["err"]
 
 
 @pytest.mark.slow
