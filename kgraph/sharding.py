@@ -282,14 +282,14 @@ class Layout:
         return f"per device {shape}: {nbytes:,} B" + "".join(f" x {u}" for u in unknown)
 
 
-def check_batches(program, batches) -> None:
-    """Every batch the training loop will feed divides by its data axis; else a FeedError,
-    before the first step, that says what to change."""
+def check_batches(program, batches, steps: int) -> None:
+    """Every batch that `steps` steps of the training loop feed divides by its data axis;
+    else a ShapeError, before the first step, that says what to change."""
     layout = program._layout
     for name in batches.batched:
         axis = layout.specs[name][0]
         size = layout.mesh.shape[axis] if axis is not None else 1
-        for rows in sorted(batches.sizes(), reverse=True):
+        for rows in sorted(batches.sizes(steps), reverse=True):
             if rows % size == 0:
                 continue
             whole = rows == batches.batch_size

@@ -94,12 +94,13 @@ class Batches:
         return [{k: v[start:start + b] if k in self.batched else v for k, v in arrays.items()}
                 for start in range(0, self.rows, b)][:self.per_epoch]
 
-    def sizes(self) -> set[int]:
-        """The numbers of rows the batches have (a full batch, and the last one's)."""
+    def sizes(self, steps: int) -> set[int]:
+        """The numbers of rows the batches of `steps` steps have (a full batch, the last one's)."""
         if not self.batch_size:
             return set()
         last = self.rows % self.batch_size
-        return {min(self.batch_size, self.rows)} | ({last} if last and not self.drop_remainder else set())
+        reached = steps >= self.per_epoch and not self.drop_remainder
+        return {min(self.batch_size, self.rows)} | ({last} if last and reached else set())
 
 
 def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
@@ -267,9 +268,10 @@ def run_from_args(program, feeds: dict[str, Any], args, run_once=None) -> tuple[
         return 0, outputs
     batches = Batches(program, program.check_feeds(feeds), args.batch_size, args.shuffle, args.seed,
                       args.drop_remainder)
+    plan = _plan(batches, args, state)
     if getattr(program, "mesh", None) is not None:
-        check_batches(program, batches)  # before the first step, not after an epoch
-    result = train(program, batches, _plan(batches, args, state))
+        check_batches(program, batches, plan.steps)  # before the first step, not after an epoch
+    result = train(program, batches, plan)
     if result.interrupted:
         _note(args, f"interrupted after step {result.steps}" + (f"; state saved to {state}" if state else ""))
         return INTERRUPTED, None
