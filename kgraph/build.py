@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ast
+from . import ast, guards
 from .errors import (ArgumentError, DTypeError, KGraphError, KGraphWarning, NameError,
                      ShapeError, Span)
 from .ir import ConstValue, Graph, Node
@@ -344,10 +344,7 @@ class Builder:
     def expr_BinOp(self, e: ast.BinOp, scope: Scope):
         left, right = self.expr(e.left, scope), self.expr(e.right, scope)
         if is_number(left) and is_number(right) and e.op in PY_INFIX:
-            try:
-                return PY_INFIX[e.op](left, right)
-            except (ZeroDivisionError, OverflowError) as err:
-                raise ArgumentError(str(err), e.span) from None
+            return guards.fold_numbers(PY_INFIX[e.op], e.op, left, right, e.span)
         if isinstance(left, tuple) and isinstance(right, tuple) and e.op == "+":
             return left + right
         op = REGISTRY.get(INFIX[e.op])
@@ -563,10 +560,13 @@ class Builder:
                     operands.append((p.name, i, x))
             else:
                 attrs[p.name] = freeze(v)
+        guards.check_static_ints(site.name, attrs, site)
         if op.unique:
             attrs["uid"] = self.graph.fresh_id()
         try:
-            return self.graph.make(op.name, srcs, attrs, span=site.span)
+            node = self.graph.make(op.name, srcs, attrs, span=site.span)
+            guards.check_elements(node, site.span)
+            return node
         except OpError as err:
             cls = {"shape": ShapeError, "dtype": DTypeError}.get(err.kind, ArgumentError)
             labels = [f"{site.label(name, i)} is {x.type}" for name, i, x in operands]
@@ -602,7 +602,7 @@ class Builder:
             if isinstance(v, int) and is_int(dtype):
                 info = np.iinfo(np_dtype(dtype))
                 if not info.min <= v <= info.max:
-                    raise ArgumentError(f"the integer {v} does not fit in {dtype}", span)
+                    raise ArgumentError(f"the integer {guards.show_int(v)} does not fit in {dtype}", span)
             return self.constant(np.asarray(v, dtype=np_dtype(dtype)))
         if isinstance(v, (list, tuple)):
             if id(v) in self._lifted:  # one node per literal, so a name bound to one is one tensor

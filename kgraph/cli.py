@@ -9,6 +9,7 @@ import argparse
 import sys
 import warnings
 
+from . import limits
 from .errors import KGraphError, KGraphWarning
 from .commands import check, graph, lower_cmd, ops_cmd, repl
 from .commands import export as export_command
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not use the persistent compilation cache ($KGRAPH_CACHE_DIR or the "
                             "user cache directory)")
         module.add_arguments(p)
+        limits.add_options(p)
         p.set_defaults(handler=module.main)
     return parser
 
@@ -90,7 +92,8 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KGraphWarning)
         try:
-            code = args.handler(args)
+            with limits.using(limits.from_args(args)):
+                code = args.handler(args)
         except KGraphError as e:
             _flush_warnings(caught)
             if debug:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from .errors import ShapeError
+from .errors import KGraphError, ShapeError
 from .ir import Node, toposort
 from .ops import REGISTRY
 from .types import np_dtype
@@ -59,6 +59,8 @@ class Interpreter:
                 value = op.lower_node(self, node, inputs)
             else:
                 value = op.lower(*inputs, **dict(node.attrs))
+        except KGraphError:
+            raise
         except (TypeError, ValueError) as e:
             # Only dims unknown at compile time can disagree here; with static shapes the
             # shape rule has already checked, so anything else is a bug and propagates.

@@ -15,6 +15,7 @@ from .build import Builder
 from .errors import FeedError, KGraphError, KGraphWarning
 from .feeds import check_feed
 from .ir import Graph, format_ir, toposort, verify
+from .limits import Limits, using
 from .lower import make_function
 from .ops import REGISTRY
 from .parse import parse
@@ -360,8 +361,10 @@ def _device(kind: str):
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
             seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
             timings: dict[str, float] | None = None,
-            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT) -> Program:
+            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT, limits: Limits | None = None) -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
+
+    `limits` bounds what the program may ask (kgraph/limits.py); by default the ones in force.
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
     """
@@ -370,7 +373,7 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
     timings = timings if timings is not None else {}
-    with passes.paused_gc():  # a large program's compile is 3x slower with the GC walking its nodes
+    with using(limits) as limits, passes.paused_gc():  # a large program's compile is 3x slower with the GC walking its nodes
         with timed(timings, "parse"):
             tree = parse(source, filename)
         builder = Builder(filename, source, floatx)
@@ -383,25 +386,24 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
                                             fast_math=fast_math, fold_limit=fold_limit)
     for w in builder.warnings:
         warnings.warn(w, stacklevel=2)
-    return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)
+    program = Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)
+    program.limits = limits
+    return program
 
 
 def load(path: str | Path, **options: Any) -> Program:
     """Compile a `.kg` file, or load a `.kgx` exported program (see kgraph/export.py)."""
     path = Path(path)
-    if path.suffix == ".kgx":
-        from .export import load_exported
+    with using(options.pop("limits", None)) as limits:
+        if path.suffix == ".kgx":
+            from .export import load_exported
 
-        return load_exported(path, device=options.get("device"))
-    return compile(read_source(path), filename=str(path), **options)
+            return load_exported(path, device=options.get("device"))
+        return compile(read_source(path), filename=str(path), limits=limits, **options)
 
 
 def read_source(path: str | Path) -> str:
-    """A program's text; an unreadable file is a KGraphError."""
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise KGraphError(f"cannot read {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise KGraphError(f"{path} is not UTF-8 text") from None
+    """A program's text; an unreadable file (or a FIFO, device or directory) is a KGraphError."""
+    from .npyfile import read_text
+
+    return read_text(path, "program", error=KGraphError)

@@ -217,7 +217,7 @@ class Session:
                 self.say(f"{name} = {value!r}")
 
     def cmd_feed(self, rest: str) -> None:
-        from ..errors import FeedError
+        from ..errors import FeedError, KGraphError
         from ..feeds import check_feed, read_feed_value
 
         name, sep, text = rest.partition("=")
@@ -231,7 +231,8 @@ class Session:
         try:
             value = read_feed_value(text.strip())
         except ValueError as e:
-            raise FeedError(f"feed '{name}' ({node.type}): {e}") from None
+            cls, reason = (type(e), e.message) if isinstance(e, KGraphError) else (FeedError, e)
+            raise cls(f"feed '{name}' ({node.type}): {reason}") from None
         named = {}
         for other, array in self.feeds.items():  # named dims must agree with the other feeds
             for want, got in zip(self.builder.graph.placeholders[other].shape, array.shape):

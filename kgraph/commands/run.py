@@ -75,8 +75,9 @@ def parse_feeds(program, specs: list[str]) -> dict:
         declared = f"{dtype}[{', '.join('None' if d is None else str(d) for d in shape)}]"
         try:
             value = read_feed_value(text)
-        except ValueError as e:
-            raise FeedError(f"feed '{name}' (placeholder {name}: {declared}): {e}", spans.get(name)) from None
+        except ValueError as e:  # a LimitError stays one; a format problem is a FeedError
+            cls, reason = (type(e), e.message) if isinstance(e, KGraphError) else (FeedError, e)
+            raise cls(f"feed '{name}' (placeholder {name}: {declared}): {reason}", spans.get(name)) from None
         if text.lower().endswith(".csv"):
             value = _fit_csv(value, len(shape))
         feeds[name] = value
