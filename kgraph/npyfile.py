@@ -124,10 +124,7 @@ def _read_exactly(f, nbytes: int, what: str) -> bytearray:
 
 def read_npz(path, what: str, names=None, error=ValueError) -> dict[str, np.ndarray]:
     """The arrays of a `.npz` (only `names`, if given), each member checked before it is read."""
-    with open_regular(path, what, error) as f:
-        if f.read(len(NPY_MAGIC)) == NPY_MAGIC:
-            raise error(f"{path} is a single .npy array, not a .npz archive")
-        f.seek(0)
+    with _open_npz(path, what, error) as f:
         try:
             with zipfile.ZipFile(f) as z:
                 members = {info.filename[:-4]: info for info in z.infolist()}
@@ -137,7 +134,7 @@ def read_npz(path, what: str, names=None, error=ValueError) -> dict[str, np.ndar
                 chosen = members if names is None else {n: members[n] for n in names if n in members}
                 claimed = sum(info.file_size for info in chosen.values())
                 limits.check("max_file_bytes", claimed, f"the bytes the members of {what} {path} claim")
-                return {name: _read_member(z, info, f"{path}: member {info.filename}")
+                return {name: read_member(z, info, f"{path}: member {info.filename}")
                         for name, info in chosen.items()}
         except CONTAINER_ERRORS as e:
             raise error(f"{path} is not a readable {what} (not a valid .npz archive: "
@@ -150,7 +147,7 @@ def read_npz(path, what: str, names=None, error=ValueError) -> dict[str, np.ndar
 
 def npz_names(path, what: str, error=ValueError) -> list[str]:
     """The array names in a `.npz`, without reading any array."""
-    with open_regular(path, what, error) as f:
+    with _open_npz(path, what, error) as f:
         try:
             with zipfile.ZipFile(f) as z:
                 return [name[:-4] if name.endswith(".npy") else name for name in z.namelist()]
@@ -159,7 +156,16 @@ def npz_names(path, what: str, error=ValueError) -> list[str]:
                         f"{type(e).__name__}: {e})") from None
 
 
-def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> np.ndarray:
+def _open_npz(path, what: str, error):
+    f = open_regular(path, what, error)
+    if f.read(len(NPY_MAGIC)) == NPY_MAGIC:
+        f.close()
+        raise error(f"{path} is a single .npy array, not a .npz archive")
+    f.seek(0)
+    return f
+
+
+def read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> np.ndarray:
     with z.open(info) as member:
         array = read_npy(member, what, available=info.file_size)
         if member.read(1):  # reading to the end also runs the CRC check

@@ -82,3 +82,237 @@ def test_huge_integer_is_shown_by_its_size():
 def test_arange_past_float32_counting():
     e = error_of("output arange(0, 1e308)", kgraph.ArgumentError)
     assert "more elements than float32 can count" in e.message
+
+
+# ---- files: every size checked before reading, every container validated ------------
+
+from kgraph import npyfile  # noqa: E402
+from kgraph.feeds import read_feed_value  # noqa: E402
+from kgraph.state import read_state_file  # noqa: E402
+
+
+def npy_header(shape, descr="<f8") -> bytes:
+    """A .npy file's header and nothing else: a small file that claims `shape`."""
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False,
+                                                  "shape": shape})
+    return buffer.getvalue()
+
+
+def npz_of(path, members: dict[str, bytes], compression=0):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+TERABYTES = (10**12, 3)
+
+
+def test_a_header_claiming_terabytes_is_refused_from_its_header(tmp_path):
+    path = tmp_path / "big.npy"
+    path.write_bytes(npy_header(TERABYTES))
+    assert path.stat().st_size < 200
+    with pytest.raises(LimitError, match="max_file_bytes.*--max-file-bytes"):
+        read_feed_value(str(path))
+
+
+def test_a_header_claiming_more_than_the_file_holds_is_truncated(tmp_path):
+    path = tmp_path / "short.npy"
+    path.write_bytes(npy_header((1000,)) + b"\0" * 16)
+    with pytest.raises(ValueError, match="truncated: its header claims 8,000 bytes of data, 16 follow"):
+        read_feed_value(str(path))
+
+
+def test_stdin_is_read_up_to_the_magic_then_by_the_header(tmp_path):
+    import io
+
+    class Endless(io.RawIOBase):  # /dev/zero: reading all of it would never end
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            b[:] = b"\0" * len(b)
+            return len(b)
+
+    with pytest.raises(ValueError, match="does not start with the .npy magic bytes"):
+        read_feed_value("-", stdin=io.BufferedReader(Endless()))
+    with pytest.raises(LimitError, match="max_file_bytes"):
+        read_feed_value("-", stdin=io.BytesIO(npy_header(TERABYTES)))
+    with pytest.raises(ValueError, match="truncated"):
+        read_feed_value("-", stdin=io.BytesIO(npy_header((4,)) + b"\0" * 8))
+    good = io.BytesIO()
+    np.save(good, np.arange(6, dtype=np.int32).reshape(2, 3))
+    good.seek(0)
+    np.testing.assert_array_equal(read_feed_value("-", stdin=good), np.arange(6).reshape(2, 3))
+
+
+def test_fortran_order_and_empty_arrays_read_as_numpy_does(tmp_path):
+    for array in (np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.zeros((0, 3), np.float32)):
+        np.save(tmp_path / "a.npy", array)
+        got = read_feed_value(str(tmp_path / "a.npy"))
+        np.testing.assert_array_equal(got, array)
+        assert got.dtype == array.dtype and got.shape == array.shape
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: npz_of(p, {"x.npy": npy_header(TERABYTES)}), "max_file_bytes"),
+    (lambda p: p.write_bytes(npy_header((2,)) + b"\0" * 16), "single .npy array, not a .npz"),
+    (lambda p: npz_of(p, {"x.txt": b"hello"}), "'x.txt', which is not a .npy array"),
+    (lambda p: npz_of(p, {"x.npy": b"garbage header"}), "not a valid .npy file"),
+    (lambda p: p.write_bytes(b"PK\x03\x04" + b"\0" * 40), "not a valid .npz archive"),
+])
+def test_damaged_npz_feeds_and_state_files(tmp_path, make, reason):
+    path = tmp_path / "f.npz"
+    make(path)
+    with pytest.raises(ValueError, match=reason):
+        read_feed_value(str(path))
+    with pytest.raises((kgraph.StateError, LimitError), match=reason):
+        read_state_file(path)
+
+
+def _good_npz(tmp_path, compression):
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(1000, dtype=np.float64))
+    return npz_of(tmp_path / "g.npz", {"x.npy": buffer.getvalue()}, compression), buffer.getvalue()
+
+
+@pytest.mark.parametrize("compression", [0, 8])
+def test_truncated_and_crc_damaged_npz(tmp_path, compression):
+    path, payload = _good_npz(tmp_path, compression)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(kgraph.StateError, match="not a readable state file"):
+        read_state_file(path)
+    start = data.index(payload[200:216]) if compression == 0 else 60
+    damaged = bytearray(data)
+    damaged[start] ^= 0xFF  # inside the array data (stored) or the deflate stream
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match="not a valid .npz archive|not a valid .npy"):
+        read_feed_value(str(path))
+
+
+def test_a_state_member_claiming_4_terabytes(tmp_path):
+    path = npz_of(tmp_path / "s.npz", {"w.npy": npy_header((2**39,), "<f8")})
+    with pytest.raises(LimitError, match="max_file_bytes"):
+        read_state_file(path)
+    with kgraph.limits.using(Limits(max_file_bytes=10**15)):
+        with pytest.raises(kgraph.StateError, match="truncated"):
+            read_state_file(path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_non_regular_files_are_refused_by_kind(tmp_path, kind):
+    import os
+
+    path = tmp_path / f"thing.{kind}.npz"
+    if kind == "fifo":
+        os.mkfifo(path)
+        expected = "a FIFO"
+    elif kind == "directory":
+        path.mkdir()
+        expected = "a directory"
+    else:
+        path = "/dev/zero"
+        expected = "a character device"
+    with pytest.raises(kgraph.StateError, match=expected):
+        read_state_file(path)  # a FIFO once blocked here for ever
+    with pytest.raises(kgraph.KGraphError, match=expected):
+        kgraph.load(path if kind != "fifo" else path)
+    with pytest.raises(ValueError, match=expected):
+        npyfile.open_regular(path, "file")
+
+
+def test_json_feeds_nested_50000_deep():
+    with pytest.raises(LimitError, match="max_depth.*--max-depth"):
+        read_feed_value("[" * 50_000 + "]" * 50_000)
+    assert read_feed_value('[["[[[", 1]]') == [["[[[", 1]]  # brackets in a string do not count
+
+
+# ---- .kgx exports: the manifest checked against its schema, every member sized --------
+
+@pytest.fixture(scope="module")
+def kgx(tmp_path_factory):
+    path = tmp_path_factory.mktemp("kgx") / "m.kgx"
+    from kgraph.export import export_program
+
+    export_program(kgraph.compile("placeholder x: float32[None, 2]\nvariable w = ones((2,))\noutput x * w\n"), path)
+    return path
+
+
+def rewrite_kgx(src, dst, change):
+    """A copy of the .kgx at `src` with `change(name, bytes) -> bytes | None` applied to members."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as z_in, zipfile.ZipFile(dst, "w") as z_out:
+        for name in z_in.namelist():
+            data = change(name, z_in.read(name))
+            if data is not None:
+                z_out.writestr(name, data)
+    return dst
+
+
+def manifest_change(edit):
+    import json
+
+    def change(name, data):
+        if name != "manifest.json":
+            return data
+        manifest = json.loads(data)
+        edit(manifest)
+        return json.dumps(manifest)
+    return change
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda m: m.pop("seed"), "manifest has no field 'seed'"),
+    (lambda m: m.update(variables={"w": 1}), "manifest.variables must be a list, got dict"),
+    (lambda m: m.update(platforms="cpu"), "manifest.platforms must be a list, got str"),
+    (lambda m: m["placeholders"][0].update(dtype="float128"), r"placeholders\[0\].dtype has a value"),
+    (lambda m: m["variables"][0].update(shape=[-2]), r"variables\[0\].shape\[0\] has a value"),
+    (lambda m: m["variables"][0].update(file="../../etc/passwd"), r"variables\[0\].file"),
+])
+def test_a_damaged_manifest_names_its_field(kgx, tmp_path, edit, reason):
+    bad = rewrite_kgx(kgx, tmp_path / "bad.kgx", manifest_change(edit))
+    with pytest.raises(kgraph.KGraphError, match=reason):
+        kgraph.load(bad)
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda n, d: d[: len(d) // 2] if n == "program.jaxexport" else d, "checksum"),
+    (lambda n, d: (d[:100] + bytes([d[100] ^ 1]) + d[101:]) if n == "program.jaxexport" else d,
+     "checksum"),
+    (lambda n, d: None if n == "program.jaxexport" else d, "program.jaxexport"),
+    (lambda n, d: npy_header(TERABYTES) if n == "variables/0.npy" else d, "max_file_bytes"),
+    (lambda n, d: b"not a npy" if n == "variables/0.npy" else d, "not a valid .npy file"),
+    (lambda n, d: b"[" * 10_000 if n == "manifest.json" else d, "max_depth"),
+    (lambda n, d: b"{]" if n == "manifest.json" else d, "not a valid kgraph exported program"),
+])
+def test_damaged_members_of_an_export(kgx, tmp_path, change, reason):
+    bad = rewrite_kgx(kgx, tmp_path / "bad.kgx", change)
+    with pytest.raises(kgraph.KGraphError, match=reason):
+        kgraph.load(bad)
+
+
+def test_a_mutated_jaxexport_without_a_checksum_is_still_an_error(kgx, tmp_path):
+    def change(name, data):
+        return data[: len(data) // 3] if name == "program.jaxexport" else data
+    bad = rewrite_kgx(kgx, tmp_path / "old.kgx", change)
+    bad = rewrite_kgx(bad, tmp_path / "old2.kgx", manifest_change(lambda m: m.pop("program_sha256")))
+    with pytest.raises(kgraph.KGraphError, match="cannot read its serialized program"):
+        kgraph.load(bad)
+
+
+def test_a_truncated_kgx_file(kgx, tmp_path):
+    bad = tmp_path / "cut.kgx"
+    bad.write_bytes(kgx.read_bytes()[:300])
+    with pytest.raises(kgraph.KGraphError, match="not a valid kgraph exported program"):
+        kgraph.load(bad)
+    out = kgraph.load(kgx).run(x=np.ones((3, 2), np.float32))
+    np.testing.assert_array_equal(out["out0"], np.ones((3, 2)))
