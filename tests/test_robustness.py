@@ -316,3 +316,89 @@ def test_a_truncated_kgx_file(kgx, tmp_path):
         kgraph.load(bad)
     out = kgraph.load(kgx).run(x=np.ones((3, 2), np.float32))
     np.testing.assert_array_equal(out["out0"], np.ones((3, 2)))
+
+
+# ---- edge values ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, cls, needle", [
+    ("output argmax(zeros((0,)))", kgraph.ShapeError, "empty axis"),
+    ("output argmin(zeros((2, 0)), axis=1)", kgraph.ShapeError, "empty axis"),
+    ("output gather(ones((0, 2)), [0])", kgraph.ShapeError, "cannot gather from an empty axis"),
+])
+def test_edge_values_are_located_errors(source, cls, needle):
+    assert needle in error_of(source, cls).message
+
+
+def test_softmax_axis_none_is_the_last_axis_as_in_tf():
+    x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]], np.float32)
+    e = np.exp(x - x.max(-1, keepdims=True))
+    expected = e / e.sum(-1, keepdims=True)
+    for level in (0, 2):
+        out = kgraph.compile("placeholder x: float32[2, 3]\noutput softmax(x, axis=None), "
+                             "log(softmax(x, axis=None))", opt_level=level).run(x=x)
+        np.testing.assert_allclose(out["out0"], expected, rtol=1e-6)
+        np.testing.assert_allclose(out["out1"], np.log(expected), rtol=1e-5)
+
+
+def test_integer_mean_of_an_empty_axis_is_numpys_integer_division_by_zero():
+    # Once SIGFPE in XLA's CPU code; NumPy's integer 0 // 0 is 0 (with a warning).
+    prog = kgraph.compile("placeholder x: int32[None]\noutput mean(x), mean(zeros((0, 3), "
+                          "dtype='int32'), axis=0)")
+    out = prog.run(x=np.zeros(0, np.int32))
+    assert out["out0"].dtype == np.int32 and out["out0"] == 0
+    np.testing.assert_array_equal(out["out1"], np.zeros(3, np.int32))
+    assert prog.run(x=np.array([-1, -2], np.int32))["out0"] == -1  # truncated as tf.reduce_mean
+
+
+# ---- loud internals ---------------------------------------------------------------------
+
+def test_a_rule_naming_an_unknown_op_fails_when_it_loads():
+    from kgraph.passes.patterns import Rule
+
+    with pytest.raises(ValueError, match="rule 'typo' names unknown op.*: sigmiod"):
+        Rule("typo", "log(sigmiod(x))", "x")
+
+
+def _bad_rules(monkeypatch, rules):
+    from kgraph.passes import algebra, rules as rule_passes
+
+    monkeypatch.setattr(algebra, "RULES", rules)
+    rule_passes._rule_set.cache_clear()
+    monkeypatch.setattr(rule_passes, "_rule_set", rule_passes._rule_set)
+
+
+def test_a_raising_rule_shows_in_the_pass_table_and_fails_in_tests(monkeypatch, capsys, tmp_path):
+    from kgraph.cli import main
+    from kgraph.passes import rewrite, rules as rule_passes
+    from kgraph.passes.patterns import Rule
+
+    def broken(rw, binds, node):
+        raise ZeroDivisionError("a bug")
+    _bad_rules(monkeypatch, [Rule("broken", "exp(x)", broken)])
+    try:
+        with pytest.raises(rewrite.RuleFailure, match="rule 'broken' raised ZeroDivisionError"):
+            kgraph.compile("placeholder x: float32[2]\noutput exp(x)")
+        monkeypatch.setattr(rewrite, "STRICT", False)
+        out = kgraph.compile("placeholder x: float32[2]\noutput exp(x)").run(x=np.zeros(2, np.float32))
+        np.testing.assert_array_equal(out["out0"], np.ones(2))  # the rule is skipped, not obeyed
+        source = "placeholder x: float32[2]\noutput exp(x)\n"
+        path = tmp_path / "bad_rule.kg"
+        path.write_text(source)
+        assert main(["ir", str(path)]) == 0
+        assert "BUG in simplify: rule 'broken' raised ZeroDivisionError: a bug" in capsys.readouterr().out
+    finally:
+        rule_passes._rule_set.cache_clear()
+
+
+def test_a_rule_cycle_hits_the_cap_and_is_reported(monkeypatch):
+    from kgraph.passes import rewrite, rules as rule_passes
+    from kgraph.passes.patterns import Rule
+
+    # Two rules that undo each other: exp(x) -> exp(-(-x)) -> exp(x) -> ...
+    _bad_rules(monkeypatch, [Rule("there", "exp(x)", "exp(negative(negative(x)))"),
+                             Rule("back", "negative(negative(x))", "x")])
+    try:
+        with pytest.raises(rewrite.RuleFailure, match="(went round|nested) 64"):
+            kgraph.compile("placeholder x: float32[2]\noutput exp(x)")
+    finally:
+        rule_passes._rule_set.cache_clear()
