@@ -36,10 +36,12 @@ UPDATE_CALLS = {"update_add": ("add", "increment"), "update_sub": ("subtract", "
 
 
 class Builder:
-    def __init__(self, filename: str = "<string>", source: str = "", floatx: str = "float32"):
+    def __init__(self, filename: str = "<string>", source: str = "", floatx: str = "float32",
+                 image_data_format: str = "channels_last"):
         self.filename = filename
         self.source = source
         self.floatx = floatx
+        self.image_data_format = image_data_format
         self.graph = Graph(intern=False)  # the program as written: merging is the cse pass's
         self.globals = Scope()
         self.warnings: list[KGraphWarning] = []
@@ -537,6 +539,8 @@ class Builder:
                 v = freeze(v)
                 if p.name == "dtype" and op.dtype_none_is_floatx and v is None:
                     v = self.floatx
+                if p.name == "data_format" and v is None:
+                    v = self.image_data_format
                 if p.name == "dtype" and v is not None:
                     v = self._dtype(v, site.arg_span(p.name))
                 out[p.name] = v

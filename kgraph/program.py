@@ -360,7 +360,8 @@ def _device(kind: str):
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
             seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
             timings: dict[str, float] | None = None,
-            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT) -> Program:
+            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT,
+            image_data_format: str = "channels_last") -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
@@ -369,11 +370,14 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
         raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {floatx!r}")
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
+    if image_data_format not in ("channels_last", "channels_first"):
+        raise KGraphError(f"image_data_format must be 'channels_last' or 'channels_first', got "
+                          f"{image_data_format!r}")
     timings = timings if timings is not None else {}
     with passes.paused_gc():  # a large program's compile is 3x slower with the GC walking its nodes
         with timed(timings, "parse"):
             tree = parse(source, filename)
-        builder = Builder(filename, source, floatx)
+        builder = Builder(filename, source, floatx, image_data_format)
         with jax.enable_x64(True):
             with timed(timings, "build"):
                 graph = builder.build(tree)

@@ -36,7 +36,8 @@ def main(args) -> int:
     from ..export import PLATFORMS, export_program
     from ..program import load
 
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed)
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format, seed=args.seed)
     path = export_program(program, args.output, platforms=args.platform or PLATFORMS)
     print(f"wrote {path} ({len(program.placeholders)} placeholders, {len(program.outputs)} outputs, "
           f"{len(program.variables)} variables)", file=sys.stderr)

@@ -35,7 +35,7 @@ def main(args) -> int:
     from ..program import read_source
 
     source = read_source(args.file)
-    builder = Builder(args.file, source, args.floatx)
+    builder = Builder(args.file, source, args.floatx, args.image_data_format)
     with jax.enable_x64(True):
         graph = builder.build(parse(source, args.file))
         verify(graph)
