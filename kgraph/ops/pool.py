@@ -52,14 +52,17 @@ def _lower_pool(x, *, pool_size, strides, padding, data_format, pool_mode):
     window = (1, 1) + size if first else (1,) + size + (1,)
     steps = (1, 1) + strides if first else (1,) + strides + (1,)
     pad = padding.upper()
+    # Python scalars as the initial values: lax recognises a concrete identity and lowers to
+    # the differentiable reduce_window_max / reduce_window_sum primitives.
     if pool_mode == "max":
-        lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
-        return lax.reduce_window(x, jnp.asarray(lowest, x.dtype), lax.max, window, steps, pad)
-    total = lax.reduce_window(x, jnp.asarray(0, x.dtype), lax.add, window, steps, pad)
+        lowest = -float("inf") if jnp.issubdtype(x.dtype, jnp.floating) else int(jnp.iinfo(x.dtype).min)
+        return lax.reduce_window(x, lowest, lax.max, window, steps, pad)
+    zero = 0.0 if jnp.issubdtype(x.dtype, jnp.floating) else 0
+    total = lax.reduce_window(x, zero, lax.add, window, steps, pad)
     if padding == "valid":
         return total / jnp.asarray(math.prod(size), x.dtype)
     ones = jnp.ones(x.shape[2:] if first else x.shape[1:-1], x.dtype)
-    count = lax.reduce_window(ones, jnp.asarray(0, x.dtype), lax.add, size, strides, pad)
+    count = lax.reduce_window(ones, zero, lax.add, size, strides, pad)
     count = count[None, None] if first else count[None, ..., None]
     return total / count
 
