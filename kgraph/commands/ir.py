@@ -26,19 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    import jax
-
-    from ..build import Builder
-    from ..ir import format_ir, toposort, verify
-    from ..parse import parse
+    from ..frontend import frontend
+    from ..ir import format_ir, toposort
     from ..passes import run_pipeline
     from ..program import read_source
 
-    source = read_source(args.file)
-    builder = Builder(args.file, source, args.floatx, args.image_data_format)
-    with jax.enable_x64(True):
-        graph = builder.build(parse(source, args.file))
-        verify(graph)
+    graph = frontend(read_source(args.file), args.file, args.floatx,
+                     image_data_format=args.image_data_format).graph
     optimised, reports = run_pipeline(graph, args.opt_level, args.disable_pass, args.fast_math,
                                       args.fold_limit)
     if args.after:
