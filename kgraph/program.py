@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from . import passes
+from .display import Outputs, program_html
 from .errors import FeedError, KGraphError, KGraphWarning
 from .device import find_device, running
 from .feeds import check_feed
@@ -109,6 +110,10 @@ class Program:
     def ir(self) -> str:
         """The optimised IR in let-form text."""
         return format_ir(self._graph)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the signature, the warnings and the graph (kgraph/display.py)."""
+        return program_html(self)
 
     def as_jax_function(self, *, updates: bool = False, rng: bool = False):
         """The program as a pure JAX function `f(variables, **feeds) -> {output: array}`.
@@ -215,7 +220,7 @@ class Program:
                 outs = self.execute(arrays)
         # A plain loop over precomputed pairs: in CPython 3.11 a comprehension is a call with its
         # own frame, and zip() an object per run (each measurable against a 13 µs jitted call).
-        result = {}
+        result = Outputs()  # a dict that a notebook shows as a table
         for i, name in self._numbered_outputs:
             result[name] = np.asarray(outs[i])
         return result
