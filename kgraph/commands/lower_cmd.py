@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def concrete_feeds(program, given: list[tuple[str, str | None, tuple[int, ...]]]) -> tuple[dict, list[str]]:
     """Zero arrays of each placeholder's concrete shape, and notes on the dims that were guessed."""
     placeholders = program._source_graph.placeholders
-    spans = program._builder.leaf_spans
+    spans = program.module.leaf_spans
     shapes: dict[str, tuple[int, ...]] = {}
     for name, dtype, dims in given:
         if name not in placeholders:
@@ -114,7 +114,8 @@ def lowered_text(program, feeds: dict, emit: str) -> str:
 def main(args) -> int:
     from ..program import load
 
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, device=args.device)
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format, device=args.device)
     feeds, notes = concrete_feeds(program, args.feed_shape)
     for note in notes:
         print(note, file=sys.stderr)

@@ -60,7 +60,8 @@ def parse_feeds(program, specs: list[str]) -> dict:
     from ..feeds import read_feed_value
 
     feeds = {}
-    spans = program._builder.leaf_spans if hasattr(program, "_builder") else {}  # a .kgx has no source
+    module = getattr(program, "module", None)  # a .kgx has no source
+    spans = module.leaf_spans if module is not None else {}
     for spec in specs:
         name, sep, text = spec.partition("=")
         if not sep or not name:
@@ -97,7 +98,8 @@ def main(args) -> int:
     from ..program import load
 
     timings: dict = {}
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed,
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format, seed=args.seed,
                    device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
                    fast_math=args.fast_math, fold_limit=args.fold_limit)
     feeds = parse_feeds(program, args.feed)
