@@ -104,6 +104,9 @@ class Builder:
         if stmt.name in self.graph.placeholders:
             first = self.leaf_spans[stmt.name]
             raise KGraphError(f"placeholder '{stmt.name}' is already declared at line {first.line}", stmt.span)
+        if stmt.name == "training":
+            raise KGraphError("a placeholder cannot be named 'training': prog.run(training=...) sets "
+                              "the learning phase (LANGUAGE.md §9); rename the placeholder", stmt.span)
         shape = stmt.shape if stmt.shape is not None else ()
         for d in shape:
             if isinstance(d, str) and d in REGISTRY:
@@ -516,7 +519,7 @@ class Builder:
         for p in op.params:
             v = bound[p.name]
             if p.kind == "tensor":
-                if v is None and not p.required:
+                if v is None and (not p.required or p.name in op.nullable):
                     out[p.name] = None
                     continue
                 out[p.name] = self.tensor(v, site.arg_span(p.name), like=like)
@@ -635,6 +638,9 @@ class Builder:
             if n.op in ("placeholder", "variable"):
                 raise KGraphError(f"{what} must be computable at compile time, but it depends on "
                                   f"{n.op} '{n.attr('name')}'", span)
+            if n.op == "learning_phase":
+                raise KGraphError(f"{what} must be computable at compile time, but it depends on "
+                                  f"learning_phase(), which is known only when the program runs", span)
             if n.op in REGISTRY and REGISTRY[n.op].unique and n.op != "print_tensor":
                 raise KGraphError(f"{what} must be computable at compile time; give `{n.op}` a seed",
                                   span)

@@ -35,6 +35,7 @@ class Plan:
     state: Path | None = None
     save_every: int | None = None  # steps; None: every SAVE_INTERVAL_S seconds
     log_every: int | None = None  # None: a progress bar; 0: print nothing
+    training: bool = True  # the learning phase of the steps (LANGUAGE.md §9; --learning-phase)
 
 
 @dataclass
@@ -112,12 +113,12 @@ def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
     reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr)
     saves = bool(program.updates) and plan.state is not None
-    names, execute, report = program.outputs, program.execute, reporter.step
+    names, execute, report, training = program.outputs, program.execute, reporter.step, plan.training
     result = Result(0, 0.0)
     with program.running(), _CtrlC() as ctrl_c, reporter:
         batch_iter, step = iter(batches), 0
         while step < plan.steps:
-            outs = execute(next(batch_iter))
+            outs = execute(next(batch_iter), training)
             step += 1
             if step == 1:
                 program.wait()  # compiled and run once: time the steps from here
@@ -269,4 +270,6 @@ def _plan(batches: Batches, args, state: Path | None) -> Plan:
         log_every = None
     else:
         log_every = max(1, steps // 10)
-    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every)
+    training = True if getattr(args, "learning_phase", None) is None else bool(args.learning_phase)
+    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every,
+                training=training)
