@@ -54,6 +54,10 @@ def add_compile_options(p: argparse.ArgumentParser) -> None:
                    help="optimisation level: -O0 nothing, -O1 dead code/CSE/folding, -O2 all (default)")
     p.add_argument("--floatx", default="float32", choices=("float16", "bfloat16", "float32", "float64"),
                    help="the default float dtype (floatx()), float32 unless set")
+    p.add_argument("--image-data-format", default="channels_last",
+                   choices=("channels_last", "channels_first"),
+                   help="the image ops' data_format when none is given (image_data_format()), "
+                        "channels_last unless set")
     from .passes import DEFAULT_FOLD_LIMIT, PASS_NAMES
 
     p.add_argument("--disable-pass", action="append", default=[], choices=PASS_NAMES, metavar="NAME",

@@ -375,7 +375,8 @@ def _tuple_getter(names: list[str]):
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
             seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
             timings: dict[str, float] | None = None,
-            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT) -> Program:
+            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT,
+            image_data_format: str = "channels_last") -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
@@ -383,9 +384,12 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
     check_floatx(floatx)
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
+    if image_data_format not in ("channels_last", "channels_first"):
+        raise KGraphError(f"image_data_format must be 'channels_last' or 'channels_first', got "
+                          f"{image_data_format!r}")
     timings = timings if timings is not None else {}
     with passes.paused_gc():  # a large program's compile is 3x slower with the GC walking its nodes
-        module = frontend(source, filename, floatx, timings)
+        module = frontend(source, filename, floatx, timings, image_data_format)
         with timed(timings, "optimize"):
             optimised = passes.optimize(module.graph, opt_level, disabled=disabled_passes,
                                         fast_math=fast_math, fold_limit=fold_limit)

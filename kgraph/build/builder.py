@@ -24,10 +24,12 @@ from .updates import Updates
 
 
 class Builder(Updates, Expressions, Lifting):
-    def __init__(self, filename: str = "<string>", source: str = "", floatx: str = "float32"):
+    def __init__(self, filename: str = "<string>", source: str = "", floatx: str = "float32",
+                 image_data_format: str = "channels_last"):
         self.filename = filename
         self.source = source
         self.floatx = floatx
+        self.image_data_format = image_data_format
         self.graph = Graph(intern=False)  # the program as written: merging is the cse pass's
         self.globals = Scope()
         self.warnings: list[KGraphWarning] = []

@@ -84,6 +84,8 @@ class Lifting:
                 v = freeze(v)
                 if p.name == "dtype" and op.dtype_none_is_floatx and v is None:
                     v = self.floatx
+                if p.name == "data_format" and v is None:
+                    v = self.image_data_format
                 if p.name == "dtype" and v is not None:
                     v = self._dtype(v, site.arg_span(p.name))
                 out[p.name] = v

@@ -49,7 +49,8 @@ def signature_lines(program) -> list[str]:
 def main(args) -> int:
     from ..program import load
 
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx)
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format)
     print(f"{args.file}: ok, {len(program.warnings)} warning{'s' * (len(program.warnings) != 1)}")
     print("\n".join(signature_lines(program)))
     if args.strict and program.warnings:

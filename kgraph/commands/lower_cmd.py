@@ -114,7 +114,8 @@ def lowered_text(program, feeds: dict, emit: str) -> str:
 def main(args) -> int:
     from ..program import load
 
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, device=args.device)
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format, device=args.device)
     feeds, notes = concrete_feeds(program, args.feed_shape)
     for note in notes:
         print(note, file=sys.stderr)

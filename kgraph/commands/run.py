@@ -100,7 +100,8 @@ def main(args) -> int:
     from ..program import load
 
     timings: dict = {}
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed,
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format, seed=args.seed,
                    device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
                    fast_math=args.fast_math, fold_limit=args.fold_limit)
     feeds = parse_feeds(program, args.feed)
