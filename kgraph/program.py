@@ -20,6 +20,7 @@ from .ir import Graph, format_ir, toposort
 from .limits import Limits, using
 from .lower import make_function
 from .ops import REGISTRY
+from .ops.training import learning_phase_value
 from .state import load_state_file, save_state_file
 from .timing import timed
 from .types import np_dtype
@@ -64,12 +65,16 @@ class Program:
         # Unseeded random ops (never merged, lowered by the interpreter) fold the run
         # counter into their key; without them the step needs no counter.
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
-                                 for n in live_nodes)
+                                 and n.attr("seed") is None for n in live_nodes)
+        # The learning phase (LANGUAGE.md §9) is an argument of the step only where the program
+        # reads it; `training` is its value for a run that does not say (`--learning-phase`).
+        self._reads_phase = any(n.op == "learning_phase" for n in live_nodes)
+        self.training = False
         self._output_names = [name for name, _ in graph.outputs]
         self._numbered_outputs = list(enumerate(self._output_names))
         # No variables and no random draws: the feeds are all the step takes, and all it returns
         # are the outputs (the common inference case gets the shortest path).
-        self._stateless = not self._variables_needed and not self._draws_random
+        self._stateless = not self._variables_needed and not self._draws_random and not self._reads_phase
         self._x64 = needs_x64(graph, seed)
         # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
         self._plain = self._device is None and not self._x64
@@ -132,7 +137,8 @@ class Program:
     # ---- running ---------------------------------------------------------------
     def _function(self):
         """The jitted step, flat: (updated variables..., other variables..., feeds...[, run
-        counter]) → (outputs..., new values of the updated variables...), in fixed name orders.
+        counter][, learning phase]) → (outputs..., new values of the updated variables...), in
+        fixed name orders.
 
         The updated variables' buffers are donated, so XLA writes their new values in
         place; the program keeps them on the device between runs. Flat positional
@@ -146,13 +152,15 @@ class Program:
                                self._feeds_needed, self._variables_needed)
             seed, donated, fixed, feed_names = self.seed, self._donated, self._fixed, self._feed_names
             first_fixed, first_feed = len(donated), len(donated) + len(fixed)
-            counted = self._draws_random
+            counted, phased = self._draws_random, self._reads_phase
+            last_feed = first_feed + len(feed_names)
 
             def run(*args):  # `kgraph lower` shows jit_run
                 variables = dict(zip(donated, args))
                 variables.update(zip(fixed, args[first_fixed:]))
-                rng = jax.random.fold_in(jax.random.PRNGKey(seed), args[-1]) if counted else None
-                outs, new_values = fn(variables, dict(zip(feed_names, args[first_feed:])), rng)
+                rng = jax.random.fold_in(jax.random.PRNGKey(seed), args[last_feed]) if counted else None
+                feeds = dict(zip(feed_names, args[first_feed:last_feed]))
+                outs, new_values = fn(variables, feeds, rng, args[-1] if phased else False)
                 return outs + new_values
 
             self._jitted = jax.jit(run, donate_argnums=tuple(range(len(donated))))
@@ -195,30 +203,38 @@ class Program:
             out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
         return out
 
-    def arguments(self, feeds: dict[str, Any]) -> tuple:
+    def arguments(self, feeds: dict[str, Any], training: Any = None) -> tuple:
         """The positional arguments the next run passes to `_function()` (for tools that
         lower or time it as run() would call it): the updated variables, the other
-        variables, the feeds, and the run counter if a random op draws from it."""
-        return self._arguments(self.check_feeds(feeds))
+        variables, the feeds, the run counter if a random op draws from it, and the
+        learning phase if the program reads it."""
+        return self._arguments(self.check_feeds(feeds), training)
 
-    def _arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
+    def _arguments(self, arrays: dict[str, np.ndarray], training: Any = None) -> tuple:
         args = self._get_feeds(arrays)
         if self._variables_needed:
             values = self._values
             args = self._get_donated(values) + self._get_fixed(values) + args
-        return args + (np.uint32(self._runs),) if self._draws_random else args
+        if self._draws_random:
+            args += (np.uint32(self._runs),)
+        if self._reads_phase:
+            args += (np.bool_(self.training if training is None else training),)
+        return args
 
-    def run(self, **feeds: Any) -> dict[str, np.ndarray]:
+    def run(self, training: Any = None, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once and apply the updates: a dict from output name to numpy array, in output order.
 
         Outputs and updates are all computed from the variables' values at the start of the run.
+        `training` sets the learning phase (default `self.training`, False unless set).
         """
         arrays = self._checked(feeds)
+        if training is not None:
+            training = learning_phase_value(training)
         if self._plain:  # the common case, on every call: no context to enter
-            outs = self.execute(arrays)
+            outs = self.execute(arrays, training)
         else:
             with self.running():
-                outs = self.execute(arrays)
+                outs = self.execute(arrays, training)
         # A plain loop over precomputed pairs: in CPython 3.11 a comprehension is a call with its
         # own frame, and zip() an object per run (each measurable against a 13 µs jitted call).
         result = Outputs()  # a dict that a notebook shows as a table
@@ -233,8 +249,9 @@ class Program:
         value (see `needs_x64`), and the chosen device (device.running)."""
         return running(self._x64, self._device)
 
-    def execute(self, arrays: dict[str, np.ndarray]) -> tuple:
-        """One run on checked feeds (see `check_feeds`), inside `running()`.
+    def execute(self, arrays: dict[str, np.ndarray], training: bool | None = None) -> tuple:
+        """One run on checked feeds (see `check_feeds`), inside `running()`; `training` is
+        the learning phase (None: `self.training`).
 
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
@@ -244,7 +261,7 @@ class Program:
             results = step(*self._get_feeds(arrays))
             self._runs += 1
             return results
-        results = step(*self._arguments(arrays))
+        results = step(*self._arguments(arrays, training))
         self._runs += 1
         if not self._update_names:
             return results

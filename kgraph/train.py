@@ -39,6 +39,7 @@ class Plan:
     metrics: Path | None = None  # --log: a CSV or JSON-lines file of the scalar outputs
     metrics_every: int | None = None  # steps between rows; None: about ROWS_PER_RUN rows
     per_epoch: int = 1  # steps in an epoch, for the rows' epoch column
+    training: bool = True  # the learning phase of the steps (LANGUAGE.md §9; --learning-phase)
 
 
 @dataclass
@@ -119,12 +120,12 @@ def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
         every = plan.metrics_every or default_every(plan.steps)
         reporter = Tee(reporter, MetricsLog(plan.metrics, plan.steps, every, plan.per_epoch))
     saves = bool(program.updates) and plan.state is not None
-    names, execute, report = program.outputs, program.execute, reporter.step
+    names, execute, report, training = program.outputs, program.execute, reporter.step, plan.training
     result = Result(0, 0.0)
     with program.running(), _CtrlC() as ctrl_c, reporter:
         batch_iter, step = iter(batches), 0
         while step < plan.steps:
-            outs = execute(next(batch_iter))
+            outs = execute(next(batch_iter), training)
             step += 1
             if step == 1:
                 program.wait()  # compiled and run once: time the steps from here
@@ -290,6 +291,7 @@ def _plan(batches: Batches, args, state: Path | None) -> Plan:
         log_every = None
     else:
         log_every = max(1, steps // 10)
+    training = True if getattr(args, "learning_phase", None) is None else bool(args.learning_phase)
     return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every,
                 metrics=Path(args.log) if args.log else None, metrics_every=args.log_interval,
-                per_epoch=batches.per_epoch)
+                per_epoch=batches.per_epoch, training=training)

@@ -63,7 +63,7 @@ class Lifting:
         for p in op.params:
             v = bound[p.name]
             if p.kind == "tensor":
-                if v is None and not p.required:
+                if v is None and (not p.required or p.name in op.nullable):
                     out[p.name] = None
                     continue
                 out[p.name] = self.tensor(v, site.arg_span(p.name), like=like)
@@ -185,6 +185,9 @@ class Lifting:
             if n.op in ("placeholder", "variable"):
                 raise KGraphError(f"{what} must be computable at compile time, but it depends on "
                                   f"{n.op} '{n.attr('name')}'", span)
+            if n.op == "learning_phase":
+                raise KGraphError(f"{what} must be computable at compile time, but it depends on "
+                                  f"learning_phase(), which is known only when the program runs", span)
             if n.op in REGISTRY and REGISTRY[n.op].unique and n.op != "print_tensor":
                 raise KGraphError(f"{what} must be computable at compile time; give `{n.op}` a seed",
                                   span)

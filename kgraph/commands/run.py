@@ -48,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to run (default: JAX's default device)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for random ops that have no seed of their own, and for --shuffle (default 0)")
+    p.add_argument("--learning-phase", type=int, choices=(0, 1), default=None,
+                   help="the value of learning_phase(): 0 (test) or 1 (train); default 0 for one "
+                        "run and 1 for the steps of --steps/--epochs")
     p.add_argument("--trace", action="store_true",
                    help="print every named step (name, type, value, source line) before the outputs")
     p.add_argument("--time", action="store_true",
@@ -103,6 +106,8 @@ def main(args) -> int:
                    device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
                    fast_math=args.fast_math, fold_limit=args.fold_limit)
     feeds = parse_feeds(program, args.feed)
+    if args.learning_phase is not None:
+        program.training = bool(args.learning_phase)
     code = train.prepare(program, args)  # reads --state, so --trace shows the loaded variables
     if code is not None:
         return code
