@@ -15,6 +15,7 @@ from lark import Lark, Token, Transformer
 from lark.indenter import DedentError, Indenter
 
 from . import ast
+from . import limits
 from .errors import ParseError, Span
 
 from importlib import import_module
@@ -358,6 +359,9 @@ class _ToAst(Transformer):
         tok = children[0]
         text = str(tok)
         is_int = all(c.isdigit() for c in text)
+        if is_int:
+            limits.check("max_int_digits", len(text.lstrip("0")), "an integer literal's digit count",
+                         self.sp(tok))
         return ast.Number(self.sp(tok), int(text) if is_int else float(text))
 
     def string(self, children):

@@ -11,13 +11,16 @@ import jax
 import numpy as np
 
 from . import passes
+from .display import Outputs, program_html
 from .errors import FeedError, KGraphError, KGraphWarning
 from .device import find_device, running
 from .feeds import check_feed
 from .frontend import Module, check_floatx, frontend
 from .ir import Graph, format_ir, toposort
+from .limits import Limits, using
 from .lower import make_function
 from .ops import REGISTRY
+from .ops.training import learning_phase_value
 from .sharding import Layout
 from .state import load_state_file, save_state_file
 from .timing import timed
@@ -64,12 +67,17 @@ class Program:
         # Unseeded random ops (never merged, lowered by the interpreter) fold the run
         # counter into their key; without them the step needs no counter.
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
-                                 for n in live_nodes)
+                                 and n.attr("seed") is None for n in live_nodes)
+        # The learning phase (LANGUAGE.md §9) is an argument of the step only where the program
+        # reads it; `training` is its value for a run that does not say (`--learning-phase`).
+        self._reads_phase = any(n.op == "learning_phase" for n in live_nodes)
+        self.training = False
         self._output_names = [name for name, _ in graph.outputs]
         self._numbered_outputs = list(enumerate(self._output_names))
         # No variables and no random draws: the feeds are all the step takes, and all it returns
         # are the outputs (the common inference case gets the shortest path).
-        self._stateless = not self._variables_needed and not self._draws_random
+        self._stateless = not self._variables_needed and not self._draws_random and not self._reads_phase
+        self._scalars = int(self._draws_random) + int(self._reads_phase)  # the run counter, the phase
         self._x64 = needs_x64(graph, seed)
         # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
         self._plain = self._device is None and not self._x64
@@ -129,6 +137,10 @@ class Program:
         """The optimised IR in let-form text (with each leaf's layout on a mesh)."""
         return format_ir(self._graph, layouts=self._layout.annotations() if self._layout else None)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the signature, the warnings and the graph (kgraph/display.py)."""
+        return program_html(self)
+
     def as_jax_function(self, *, updates: bool = False, rng: bool = False):
         """The program as a pure JAX function `f(variables, **feeds) -> {output: array}`.
 
@@ -145,7 +157,8 @@ class Program:
     # ---- running ---------------------------------------------------------------
     def _function(self):
         """The jitted step, flat: (updated variables..., other variables..., feeds...[, run
-        counter]) → (outputs..., new values of the updated variables...), in fixed name orders.
+        counter][, learning phase]) → (outputs..., new values of the updated variables...), in
+        fixed name orders.
 
         The updated variables' buffers are donated, so XLA writes their new values in
         place; the program keeps them on the device between runs. Flat positional
@@ -159,20 +172,22 @@ class Program:
                                self._feeds_needed, self._variables_needed)
             seed, donated, fixed, feed_names = self.seed, self._donated, self._fixed, self._feed_names
             first_fixed, first_feed = len(donated), len(donated) + len(fixed)
-            counted = self._draws_random
+            counted, phased = self._draws_random, self._reads_phase
+            last_feed = first_feed + len(feed_names)
 
             def run(*args):  # `kgraph lower` shows jit_run
                 variables = dict(zip(donated, args))
                 variables.update(zip(fixed, args[first_fixed:]))
-                rng = jax.random.fold_in(jax.random.PRNGKey(seed), args[-1]) if counted else None
-                outs, new_values = fn(variables, dict(zip(feed_names, args[first_feed:])), rng)
+                rng = jax.random.fold_in(jax.random.PRNGKey(seed), args[last_feed]) if counted else None
+                feeds = dict(zip(feed_names, args[first_feed:last_feed]))
+                outs, new_values = fn(variables, feeds, rng, args[-1] if phased else False)
                 return outs + new_values
 
             donate = tuple(range(len(donated)))
             if self._layout is None:
                 self._jitted = jax.jit(run, donate_argnums=donate)
             else:
-                self._jitted = self._layout.jit(run, donated + fixed + feed_names, counted,
+                self._jitted = self._layout.jit(run, donated + fixed + feed_names, self._scalars,
                                                 len(g.outputs), self._update_names, donate)
         return self._jitted
 
@@ -213,36 +228,41 @@ class Program:
             out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
         return out
 
-    def arguments(self, feeds: dict[str, Any]) -> tuple:
+    def arguments(self, feeds: dict[str, Any], training: Any = None) -> tuple:
         """The positional arguments the next run passes to `_function()` (for tools that
         lower or time it as run() would call it): the updated variables, the other
-        variables, the feeds, and the run counter if a random op draws from it."""
-        return self._arguments(self.check_feeds(feeds))
+        variables, the feeds, the run counter if a random op draws from it, and the
+        learning phase if the program reads it."""
+        return self._arguments(self.check_feeds(feeds), training)
 
-    def _arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
+    def _arguments(self, arrays: dict[str, np.ndarray], training: Any = None) -> tuple:
         args = self._get_feeds(arrays)
         if self._variables_needed:
             values = self._values
             args = self._get_donated(values) + self._get_fixed(values) + args
-        if not self._draws_random:
-            return args
-        counter = np.uint32(self._runs)
-        return args + (self._layout.place_scalar(counter) if self._layout else counter,)
+        if self._draws_random:
+            args += (np.uint32(self._runs),)
+        if self._reads_phase:
+            args += (np.bool_(self.training if training is None else training),)
+        return self._layout.place_scalars(args, self._scalars) if self._layout else args
 
-    def run(self, **feeds: Any) -> dict[str, np.ndarray]:
+    def run(self, training: Any = None, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once and apply the updates: a dict from output name to numpy array, in output order.
 
         Outputs and updates are all computed from the variables' values at the start of the run.
+        `training` sets the learning phase (default `self.training`, False unless set).
         """
         arrays = self._checked(feeds)
+        if training is not None:
+            training = learning_phase_value(training)
         if self._plain:  # the common case, on every call: no context to enter
-            outs = self.execute(arrays)
+            outs = self.execute(arrays, training)
         else:
             with self.running():
-                outs = self.execute(arrays)
+                outs = self.execute(arrays, training)
         # A plain loop over precomputed pairs: in CPython 3.11 a comprehension is a call with its
         # own frame, and zip() an object per run (each measurable against a 13 µs jitted call).
-        result = {}
+        result = Outputs()  # a dict that a notebook shows as a table
         for i, name in self._numbered_outputs:
             result[name] = np.asarray(outs[i])
         return result
@@ -254,8 +274,9 @@ class Program:
         value (see `needs_x64`), and the chosen device (device.running)."""
         return running(self._x64, self._device)
 
-    def execute(self, arrays: dict[str, np.ndarray]) -> tuple:
-        """One run on checked feeds (see `check_feeds`), inside `running()`.
+    def execute(self, arrays: dict[str, np.ndarray], training: bool | None = None) -> tuple:
+        """One run on checked feeds (see `check_feeds`), inside `running()`; `training` is
+        the learning phase (None: `self.training`).
 
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
@@ -267,7 +288,7 @@ class Program:
             results = step(*self._get_feeds(arrays))
             self._runs += 1
             return results
-        results = step(*self._arguments(arrays))
+        results = step(*self._arguments(arrays, training))
         self._runs += 1
         if not self._update_names:
             return results
@@ -386,9 +407,12 @@ def _tuple_getter(names: list[str]):
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
             seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
             timings: dict[str, float] | None = None,
-            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT, mesh=None) -> Program:
+            fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT,
+            image_data_format: str = "channels_last", limits: Limits | None = None,
+            mesh=None) -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
 
+    `limits` bounds what the program may ask (kgraph/limits.py); by default the ones in force.
     `mesh`, a `jax.sharding.Mesh`, runs it on many devices (LANGUAGE.md §11, docs/distributed.md).
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
@@ -396,35 +420,37 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
     check_floatx(floatx)
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
+    if image_data_format not in ("channels_last", "channels_first"):
+        raise KGraphError(f"image_data_format must be 'channels_last' or 'channels_first', got "
+                          f"{image_data_format!r}")
     timings = timings if timings is not None else {}
-    with passes.paused_gc():  # a large program's compile is 3x slower with the GC walking its nodes
-        module = frontend(source, filename, floatx, timings)
+    with using(limits) as limits, passes.paused_gc():  # the GC walking a large program's nodes triples its compile
+        module = frontend(source, filename, floatx, timings, image_data_format)
         with timed(timings, "optimize"):
             optimised = passes.optimize(module.graph, opt_level, disabled=disabled_passes,
                                         fast_math=fast_math, fold_limit=fold_limit)
     for w in module.warnings:
         warnings.warn(w, stacklevel=2)
-    return Program(module, optimised, opt_level, seed=seed, device=device, mesh=mesh)
+    program = Program(module, optimised, opt_level, seed=seed, device=device, mesh=mesh)
+    program.limits = limits
+    return program
 
 
 def load(path: str | Path, **options: Any) -> Program:
     """Compile a `.kg` file, or load a `.kgx` exported program (see kgraph/export.py)."""
     path = Path(path)
-    if path.suffix == ".kgx":
-        from .export import load_exported
+    with using(options.pop("limits", None)) as limits:
+        if path.suffix == ".kgx":
+            from .export import load_exported
 
-        if options.get("mesh") is not None:
-            raise KGraphError(f"{path}: an exported .kgx runs on one device; --mesh needs the .kg program")
-        return load_exported(path, device=options.get("device"))
-    return compile(read_source(path), filename=str(path), **options)
+            if options.get("mesh") is not None:
+                raise KGraphError(f"{path}: an exported .kgx runs on one device; --mesh needs the .kg program")
+            return load_exported(path, device=options.get("device"))
+        return compile(read_source(path), filename=str(path), limits=limits, **options)
 
 
 def read_source(path: str | Path) -> str:
-    """A program's text; an unreadable file is a KGraphError."""
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise KGraphError(f"cannot read {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise KGraphError(f"{path} is not UTF-8 text") from None
+    """A program's text; an unreadable file (or a FIFO, device or directory) is a KGraphError."""
+    from .npyfile import read_text
+
+    return read_text(path, "program", error=KGraphError)

@@ -215,11 +215,14 @@ class Layout:
                         f"with a --batch-size that is one", self.spans[name])
         return {name: self.place(name, value) for name, value in arrays.items()}
 
-    def place_scalar(self, value: Any) -> Any:
-        """A replicated scalar argument (the run counter): global when there are processes."""
-        if not self.multiprocess:
-            return value
-        return jax.make_array_from_callback((), self.replicated, lambda index: value)
+    def place_scalars(self, args: tuple, count: int) -> tuple:
+        """`args` with its last `count` (replicated scalars: the run counter, the learning
+        phase) made global arrays when there are processes."""
+        if not self.multiprocess or not count:
+            return args
+        scalars = tuple(jax.make_array_from_callback((), self.replicated, lambda index, v=v: v)
+                        for v in args[-count:])
+        return args[:-count] + scalars
 
     def gather(self, value: Any) -> np.ndarray:
         """The whole array on the host (a collective across processes when it is split)."""
@@ -233,11 +236,12 @@ class Layout:
     def writes_files(self) -> bool:
         return writes_files()
 
-    def jit(self, run: Callable, arguments: list[str], counted: bool, n_outputs: int,
+    def jit(self, run: Callable, arguments: list[str], scalars: int, n_outputs: int,
             updated: list[str], donate: tuple[int, ...]):
-        """`run` jitted with the leaves' shardings in, replicated outputs and the updated
-        variables' own shardings out (so they keep their layout from step to step)."""
-        ins = [self.shardings[name] for name in arguments] + ([self.replicated] if counted else [])
+        """`run` jitted with the leaves' shardings in (then `scalars` replicated ones),
+        replicated outputs, and the updated variables' own shardings out (so they keep
+        their layout from step to step)."""
+        ins = [self.shardings[name] for name in arguments] + [self.replicated] * scalars
         outs = [self.replicated] * n_outputs + [self.shardings[name] for name in updated]
 
         def on_mesh(*args):

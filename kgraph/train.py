@@ -21,7 +21,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import FeedError, KGraphError, StateError
-from .progress import make_reporter
+from .metrics import MetricsLog, default_every, log_format
+from .progress import Tee, make_reporter
 from .sharding import check_batches, describe_mesh
 
 INTERRUPTED = 130
@@ -36,6 +37,10 @@ class Plan:
     state: Path | None = None
     save_every: int | None = None  # steps; None: every SAVE_INTERVAL_S seconds
     log_every: int | None = None  # None: a progress bar; 0: print nothing
+    metrics: Path | None = None  # --log: a CSV or JSON-lines file of the scalar outputs
+    metrics_every: int | None = None  # steps between rows; None: about ROWS_PER_RUN rows
+    per_epoch: int = 1  # steps in an epoch, for the rows' epoch column
+    training: bool = True  # the learning phase of the steps (LANGUAGE.md §9; --learning-phase)
 
 
 @dataclass
@@ -126,14 +131,17 @@ def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
     mesh = getattr(program, "mesh", None)
     where = "" if mesh is None else f"on mesh {describe_mesh(mesh, processes=True)}"
-    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr, where)
+    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr, plan.per_epoch, where)
+    if plan.metrics is not None:
+        every = plan.metrics_every or default_every(plan.steps)
+        reporter = Tee(reporter, MetricsLog(plan.metrics, plan.steps, every, plan.per_epoch))
     saves = bool(program.updates) and plan.state is not None
-    names, execute, report = program.outputs, program.execute, reporter.step
+    names, execute, report, training = program.outputs, program.execute, reporter.step, plan.training
     result = Result(0, 0.0)
     with program.running(), _CtrlC() as ctrl_c, reporter:
         batch_iter, step = iter(batches), 0
         while step < plan.steps:
-            outs = execute(next(batch_iter))
+            outs = execute(next(batch_iter), training)
             step += 1
             if step == 1:
                 program.wait()  # compiled and run once: time the steps from here
@@ -208,6 +216,11 @@ def add_arguments(p) -> None:
                    help="print a plain line every K steps instead of a progress bar (the default "
                         "when the output is not a terminal: about 10 lines in all)")
     g.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    g.add_argument("--log", metavar="FILE", help="write the step, epoch, scalar outputs, steps/s "
+                   "and time to FILE as training goes: .csv, or .jsonl for JSON lines "
+                   "(draw it with `kgraph plot FILE`)")
+    g.add_argument("--log-interval", type=_positive, metavar="K",
+                   help="steps between --log rows (default: about 200 rows in all)")
 
 
 def _positive(text: str) -> int:
@@ -236,9 +249,18 @@ def prepare(program, args) -> int | None:
                        (args.drop_remainder and not args.batch_size, "--drop-remainder needs --batch-size"),
                        (getattr(args, "time", False) and training,
                         "--time times a single run; it does not combine with --steps, --epochs, "
-                        "--batch-size or --save-every")):
+                        "--batch-size or --save-every"),
+                       (args.log and not (args.steps or args.epochs),
+                        "--log records the training loop: add --steps N or --epochs E"),
+                       (args.log_interval and not args.log, "--log-interval needs --log FILE")):
         if wrong:
             print(f"kgraph run: error: {why}", file=sys.stderr)
+            return 2
+    if args.log:
+        try:
+            log_format(args.log)
+        except KGraphError as e:
+            print(f"kgraph run: error: {e.message}", file=sys.stderr)
             return 2
     if not hasattr(program, "execute") and (args.state or training):
         raise KGraphError("--state, --steps, --epochs, --batch-size and --save-every need a .kg "
@@ -293,4 +315,7 @@ def _plan(batches: Batches, args, state: Path | None) -> Plan:
         log_every = None
     else:
         log_every = max(1, steps // 10)
-    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every)
+    training = True if getattr(args, "learning_phase", None) is None else bool(args.learning_phase)
+    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every,
+                metrics=Path(args.log) if args.log else None, metrics_every=args.log_interval,
+                per_epoch=batches.per_epoch, training=training)

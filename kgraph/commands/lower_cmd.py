@@ -118,7 +118,8 @@ def main(args) -> int:
     from ..program import load
 
     mesh = sharding.mesh_from_args(args)
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, device=args.device, mesh=mesh)
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format, device=args.device, mesh=mesh)
     feeds, notes = concrete_feeds(program, args.feed_shape)
     for note in notes:
         print(note, file=sys.stderr)

@@ -12,6 +12,7 @@ import sys
 from typing import Any, Iterator
 
 from .. import sharding
+from ..diagnostics import print_code
 
 NAME = "repl"
 HELP = "an interactive session: type statements, see each expression's value"
@@ -204,8 +205,8 @@ class Session:
         if not roots:
             self.say("(nothing computed yet)")
             return
-        self.say(format_ir(self.builder.graph, roots=roots, updates=[],
-                           layouts=sharding.leaf_layouts(self.mesh, self.builder.graph)))
+        print_code(format_ir(self.builder.graph, roots=roots, updates=[],
+                             layouts=sharding.leaf_layouts(self.mesh, self.builder.graph)), self.out, ir=True)
 
     def cmd_names(self, rest: str) -> None:
         from ..values import Function
@@ -226,7 +227,7 @@ class Session:
                 self.say(f"{name} = {value!r}")
 
     def cmd_feed(self, rest: str) -> None:
-        from ..errors import FeedError
+        from ..errors import FeedError, KGraphError
         from ..feeds import check_feed, read_feed_value
 
         name, sep, text = rest.partition("=")
@@ -240,7 +241,8 @@ class Session:
         try:
             value = read_feed_value(text.strip())
         except ValueError as e:
-            raise FeedError(f"feed '{name}' ({node.type}): {e}") from None
+            cls, reason = (type(e), e.message) if isinstance(e, KGraphError) else (FeedError, e)
+            raise cls(f"feed '{name}' ({node.type}): {reason}") from None
         named = {}
         for other, array in self.feeds.items():  # named dims must agree with the other feeds
             for want, got in zip(self.builder.graph.placeholders[other].shape, array.shape):
