@@ -1,6 +1,7 @@
 """kgraph: a compiler from a small Keras-backend expression-graph language to JAX/XLA."""
 from .errors import (ArgumentError, DTypeError, FeedError, KGraphError, KGraphWarning, NameError,
                      ParseError, ShapeError, StateError)
+from .limits import LimitError, Limits
 from .program import Program, compile, load
 
 
@@ -10,10 +11,12 @@ def import_keras(path, **options):
 
     return _import_keras(path, **options)
 
+
 __version__ = "0.1.0"
 
-__all__ = ["compile", "load", "import_keras", "Program", "KGraphError", "KGraphWarning", "ParseError", "ShapeError",
-           "DTypeError", "FeedError", "NameError", "ArgumentError", "StateError"]
+__all__ = ["compile", "load", "import_keras", "Program", "KGraphError", "KGraphWarning", "ParseError",
+           "ShapeError", "DTypeError", "FeedError", "NameError", "ArgumentError", "StateError", "Limits",
+           "LimitError"]
 
 
 def load_ipython_extension(ipython) -> None:

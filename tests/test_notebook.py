@@ -87,6 +87,13 @@ def test_values_in_the_tour_are_right(executed):
 
 
 @pytest.mark.slow
+def test_the_feed_option_and_the_ops_magic(executed):
+    assert ">10.<" in _html(_cell(executed, "%%kgraph --feed x="))  # 1 + 2 + 3 + 4
+    html = _html(_cell(executed, "%kgraph_ops repeat_elements"))
+    assert "repeat_elements(x, rep, axis)" in html and "result:" in html
+
+
+@pytest.mark.slow
 def test_a_program_displays_its_signature_and_graph(executed):
     html = _html(_cell(executed, "%%kgraph --name logreg --no-run"))
     assert "kgraph program" in html

@@ -58,6 +58,11 @@ CELLS = [
     ("md", "**gradients** differentiates the sum of a loss against a list of tensors."),
     ("code", "%%kgraph\nvariable W = ones((4, 3))\nplaceholder x: float32[None, 4]\n"
              "loss = mean(square(dot(x, W)))\ndW, = gradients(loss, [W])\noutput loss, dW"),
+    ("md", "`--feed NAME=VALUE` on the magic line feeds a placeholder as `kgraph run --feed` "
+           "does, from a literal or a file, instead of the notebook variable."),
+    ("code", "%%kgraph --feed x='[[1, 2, 3, 4]]'\nplaceholder x: float32[None, 4]\noutput sum(x)"),
+    ("md", "`%kgraph_ops NAME` shows any op's documentation, and runs its example."),
+    ("code", "%kgraph_ops repeat_elements"),
     ("md", "## A program, displayed\n\n`--name` keeps the compiled program, and `--no-run` "
            "compiles without running. A program shows its placeholders, variables and outputs "
            "with their types, and draws its graph."),
