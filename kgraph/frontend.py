@@ -61,7 +61,8 @@ def check_floatx(floatx: str) -> None:
 
 
 def frontend(source: str, filename: str = "<string>", floatx: str = "float32",
-             timings: dict[str, float] | None = None) -> Module:
+             timings: dict[str, float] | None = None,
+             image_data_format: str = "channels_last") -> Module:
     """Parse and build a program; KGraphError for a user mistake.
 
     `timings`, when given, receives the seconds spent in "parse" and "build".
@@ -71,7 +72,7 @@ def frontend(source: str, filename: str = "<string>", floatx: str = "float32",
     with timed(timings, "parse"):
         tree = parse(source, filename)
     with timed(timings, "build"):
-        builder = Builder(filename, source, floatx)
+        builder = Builder(filename, source, floatx, image_data_format)
         builder.build(tree)
         return module_of(builder)
 

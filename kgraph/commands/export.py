@@ -46,7 +46,8 @@ def main(args) -> int:
     from ..export import PLATFORMS, export_program, initial_values_warning
     from ..program import load
 
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx, seed=args.seed)
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format, seed=args.seed)
     if not hasattr(program, "load_state"):
         raise KGraphError(f"{args.file} is already an exported program; export its .kg source")
     if args.state:
