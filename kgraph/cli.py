@@ -9,7 +9,8 @@ import argparse
 import sys
 import warnings
 
-from .errors import KGraphError, KGraphWarning
+from . import limits
+from .errors import KGraphError, KGraphWarning, UsageError
 from .commands import check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
 from .commands import ir as ir_command
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not use the persistent compilation cache ($KGRAPH_CACHE_DIR or the "
                             "user cache directory)")
         module.add_arguments(p)
+        limits.add_options(p)
         p.set_defaults(handler=module.main)
     return parser
 
@@ -94,7 +96,11 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KGraphWarning)
         try:
-            code = args.handler(args)
+            with limits.using(limits.from_args(args)):
+                code = args.handler(args)
+        except UsageError as e:
+            print(f"kgraph {args.command}: error: {e.message}", file=sys.stderr)
+            return 2
         except KGraphError as e:
             _flush_warnings(caught)
             if debug:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import npyfile
 from .errors import StateError
 from .types import np_dtype
 
@@ -78,22 +79,12 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def read_state_file(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array in a state file, by name; StateError if it cannot be read as one."""
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(6)
-        if magic == b"\x93NUMPY":
-            raise StateError(f"{path} is a single .npy array, not a state file (.npz)")
-        if not magic.startswith(b"PK"):
-            raise StateError(f"{path} is not a readable state file (not a .npz archive)")
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        raise StateError(f"no such state file: {path}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        if "pickle" in str(e).lower():
-            raise StateError(f"{path} holds pickled objects, which kgraph never loads") from None
-        raise StateError(f"{path} is not a readable state file ({e})") from None
+    """Every array in a state file, by name; StateError if it cannot be read as one.
+
+    The file is checked as npyfile.py checks any archive: a regular file, a valid zip
+    whose members are `.npy` arrays, each member's claimed size checked before it is read.
+    """
+    return npyfile.read_npz(path, "state file", error=StateError)
 
 
 def load_state_file(path: str | Path, signature: dict[str, tuple[str, tuple]]) -> dict[str, np.ndarray]:

@@ -40,7 +40,7 @@ class Session:
         self.builder = Builder("<kgraph.backend>", "", floatx, _IMAGE_DATA_FORMAT[0])
         self.values: dict[str, np.ndarray] = {}   # variable name → current value
         self.names: dict[int, str] = {}           # node id → display name
-        self.taken: set[str] = set()
+        self.taken: set[str] = {"training"}  # run(training=...) is the learning phase, not a feed
         self.functions: dict[Any, Any] = {}       # cache of compiled K.function / K.eval
         self.runs = 0
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from . import (compare, conv, core, creation, elementwise, image, internal, linalg, nn, pool, reduce,
-               shape, static)
+               shape, static, training)
 from .registry import REQUIRED, Op, OpError, Param
 
-_MODULES = (core, creation, elementwise, compare, reduce, linalg, shape, nn, conv, pool, image, static,
-            internal)
+_MODULES = (core, creation, elementwise, compare, reduce, linalg, shape, nn, training, conv, pool, image,
+            static, internal)
 
 
 def _gather() -> dict[str, Op]:

@@ -65,6 +65,8 @@ class Op:
     example: str = ""
     tensors: tuple[str, ...] = ("x",)
     tensor_lists: tuple[str, ...] = ()
+    # Tensor arguments without a Keras default that may still be None (batch norm's gamma, beta).
+    nullable: tuple[str, ...] = ()
     foldable: bool = True
     elementwise: bool = False
     # Never merged with an equal-looking node (unseeded random draws, prints): the
