@@ -402,3 +402,68 @@ def test_a_rule_cycle_hits_the_cap_and_is_reported(monkeypatch):
             kgraph.compile("placeholder x: float32[2]\noutput exp(x)")
     finally:
         rule_passes._rule_set.cache_clear()
+
+
+# ---- the command line -------------------------------------------------------------------
+
+def cli(*argv) -> tuple[int, str]:
+    """Run `kgraph ARGV` in this process: (exit code, stdout + stderr)."""
+    import contextlib
+    import io
+
+    from kgraph.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:  # argparse
+            code = e.code
+    return code, out.getvalue() + err.getvalue()
+
+
+@pytest.fixture
+def counter(tmp_path):
+    path = tmp_path / "p.kg"
+    path.write_text("placeholder x: float32[None, 2]\nvariable w = zeros((2,))\n"
+                    "loss = mean(square(x * w - 1.0))\ng, = gradients(loss, [w])\n"
+                    "update w = w - 0.1 * g\noutput loss\n")
+    return path
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64), "x"])
+def test_a_bad_seed_is_a_command_line_error(counter, seed):
+    code, text = cli("run", counter, "--feed", "x=[[1, 2]]", "--epochs", "2", "--seed", seed)
+    assert code == 2 and "--seed" in text and "Traceback" not in text
+
+
+def test_an_absurd_feed_shape(tmp_path):
+    path = tmp_path / "p.kg"
+    path.write_text("placeholder x: float32[None, 4]\noutput x * 2\n")
+    code, text = cli("lower", path, "--feed-shape", "x=[99999999999999,4]")
+    assert code == 1 and "max_elements" in text and "--max-elements" in text
+    code, text = cli("lower", path, "--feed-shape", "x=[2,4,1]")
+    assert code == 1 and "rank 2, not 3" in text
+
+
+@pytest.mark.parametrize("out", ["results", "results.npz"])
+def test_outputs_named_as_savez_keywords_and_the_written_name(tmp_path, out):
+    path = tmp_path / "p.kg"
+    path.write_text("file = [1.0, 2.0]\nallow_pickle = [3]\noutput file, allow_pickle\n")
+    code, text = cli("run", path, "--out", tmp_path / out)
+    assert code == 0 and f"wrote 2 outputs to {tmp_path / 'results.npz'}" in text
+    with np.load(tmp_path / "results.npz", allow_pickle=False) as z:
+        assert sorted(z.files) == ["allow_pickle", "file"]
+        np.testing.assert_array_equal(z["file"], [1.0, 2.0])
+        np.testing.assert_array_equal(z["allow_pickle"], [3])
+
+
+def test_limits_are_command_line_options(tmp_path):
+    path = tmp_path / "p.kg"
+    path.write_text("output ones((1000,))\n")
+    code, text = cli("run", path, "--max-elements", "999")
+    assert code == 1 and "max_elements = 999" in text and "p.kg:1:8" in text
+    assert cli("run", path, "--max-elements", "1000")[0] == 0
+    assert cli("check", path, "--max-elements", "0")[0] == 2
+    code, text = cli("check", "/dev/zero")
+    assert code == 1 and "a character device" in text
