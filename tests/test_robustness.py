@@ -467,3 +467,34 @@ def test_limits_are_command_line_options(tmp_path):
     assert cli("check", path, "--max-elements", "0")[0] == 2
     code, text = cli("check", "/dev/zero")
     assert code == 1 and "a character device" in text
+
+
+def test_an_internal_error_names_the_stage_the_op_and_the_place(tmp_path, monkeypatch):
+    import dataclasses
+
+    from kgraph.ops import REGISTRY
+
+    def boom(x):
+        raise KeyError("a lowering bug")
+    monkeypatch.setitem(REGISTRY, "exp", dataclasses.replace(REGISTRY["exp"], lower=boom))
+    path = tmp_path / "p.kg"
+    path.write_text("placeholder x: float32[2]\ny = exp(x)\noutput y * 2\n")
+    code, text = cli("run", path, "--feed", "x=[1, 2]", "-O0")
+    assert code == 70
+    assert "internal error in lowering at op 'exp': KeyError" in text
+    assert f"{path}:2:5: note: the input that reached it" in text
+    assert "please report it" in text and "Traceback" not in text
+    assert "at op 'fused'" in cli("run", path, "--feed", "x=[1, 2]")[1]  # -O2 fused exp and *
+
+
+def test_an_internal_error_in_a_pass(tmp_path, monkeypatch):
+    from kgraph import passes
+
+    def broken(graph, options):
+        raise IndexError("a pass bug")
+    monkeypatch.setattr(passes, "PIPELINE", passes.PIPELINE[:1] + (
+        passes.Pass("cse", 1, broken, "broken"),))
+    path = tmp_path / "p.kg"
+    path.write_text("output exp(1.0)\n")
+    code, text = cli("run", path)
+    assert code == 70 and "internal error in the cse pass: IndexError: a pass bug" in text
