@@ -61,7 +61,9 @@ class Interpreter:
                 value = op.lower_node(self, node, inputs)
             else:
                 value = op.lower(*inputs, **dict(node.attrs))
-        except KGraphError:
+        except KGraphError as e:
+            if e.span is None:  # a lowering's run-time check: the node knows the place
+                e.span = node.span
             raise
         except (TypeError, ValueError) as e:
             # Only dims unknown at compile time can disagree here; with static shapes the

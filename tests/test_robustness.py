@@ -498,3 +498,23 @@ def test_an_internal_error_in_a_pass(tmp_path, monkeypatch):
     path.write_text("output exp(1.0)\n")
     code, text = cli("run", path)
     assert code == 70 and "internal error in the cse pass: IndexError: a pass bug" in text
+
+
+# ---- run-time checks ------------------------------------------------------------------
+
+@pytest.mark.parametrize("level", [0, 2])
+def test_an_index_past_a_run_time_dimension_is_an_error_not_a_clamp(level):
+    prog = kgraph.compile("placeholder x: float32[None, 3]\ny = x[5]\nz = x[-3, 1]\noutput y, z",
+                          filename="p.kg", opt_level=level)
+    rows = np.arange(15, dtype=np.float32).reshape(5, 3)
+    with pytest.raises(kgraph.ShapeError) as info:
+        prog.run(x=rows[:2])  # once silently row 1
+    assert "index 5 is out of bounds for axis 0 with size 2" in info.value.message
+    assert (info.value.line, info.value.column) == (2, 5)
+    bigger = np.arange(18, dtype=np.float32).reshape(6, 3)
+    out = prog.run(x=bigger)  # the same program takes a batch where the index fits
+    np.testing.assert_array_equal(out["y"], bigger[5])
+    assert out["z"] == bigger[-3, 1]
+    negative = kgraph.compile("placeholder x: float32[None, 3]\noutput x[-3, 1]", opt_level=level)
+    with pytest.raises(kgraph.ShapeError, match="index -3 is out of bounds for axis 0 with size 2"):
+        negative.run(x=rows[:2])
