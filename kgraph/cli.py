@@ -10,14 +10,15 @@ import sys
 import warnings
 
 from . import bugs, limits
-from .errors import KGraphError, KGraphWarning
+from .errors import KGraphError, KGraphWarning, UsageError
 from .commands import check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
+from .commands import import_cmd
 from .commands import ir as ir_command
 from .commands import run as run_command
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
-COMMANDS = [run_command, export_command, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
+COMMANDS = [run_command, export_command, import_cmd, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
 
 EPILOG = """\
 examples:
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
         try:
             with limits.using(limits.from_args(args)):
                 code = args.handler(args)
+        except UsageError as e:
+            print(f"kgraph {args.command}: error: {e.message}", file=sys.stderr)
+            return 2
         except KGraphError as e:
             _flush_warnings(caught)
             if debug:

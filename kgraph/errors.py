@@ -118,6 +118,10 @@ class StateError(KGraphError, ValueError):
     """A state file that does not match the program."""
 
 
+class UsageError(KGraphError):
+    """A command line that cannot work (a mesh that does not fit the devices): exit 2."""
+
+
 class KGraphWarning(UserWarning):
     """A compile-time warning (an unconnected gradient target, an unused placeholder)."""
 

@@ -271,6 +271,18 @@ class _ToAst(Transformer):
         keyword, name, _, value = children
         return ast.Update(self.sp(keyword, value), str(name), value, self.sp(name))
 
+    def shard_stmt(self, children):
+        keyword, name, _, _, *axes, bracket = children
+        # Each axis comes wrapped in a 1-tuple: None alone would be an absent optional part.
+        return ast.Shard(self.sp(keyword, bracket), str(name),
+                         tuple(a[0] for a in axes if isinstance(a, tuple)), self.sp(name))
+
+    def axis_name(self, children):
+        return (str(children[0]),)
+
+    def axis_none(self, children):
+        return (None,)
+
     def return_stmt(self, children):
         values = _nodes(children)
         span = self.sp(children[0], values[-1])

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .. import train
+from .. import sharding, train
 from ..errors import FeedError, KGraphError
 
 NAME = "run"
@@ -32,6 +32,7 @@ examples:
   kgraph run model.kg --feed x=batch.npy --time   time per stage, parse to execute
   kgraph run examples/digits/train.kg --feed x=examples/digits/digits.npz:x_train \\
     --feed y=examples/digits/digits.npz:y_train --batch-size 32 --epochs 20 --state ckpt.npz
+  kgraph run model.kg --feed x=batch.npy --mesh data=8   split the batch over 8 devices
 """
 
 
@@ -57,6 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the time spent in parse, build, optimize, lower, XLA compile and execute")
     add_compile_options(p)
     train.add_arguments(p)
+    sharding.add_arguments(p)
 
 
 def seed_value(text: str) -> int:
@@ -112,10 +114,13 @@ def main(args) -> int:
     from ..program import load
 
     timings: dict = {}
+    mesh = sharding.mesh_from_args(args)  # first: joining other processes precedes all JAX work
+    if mesh is not None and not sharding.writes_files():
+        args.quiet, args.out = True, None  # process 0 prints and writes for all of them
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
                    image_data_format=args.image_data_format, seed=args.seed,
                    device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
-                   fast_math=args.fast_math, fold_limit=args.fold_limit)
+                   fast_math=args.fast_math, fold_limit=args.fold_limit, mesh=mesh)
     feeds = parse_feeds(program, args.feed)
     if args.learning_phase is not None:
         program.training = bool(args.learning_phase)
