@@ -16,6 +16,7 @@ from . import ast
 from .errors import (ArgumentError, DTypeError, KGraphError, KGraphWarning, NameError,
                      ShapeError, Span)
 from .ir import ConstValue, Graph, Node
+from .loops import check_function
 from .lower import evaluate_constants
 from .ops import REGISTRY, Op, OpError
 from .types import DTYPES, TensorType, dtype_name, is_float, is_int, np_dtype, promote
@@ -47,7 +48,7 @@ class Builder:
         self._var_values: dict[str, np.ndarray | None] = {}
         self._pending_init: dict[str, tuple[Node, str]] = {}  # name → (initial value's node, dtype)
         self.leaf_spans: dict[str, Span] = {}
-        self._calls: list[str] = []
+        self._calls: list[ast.FuncDef] = []
         self._output_names: set[str] = set()
         self._update_spans: dict[str, Span] = {}
         self._output_items = 0
@@ -436,8 +437,6 @@ class Builder:
 
     def inline(self, fn: Function, e: ast.Call, caller_scope: Scope):
         d = fn.definition
-        if d.name in self._calls:
-            raise KGraphError(f"function '{d.name}' calls itself; recursion is not supported", e.span)
         args = [self.expr(a, caller_scope) for a in e.args]
         kwargs = {k.name: self.expr(k.value, caller_scope) for k in e.kwargs}
         if len(args) > len(d.params):
@@ -454,19 +453,31 @@ class Builder:
         missing = [p for p in d.params if p not in bound]
         if missing:
             raise ArgumentError(f"{d.name}() missing argument '{missing[0]}'", e.span)
+        return self.run_function(fn, bound, e.span, f"in the call to '{d.name}' here")
+
+    def run_function(self, fn: Function, bound: dict, call_span: Span, note: str) -> Any:
+        """The value of `fn`'s body with its parameters bound; an error in it gets a note at the call."""
+        d = fn.definition
+        if any(c is d for c in self._calls):
+            raise KGraphError(f"function '{d.name}' calls itself; recursion is not supported", call_span)
         local = Scope(fn.scope)
         local.names.update(bound)
-        self._calls.append(d.name)
+        self._calls.append(d)
         try:
             for stmt in d.body:
                 if isinstance(stmt, ast.Return):
                     return self.expr(stmt.value, local)
                 self.statement(stmt, local)
         except KGraphError as err:
-            raise err.with_note(e.span, f"in the call to '{d.name}' here") from None
+            raise err.with_note(call_span, note) from None
         finally:
             self._calls.pop()
         raise KGraphError(f"function '{d.name}' ended without `return`", d.span)
+
+    def expr_Lambda(self, e: ast.Lambda, scope: Scope) -> Function:
+        if len(set(e.params)) != len(e.params):
+            raise KGraphError("a lambda has a repeated parameter name", e.span)
+        return Function(ast.FuncDef(e.span, "<lambda>", e.params, [ast.Return(e.body.span, e.body)]), scope)
 
     # ---- calls into the registry ---------------------------------------------
     def bind_args(self, op: Op, args: list, kwargs: dict, site: CallSite, call: ast.Call | None) -> dict:
@@ -520,7 +531,12 @@ class Builder:
                     out[p.name] = None
                     continue
                 out[p.name] = self.tensor(v, site.arg_span(p.name), like=like)
+            elif p.kind == "function":
+                out[p.name] = check_function(v, f"{op.name}(): '{p.name}'", site.arg_span(p.name))
             elif p.kind == "tensors":
+                if v is None and not p.required:
+                    out[p.name] = None
+                    continue
                 if isinstance(v, Node) and op.build is not None:
                     out[p.name] = v  # one tensor as a sequence (stack): the op's build decides
                     continue

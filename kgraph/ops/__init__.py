@@ -1,10 +1,10 @@
 """The op registry: every op of the language, one `Op` entry each, gathered explicitly."""
 from __future__ import annotations
 
-from . import compare, core, creation, elementwise, internal, linalg, nn, reduce, shape, static
+from . import compare, core, creation, elementwise, internal, linalg, loops, nn, reduce, rnn, shape, static
 from .registry import REQUIRED, Op, OpError, Param
 
-_MODULES = (core, creation, elementwise, compare, reduce, linalg, shape, nn, static, internal)
+_MODULES = (core, creation, elementwise, compare, reduce, linalg, shape, nn, static, internal, loops, rnn)
 
 
 def _gather() -> dict[str, Op]:
