@@ -166,6 +166,15 @@ class Graph:
     def live_nodes(self) -> list[Node]:
         return toposort(self.roots())
 
+    def all_nodes(self) -> list[Node]:
+        """The live nodes and, recursively, those of the loop bodies among them."""
+        out, stack = [], [self]
+        while stack:
+            for node in stack.pop().live_nodes():
+                out.append(node)
+                stack.extend(v.graph for _, v in node.attrs if isinstance(v, Body))
+        return out
+
     def __len__(self) -> int:
         return len(self.live_nodes())
 

@@ -89,6 +89,8 @@ class _Step:
         if on.type.ndim > then.type.ndim:
             raise ShapeError(f"rnn: the mask at one step is {on.type}, which has more axes than the "
                              f"step's {then.type}", self.site.arg_span("mask"))
+        while on.type.ndim < then.type.ndim:  # a step's mask covers the trailing axes
+            on = _node(self.builder, self.site, "expand_dims", x=on, axis=-1)
         return _node(self.builder, self.site, "switch", condition=on, then_expression=then,
                      else_expression=other)
 
