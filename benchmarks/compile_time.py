@@ -24,7 +24,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from kgraph.build import Builder
-from kgraph.ir import toposort, verify
+from kgraph.frontend import module_of
+from kgraph.ir import toposort
 from kgraph.lower import make_function
 from kgraph.parse import _KGraphIndenter, _parser, parse
 from kgraph.passes import paused_gc, run_pipeline
@@ -97,9 +98,8 @@ def pipeline(source: str, feeds: dict) -> dict:
         phases["parse"] = time.perf_counter() - start
         start = time.perf_counter()
         builder = Builder("<generated>", source)
-        with jax.enable_x64(True):
-            graph = builder.build(tree)
-            verify(graph)
+        builder.build(tree)
+        graph = module_of(builder).graph  # verified
         phases["build"] = time.perf_counter() - start
         start = time.perf_counter()
         optimised, _ = run_pipeline(graph, 2)

@@ -10,13 +10,13 @@ import sys
 import warnings
 
 from .errors import KGraphError, KGraphWarning
-from .commands import check, graph, lower_cmd, ops_cmd, repl
+from .commands import check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
 from .commands import ir as ir_command
 from .commands import run as run_command
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
-COMMANDS = [run_command, export_command, check, graph, lower_cmd, ops_cmd, repl, ir_command]
+COMMANDS = [run_command, export_command, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
 
 EPILOG = """\
 examples:

@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import FeedError, KGraphError
+from .device import find_device, platform_of, running
+from .errors import FeedError, KGraphError, KGraphWarning
 from .feeds import check_feed
 from .types import TensorType, np_dtype
 
@@ -47,6 +48,15 @@ def _jax_export():
 
 
 # ---- writing ---------------------------------------------------------------------
+
+def initial_values_warning(program) -> KGraphWarning:
+    """A program that trains (it has `update` statements) exported with its initial values is
+    almost always a mistake: the trained values live in a state file."""
+    return KGraphWarning(f"{program.filename} has update statements ({', '.join(program.updates)}) "
+                         f"but is exported with its variables' initial values; pass the trained "
+                         f"state with --state ckpt.npz (Python: prog.load_state(path) before "
+                         f"prog.export(...))")
+
 
 def _leaf_entry(name: str, t: TensorType) -> dict:
     return {"name": name, "dtype": t.dtype, "shape": list(t.shape)}
@@ -104,7 +114,7 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
     attempts = [_export_shapes(placeholders, share) for share in (False, True)]
     if attempts[0] == attempts[1]:
         attempts = attempts[:1]
-    with jax.enable_x64(True):
+    with running():
         for i, shapes in enumerate(attempts):
             try:
                 exported = export.export(jax.jit(exported_function), platforms=tuple(platforms))(
@@ -220,16 +230,14 @@ class ExportedProgram:
 
     def run(self, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once: a dict from output name to numpy array, in output order."""
-        from .program import _device, _on
-
         arrays = self.check_feeds(feeds)
-        device = _device(self._device) if self._device else None
-        platform = (device or jax.devices()[0]).platform
+        device = find_device(self._device) if self._device else None
+        platform = platform_of(device)
         if platform not in self.platforms:
             raise KGraphError(f"{self.filename} was exported for {', '.join(self.platforms)}; this "
                               f"device is {platform} (export again with that platform)")
         variables = {name: self._values[name] for name in self._used}
-        with jax.enable_x64(True), _on(device):
+        with running(True, device):
             if self._call is None:
                 self._call = jax.jit(self._exported.call)
             key = jax.random.fold_in(jax.random.PRNGKey(self.seed), self._runs)

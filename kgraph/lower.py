@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import jax
-import numpy as np
 
 from .errors import ShapeError
 from .ir import Node, toposort
@@ -87,22 +85,6 @@ def check(node: Node, value: Any) -> None:
     if len(value.shape) != len(shape) or any(
             isinstance(d, int) and d != v for d, v in zip(shape, value.shape)):
         raise LoweringError(f"{node.op} produced shape {tuple(value.shape)}, its shape rule says {node.type}")
-
-
-def evaluate_constants(nodes: list[Node], optimize: bool = True) -> list[np.ndarray]:
-    """The values of nodes without leaves, computed together in one jitted call.
-
-    `optimize=False` compiles without XLA's backend optimisations, for values computed
-    once (variables' initial values): XLA's CPU backend spends seconds optimising a
-    random draw's threefry kernel (8 s for one `random_normal` here), 0.3 s without.
-    """
-    with jax.enable_x64(True):
-        function = jax.jit(lambda: Interpreter({}).evaluate(nodes))
-        if optimize:
-            values = function()
-        else:
-            values = function.lower().compile({"xla_backend_optimization_level": 0})()
-        return [np.asarray(v) for v in values]
 
 
 def make_function(outputs: list[Node], updates: list[Node], placeholders: list[Node],

@@ -11,16 +11,17 @@ import jax
 import numpy as np
 
 from . import passes
-from .build import Builder
+from .display import Outputs, program_html
 from .errors import FeedError, KGraphError, KGraphWarning
+from .device import find_device, running
 from .feeds import check_feed
-from .ir import Graph, format_ir, toposort, verify
+from .frontend import Module, check_floatx, frontend
+from .ir import Graph, format_ir, toposort
 from .lower import make_function
 from .ops import REGISTRY
-from .parse import parse
 from .state import load_state_file, save_state_file
 from .timing import timed
-from .types import FLOAT_DTYPES, np_dtype
+from .types import np_dtype
 
 WIDE_DTYPES = frozenset({"float64", "int64"})
 
@@ -28,21 +29,24 @@ WIDE_DTYPES = frozenset({"float64", "int64"})
 class Program:
     """A compiled kgraph program. Call it (or `run`) with feeds as keyword arguments."""
 
-    def __init__(self, builder: Builder, graph: Graph, source: str, filename: str,
-                 opt_level: int, seed: int = 0, device: str | None = None):
-        self._builder = builder
-        self._source_graph = builder.graph
+    def __init__(self, module: Module, graph: Graph, opt_level: int = 0, seed: int = 0,
+                 device: str | None = None):
+        """`module` as the front end built it, `graph` its optimised form (what is lowered)."""
+        self.module = module
+        self._source_graph = module.graph
         self._graph = graph
-        self.source = source
-        self.filename = filename
+        self.source = module.source
+        self.filename = module.filename
         self.opt_level = opt_level
-        self.floatx = builder.floatx
+        self.floatx = module.floatx
         self.seed = seed
-        self.warnings: list[KGraphWarning] = list(builder.warnings)
-        self._initial = {k: v.copy() for k, v in builder.var_init.items()}
-        self._values = {k: v.copy() for k, v in builder.var_init.items()}
+        self.warnings: list[KGraphWarning] = list(module.warnings)
+        initial = module.variables
+        self._initial = {k: v.copy() for k, v in initial.items()}
+        self._values = {k: v.copy() for k, v in initial.items()}
         self._runs = 0
-        self._device = _device(device) if device else None
+        self._state_loaded = False
+        self._device = find_device(device) if device else None
         self._jitted = None
         live_nodes = toposort(graph.roots())
         live = {n.id for n in live_nodes}
@@ -106,6 +110,10 @@ class Program:
     def ir(self) -> str:
         """The optimised IR in let-form text."""
         return format_ir(self._graph)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the signature, the warnings and the graph (kgraph/display.py)."""
+        return program_html(self)
 
     def as_jax_function(self, *, updates: bool = False, rng: bool = False):
         """The program as a pure JAX function `f(variables, **feeds) -> {output: array}`.
@@ -171,7 +179,7 @@ class Program:
 
     def _check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         placeholders = self._source_graph.placeholders
-        spans = self._builder.leaf_spans
+        spans = self.module.leaf_spans
         for name in feeds:
             if name not in placeholders:
                 known = ", ".join(placeholders) or "none"
@@ -212,7 +220,7 @@ class Program:
                 outs = self.execute(arrays)
         # A plain loop over precomputed pairs: in CPython 3.11 a comprehension is a call with its
         # own frame, and zip() an object per run (each measurable against a 13 µs jitted call).
-        result = {}
+        result = Outputs()  # a dict that a notebook shows as a table
         for i, name in self._numbered_outputs:
             result[name] = np.asarray(outs[i])
         return result
@@ -221,14 +229,8 @@ class Program:
 
     def running(self) -> contextlib.AbstractContextManager:
         """The context every run happens in: JAX's 64-bit mode if the program has a 64-bit
-        value (see `needs_x64`), and the chosen device."""
-        if self._device is None:
-            return jax.enable_x64(True) if self._x64 else contextlib.nullcontext()
-        stack = contextlib.ExitStack()
-        if self._x64:
-            stack.enter_context(jax.enable_x64(True))
-        stack.enter_context(_on(self._device))
-        return stack
+        value (see `needs_x64`), and the chosen device (device.running)."""
+        return running(self._x64, self._device)
 
     def execute(self, arrays: dict[str, np.ndarray]) -> tuple:
         """One run on checked feeds (see `check_feeds`), inside `running()`.
@@ -275,7 +277,19 @@ class Program:
         variables with their shapes and dtypes.
         """
         self._values.update(load_state_file(path, self.state_signature()))
+        self._state_loaded = True
         self._place_fixed()
+
+    def export(self, path: str | Path, platforms=None) -> Path:
+        """Write the program and its variables' current values as a `.kgx` file (see
+        kgraph/export.py): `prog.load_state("ckpt.npz")` then `prog.export("model.kgx")`
+        bakes trained values in. A program with `update` statements whose variables are
+        still the initial ones (no load_state, no run) is exported with a warning."""
+        from .export import PLATFORMS, export_program, initial_values_warning
+
+        if self._update_names and not self._state_loaded and self._runs == 0:
+            warnings.warn(initial_values_warning(self), stacklevel=2)
+        return export_program(self, path, platforms=platforms or PLATFORMS)
 
 
 def needs_x64(graph: Graph, seed: int) -> bool:
@@ -341,22 +355,6 @@ def _tuple_getter(names: list[str]):
     return operator.itemgetter(*names)
 
 
-def _on(device) -> contextlib.AbstractContextManager:
-    """JAX's default device set to `device`, or nothing when it is None."""
-    return contextlib.nullcontext() if device is None else jax.default_device(device)
-
-
-def _device(kind: str):
-    try:
-        devices = jax.devices(kind)
-    except RuntimeError:
-        devices = []
-    if not devices:
-        available = sorted({d.platform for d in jax.devices()})
-        raise KGraphError(f"no {kind} device is available (this machine has: {', '.join(available)})")
-    return devices[0]
-
-
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
             seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
             timings: dict[str, float] | None = None,
@@ -365,25 +363,18 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
     """
-    if floatx not in FLOAT_DTYPES:
-        raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {floatx!r}")
+    check_floatx(floatx)
     if opt_level not in (0, 1, 2):
         raise KGraphError(f"opt_level must be 0, 1 or 2, got {opt_level!r}")
     timings = timings if timings is not None else {}
     with passes.paused_gc():  # a large program's compile is 3x slower with the GC walking its nodes
-        with timed(timings, "parse"):
-            tree = parse(source, filename)
-        builder = Builder(filename, source, floatx)
-        with jax.enable_x64(True):
-            with timed(timings, "build"):
-                graph = builder.build(tree)
-                verify(graph)
-            with timed(timings, "optimize"):
-                optimised = passes.optimize(graph, opt_level, disabled=disabled_passes,
-                                            fast_math=fast_math, fold_limit=fold_limit)
-    for w in builder.warnings:
+        module = frontend(source, filename, floatx, timings)
+        with timed(timings, "optimize"):
+            optimised = passes.optimize(module.graph, opt_level, disabled=disabled_passes,
+                                        fast_math=fast_math, fold_limit=fold_limit)
+    for w in module.warnings:
         warnings.warn(w, stacklevel=2)
-    return Program(builder, optimised, source, filename, opt_level, seed=seed, device=device)
+    return Program(module, optimised, opt_level, seed=seed, device=device)
 
 
 def load(path: str | Path, **options: Any) -> Program:

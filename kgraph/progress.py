@@ -6,7 +6,9 @@ so reporting does not make every step wait for the device.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
 from typing import Any
 
@@ -15,13 +17,26 @@ import numpy as np
 REFRESH_S = 0.1
 
 
-def make_reporter(log_every: int | None, total: int, out):
-    """log_every: None for a progress bar, 0 for silence, K for a line every K steps."""
+def make_reporter(log_every: int | None, total: int, out, per_epoch: int = 1):
+    """log_every: None for a progress bar (in a notebook, a live bar and curve), 0 for
+    silence, K for a line every K steps."""
     if log_every == 0:
         return Reporter()
+    if log_every is None and in_notebook():
+        from .notebook import TrainingView  # needs IPython, which a notebook has loaded
+
+        return TrainingView(total, per_epoch)
     if log_every is None:
         return BarReporter(total, out)
     return LineReporter(total, log_every, out)
+
+
+def in_notebook() -> bool:
+    """True in a Jupyter kernel, where HTML displays are shown (not in a terminal IPython).
+    IPython is only looked at if the process has imported it already."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def scalar_values(names: list[str], outs: list[Any]) -> str:
@@ -68,6 +83,30 @@ class Reporter:
 
     def done(self, steps: int, started: float, names: list[str], outs: list[Any]) -> None:
         """After the last step (the last one asked for, or the one a Ctrl-C ended on)."""
+
+
+class Tee(Reporter):
+    """Several reporters as one: a progress bar and a metrics log, say."""
+
+    def __init__(self, *reporters):
+        self.reporters = reporters
+        self.stack = contextlib.ExitStack()
+
+    def __enter__(self):
+        for r in self.reporters:
+            self.stack.enter_context(r)
+        return self
+
+    def __exit__(self, *exc):
+        return self.stack.__exit__(*exc)
+
+    def step(self, step, started, names, outs):
+        for r in self.reporters:
+            r.step(step, started, names, outs)
+
+    def done(self, steps, started, names, outs):
+        for r in self.reporters:
+            r.done(steps, started, names, outs)
 
 
 class LineReporter(Reporter):

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import jax
 import numpy as np
 
+from .device import running
 from .values import Binding, Function
 from .ir import Node, toposort
 from .lower import Interpreter
@@ -44,7 +45,7 @@ def evaluate(nodes: list[Node], feeds: dict[str, Any], variables: dict[str, Any]
 
     values = [feeds[n.attr("name")] if n.op == "placeholder" else variables[n.attr("name")]
               for n in leaves]
-    with jax.enable_x64(True):
+    with running():
         return [np.asarray(v) for v in jax.jit(run)(values, rng)]
 
 
@@ -76,9 +77,9 @@ def steps_of(bindings: Iterable[Binding]) -> list[Step]:
 
 def trace(program, feeds: dict[str, Any]) -> list[Step]:
     """Run the program's named steps with the feeds and state of its next run."""
-    steps = steps_of(program._builder.bindings)
+    steps = steps_of(program.module.bindings)
     arrays = program.check_feeds(feeds)
-    with jax.enable_x64(True):  # the key of the next run (unseeded random ops draw from it)
+    with running():  # the key of the next run (unseeded random ops draw from it)
         rng = jax.random.fold_in(jax.random.PRNGKey(program.seed), program._runs)
     tensor_steps = []
     for step in steps:

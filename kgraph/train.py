@@ -21,7 +21,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import FeedError, KGraphError, StateError
-from .progress import make_reporter
+from .metrics import MetricsLog, default_every, log_format
+from .progress import Tee, make_reporter
 
 INTERRUPTED = 130
 SAVE_INTERVAL_S = 60.0  # without --save-every, a crash loses at most this much training
@@ -35,6 +36,9 @@ class Plan:
     state: Path | None = None
     save_every: int | None = None  # steps; None: every SAVE_INTERVAL_S seconds
     log_every: int | None = None  # None: a progress bar; 0: print nothing
+    metrics: Path | None = None  # --log: a CSV or JSON-lines file of the scalar outputs
+    metrics_every: int | None = None  # steps between rows; None: about ROWS_PER_RUN rows
+    per_epoch: int = 1  # steps in an epoch, for the rows' epoch column
 
 
 @dataclass
@@ -110,7 +114,10 @@ def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
 
 def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
-    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr)
+    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr, plan.per_epoch)
+    if plan.metrics is not None:
+        every = plan.metrics_every or default_every(plan.steps)
+        reporter = Tee(reporter, MetricsLog(plan.metrics, plan.steps, every, plan.per_epoch))
     saves = bool(program.updates) and plan.state is not None
     names, execute, report = program.outputs, program.execute, reporter.step
     result = Result(0, 0.0)
@@ -189,6 +196,11 @@ def add_arguments(p) -> None:
                    help="print a plain line every K steps instead of a progress bar (the default "
                         "when the output is not a terminal: about 10 lines in all)")
     g.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    g.add_argument("--log", metavar="FILE", help="write the step, epoch, scalar outputs, steps/s "
+                   "and time to FILE as training goes: .csv, or .jsonl for JSON lines "
+                   "(draw it with `kgraph plot FILE`)")
+    g.add_argument("--log-interval", type=_positive, metavar="K",
+                   help="steps between --log rows (default: about 200 rows in all)")
 
 
 def _positive(text: str) -> int:
@@ -216,9 +228,18 @@ def prepare(program, args) -> int | None:
     for wrong, why in ((args.shuffle and not args.batch_size, "--shuffle needs --batch-size"),
                        (getattr(args, "time", False) and training,
                         "--time times a single run; it does not combine with --steps, --epochs, "
-                        "--batch-size or --save-every")):
+                        "--batch-size or --save-every"),
+                       (args.log and not (args.steps or args.epochs),
+                        "--log records the training loop: add --steps N or --epochs E"),
+                       (args.log_interval and not args.log, "--log-interval needs --log FILE")):
         if wrong:
             print(f"kgraph run: error: {why}", file=sys.stderr)
+            return 2
+    if args.log:
+        try:
+            log_format(args.log)
+        except KGraphError as e:
+            print(f"kgraph run: error: {e.message}", file=sys.stderr)
             return 2
     if not hasattr(program, "execute") and (args.state or training):
         raise KGraphError("--state, --steps, --epochs, --batch-size and --save-every need a .kg "
@@ -269,4 +290,6 @@ def _plan(batches: Batches, args, state: Path | None) -> Plan:
         log_every = None
     else:
         log_every = max(1, steps // 10)
-    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every)
+    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every,
+                metrics=Path(args.log) if args.log else None, metrics_every=args.log_interval,
+                per_epoch=batches.per_epoch)

@@ -8,19 +8,14 @@ import numpy as np
 import pytest
 
 import kgraph
-from kgraph.build import Builder
-from kgraph.ir import toposort, verify
+from kgraph.frontend import frontend
+from kgraph.ir import toposort
 from kgraph.ops import REGISTRY
-from kgraph.parse import parse
 from kgraph.passes import run_pipeline
 
 
 def build(source: str, floatx: str = "float32"):
-    builder = Builder("<test>", source, floatx)
-    with jax.enable_x64(True):
-        graph = builder.build(parse(source, "<test>"))
-    verify(graph)
-    return graph
+    return frontend(source, "<test>", floatx).graph
 
 
 def optimise(source: str, level: int = 2, **options):

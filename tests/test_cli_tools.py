@@ -252,7 +252,7 @@ def test_trace_of_the_backend_tour(cache_env):
     assert code == 0, err
     with pytest.warns(kg.KGraphWarning, match="is not used by any output"):
         program = kg.load(ROOT / "examples" / "backend_tour.kg")
-    for binding in program._builder.bindings:
+    for binding in program.module.bindings:
         assert re.search(rf"^    {binding.name}\b", out, re.M), binding.name
     assert "tiled: float32[4, 4] =\n      [[1. 0. 1. 0.]\n       [0. 1. 0. 1.]" in out
     assert re.search(r"^backend_tour.kg:\d+: da, db = gradients\(loss, \[a, b\]\)", out, re.M)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, DTypeError, KGraphError, ShapeError
-from ..lower import evaluate_constants
+from ..consteval import evaluate_constants
 from ..ops.nn import EPSILON
 from ..types import DTYPES, TensorType, np_dtype
 from .session import caller_span, current, floatx
@@ -89,7 +89,7 @@ def variable(value, dtype=None, name=None, constraint=None) -> KVariable:
     name = session.unique_name(name or "variable")
     node = session.graph.make("variable", (), {"name": name}, TensorType(dtype, array.shape), span=span)
     session.graph.variables[name] = node
-    session.builder.var_init[name] = array
+    session.builder.initial.set(name, array)
     session.builder.leaf_spans[name] = span
     session.values[name] = array.copy()
     return KVariable(node, session)

@@ -14,10 +14,10 @@ import jax
 import numpy as np
 
 from .. import passes
-from ..build import Builder
+from ..device import running
 from ..errors import DTypeError, KGraphError, ShapeError
+from ..frontend import Module
 from ..interop import extract
-from ..ir import verify
 from ..program import Program
 from ..types import np_dtype
 from .session import caller_span, current
@@ -97,14 +97,9 @@ class Function:
                 raise KGraphError(f"the outputs need placeholder '{ph}', which is not among the inputs; "
                                   f"feed it: K.function([..., {ph}], outputs)([..., value])", span)
         self._fed = [x.name for x in self.inputs if x.name in graph.placeholders]
-        builder = Builder("<kgraph.backend>", "", session.builder.floatx)
-        builder.graph = graph
-        builder.var_init = {v: session.values[v] for v in graph.variables}
-        builder.leaf_spans = session.builder.leaf_spans
-        with jax.enable_x64(True):
-            verify(graph)
-            optimised = passes.optimize(graph, opt_level)
-        self.program = Program(builder, optimised, "", "<kgraph.backend>", opt_level)
+        module = Module.of_graph(graph, {v: session.values[v] for v in graph.variables},
+                                 session.builder.floatx, session.builder.leaf_spans, "<kgraph.backend>")
+        self.program = Program(module, passes.optimize(graph, opt_level), opt_level)
         self._call = jax.jit(self.program.as_jax_function(updates=True, rng=True))
         self._updated = [u.variable.name for u in pairs]
 
@@ -122,7 +117,7 @@ class Function:
             raise e.with_traceback(None) from None
         session = self.session
         variables = {v: session.values[v] for v in self.program.graph.variables}
-        with jax.enable_x64(True):
+        with running():
             key = jax.random.fold_in(jax.random.PRNGKey(0), session.runs)
             outs, state = self._call(variables, key, **feeds)
             values = [np.asarray(outs[f"out{i}"]) for i in range(len(self.outputs))]

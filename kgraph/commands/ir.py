@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..diagnostics import print_code
+
 NAME = "ir"
 HELP = "print a program's IR before and after optimisation, pass by pass"
 DESCRIPTION = """\
@@ -26,26 +28,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    import jax
-
-    from ..build import Builder
-    from ..ir import format_ir, toposort, verify
-    from ..parse import parse
+    from ..frontend import frontend
+    from ..ir import format_ir, toposort
     from ..passes import run_pipeline
     from ..program import read_source
 
-    source = read_source(args.file)
-    builder = Builder(args.file, source, args.floatx)
-    with jax.enable_x64(True):
-        graph = builder.build(parse(source, args.file))
-        verify(graph)
+    graph = frontend(read_source(args.file), args.file, args.floatx).graph
     optimised, reports = run_pipeline(graph, args.opt_level, args.disable_pass, args.fast_math,
                                       args.fold_limit)
     if args.after:
-        print(format_ir(optimised))
+        print_code(format_ir(optimised), ir=True)
         return 0
     print(f"before ({len(toposort(graph.roots()))} nodes):")
-    print(format_ir(graph))
+    print_code(format_ir(graph), ir=True)
     print(f"passes (-O{args.opt_level}{', fast-math' if args.fast_math else ''}):")
     print(f"  {'pass':<13} {'before':>7} → {'after':<7} {'time':>11}  rules fired")
     for r in reports:
@@ -53,6 +48,6 @@ def main(args) -> int:
     if not reports:
         print("  (none)")
     print(f"after ({len(toposort(optimised.roots()))} nodes):")
-    print(format_ir(optimised))
+    print_code(format_ir(optimised), ir=True)
     return 0
 

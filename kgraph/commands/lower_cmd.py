@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def concrete_feeds(program, given: list[tuple[str, str | None, tuple[int, ...]]]) -> tuple[dict, list[str]]:
     """Zero arrays of each placeholder's concrete shape, and notes on the dims that were guessed."""
     placeholders = program._source_graph.placeholders
-    spans = program._builder.leaf_spans
+    spans = program.module.leaf_spans
     shapes: dict[str, tuple[int, ...]] = {}
     for name, dtype, dims in given:
         if name not in placeholders:

@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any, Iterator
 
+from ..diagnostics import print_code
+
 NAME = "repl"
 HELP = "an interactive session: type statements, see each expression's value"
 DESCRIPTION = """\
@@ -197,7 +199,7 @@ class Session:
         if not roots:
             self.say("(nothing computed yet)")
             return
-        self.say(format_ir(self.builder.graph, roots=roots, updates=[]))
+        print_code(format_ir(self.builder.graph, roots=roots, updates=[]), self.out, ir=True)
 
     def cmd_names(self, rest: str) -> None:
         from ..values import Function

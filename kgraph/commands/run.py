@@ -60,7 +60,8 @@ def parse_feeds(program, specs: list[str]) -> dict:
     from ..feeds import read_feed_value
 
     feeds = {}
-    spans = program._builder.leaf_spans if hasattr(program, "_builder") else {}  # a .kgx has no source
+    module = getattr(program, "module", None)  # a .kgx has no source
+    spans = module.leaf_spans if module is not None else {}
     for spec in specs:
         name, sep, text = spec.partition("=")
         if not sep or not name:

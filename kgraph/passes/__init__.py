@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
-import jax
-
 from ..errors import KGraphError
 from ..ir import Graph, toposort, verify
 from .basic import eliminate_common_subexpressions, eliminate_dead_code, fold_constants
@@ -102,7 +100,7 @@ def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
         fold_limit = None  # no pass folds, not even the constants a rule builds
     options = Options(level=level, fast_math=fast_math, fold_limit=fold_limit)
     reports: list[PassReport] = []
-    with jax.enable_x64(True), paused_gc():
+    with paused_gc():
         for p in chosen:
             start = time.perf_counter()
             graph, in_bodies = rewrite_bodies(p.run, graph, options)

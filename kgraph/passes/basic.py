@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node
-from ..lower import evaluate_constants
+from ..consteval import evaluate_constants
 from ..ops.nn import READS_LOGITS, logits_read
 from .patterns import COMMUTATIVE
 from .rewrite import Options, Rewriter, foldable

@@ -18,9 +18,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
+from ..consteval import evaluate_constants
 from ..ir import ConstValue, Graph, Node, toposort
 from ..ops import REGISTRY, OpError
 from ..ops.nn import READS_LOGITS, logits_read
@@ -131,10 +131,7 @@ class Rewriter:
         limit = self.options.fold_limit
         if limit is None or not all(s.op == "const" for s in node.srcs) or not foldable(node, limit):
             return node
-        from ..lower import Interpreter
-
-        inputs = [jnp.asarray(s.attr("value").array) for s in node.srcs]
-        value = np.asarray(Interpreter({}).apply(node, inputs))
+        value = evaluate_constants([node])[0]
         self.fired["fold " + node.op] += 1
         return self.constant(value, node.type)
 

@@ -1,0 +1,66 @@
+"""The constant evaluator: the values of nodes that have no leaves, computed at compile time.
+
+One door for every compile-time value: the folder's constants, the constants a
+rewrite rule builds (`Rewriter.fold`) and the variables' initial values. Each is
+computed as `-O0`'s compiled program would compute it, by `jax.jit` of the
+interpreter with the inputs as closed-over constants, so a folded constant has
+the bits the unoptimised program computes (XLA's own contractions and constant
+folding included). It runs inside `device.running()`, the one x64 context.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import jax
+
+from .device import running
+from .ir import Node
+from .lower import Interpreter
+from .types import np_dtype
+
+
+def evaluate_constants(nodes: list[Node], optimize: bool = True) -> list[np.ndarray]:
+    """The values of nodes without leaves, computed together in one jitted call.
+
+    `optimize=False` compiles without XLA's backend optimisations, for values computed
+    once (variables' initial values): XLA's CPU backend spends seconds optimising a
+    random draw's threefry kernel (8 s for one `random_normal` here), 0.3 s without.
+    """
+    if not nodes:
+        return []
+    with running():
+        function = jax.jit(lambda: Interpreter({}).evaluate(nodes))
+        if optimize:
+            values = function()
+        else:
+            values = function.lower().compile({"xla_backend_optimization_level": 0})()
+        return [np.asarray(v) for v in values]
+
+
+class InitialValues:
+    """The variables' initial values by name, in declaration order.
+
+    A value given as an array is kept as it is; one given by an expression is kept as
+    its node and computed on first use, all pending ones together in one jitted call
+    compiled without XLA's optimisations (op by op, each op would compile for each new
+    shape, and XLA optimises random draws for seconds).
+    """
+
+    def __init__(self, values: dict[str, np.ndarray] | None = None):
+        self._values: dict[str, np.ndarray | None] = dict(values or {})
+        self._pending: dict[str, tuple[Node, str]] = {}  # name → (its value's node, dtype)
+
+    def set(self, name: str, array: np.ndarray) -> None:
+        self._values[name] = array
+
+    def defer(self, name: str, node: Node, dtype: str) -> None:
+        self._values[name] = None  # keeps the declaration order
+        self._pending[name] = (node, dtype)
+
+    def values(self) -> dict[str, np.ndarray]:
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            computed = evaluate_constants([node for node, _ in pending.values()], optimize=False)
+            for (name, (_, dtype)), value in zip(pending.items(), computed):
+                self._values[name] = value.astype(np_dtype(dtype))
+        return self._values
