@@ -116,6 +116,16 @@ def _fold(builder, site, args, right: bool):
     return acc
 
 
+def _fold_op(name: str, direction: str, start: str) -> Op:
+    return Op(f"{name}(fn, elems, initializer=None, name=None)", infer=None, lower=None,
+              tensors=("elems", "initializer"), functions=("fn",), category="loops",
+              build=lambda b, s, a: _fold(b, s, a, right=name == "foldr"),
+              doc=f"Reduces elems from {direction} with acc = fn(acc, x), starting from initializer "
+                  f"(None: the {start} element).",
+              example=f"x = [1.0, 2.0, 3.0]\noutput {name}(lambda acc, v: acc * 10.0 + v, x), "
+                      f"{name}(lambda acc, v: acc - v, x, initializer=100.0)")
+
+
 OPS = [
     Op("param(index)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
        doc="A loop body's parameter: one of the values its loop passes in on each step.",
@@ -131,18 +141,6 @@ OPS = [
        doc="fn applied to each slice of elems along its first axis, the results stacked "
            "(one loop: fn is traced and compiled once).",
        example="x = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]\noutput map_fn(lambda row: sum(row * row), x)"),
-    Op("foldl(fn, elems, initializer=None, name=None)", infer=None, lower=None,
-       tensors=("elems", "initializer"), functions=("fn",), build=lambda b, s, a: _fold(b, s, a, False),
-       category="loops",
-       doc="Reduces elems from left to right with acc = fn(acc, x), starting from initializer "
-           "(None: the first element).",
-       example="x = [1.0, 2.0, 3.0]\noutput foldl(lambda acc, v: acc * 10.0 + v, x), "
-               "foldl(lambda acc, v: acc - v, x, initializer=100.0)"),
-    Op("foldr(fn, elems, initializer=None, name=None)", infer=None, lower=None,
-       tensors=("elems", "initializer"), functions=("fn",), build=lambda b, s, a: _fold(b, s, a, True),
-       category="loops",
-       doc="Reduces elems from right to left with acc = fn(acc, x), starting from initializer "
-           "(None: the last element).",
-       example="x = [1.0, 2.0, 3.0]\noutput foldr(lambda acc, v: acc * 10.0 + v, x), "
-               "foldr(lambda acc, v: acc - v, x, initializer=100.0)"),
+    _fold_op("foldl", "left to right", "first"),
+    _fold_op("foldr", "right to left", "last"),
 ]
