@@ -141,6 +141,8 @@ def jax_function(program, *, updates: bool = False, rng: bool = False) -> Callab
             raise KGraphError("as_jax_function(rng=True) takes (variables, key, **feeds); without "
                               "rng=True it takes (variables, **feeds)")
         c = compiled()
+        # The learning phase (LANGUAGE.md §9): f(variables, training=True, **feeds); False unless given.
+        training = feeds.pop("training", False) if "training" not in c.graph.placeholders else False
         for name in feeds:
             if name not in c.graph.placeholders and name not in program.placeholders:
                 raise FeedError(f"feed '{name}' matches no placeholder (placeholders: "
@@ -162,7 +164,8 @@ def jax_function(program, *, updates: bool = False, rng: bool = False) -> Callab
         with warnings.catch_warnings():
             # Narrowed lowerings that ask for int64/float64 get 32 bits; that is the point.
             warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-            outs, new = c.run(var_values, feed_values, key[0] if rng else jax.random.PRNGKey(seed))
+            outs, new = c.run(var_values, feed_values, key[0] if rng else jax.random.PRNGKey(seed),
+                              jnp.asarray(training, bool))
         # An OrderedDict keeps the output order through jit (JAX sorts a plain dict's keys).
         result = OrderedDict((name, value) for (name, _), value in zip(c.graph.outputs, outs))
         if not updates:

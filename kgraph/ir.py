@@ -115,6 +115,7 @@ class Graph:
         self.variables: dict[str, Node] = {}
         self.outputs: list[tuple[str, Node]] = []
         self.updates: list[tuple[str, Node]] = []
+        self.shardings: dict[str, Any] = {}  # leaf name → its `shard` statement (sharding.ShardSpec)
 
     def make(self, op: str, srcs: Iterable[Node], attrs: dict[str, Any] | None = None,
              type_: TensorType | None = None, span: Span | None = None) -> Node:
@@ -288,8 +289,12 @@ def _format_body(body: "Body", names: dict, indent: str) -> list[str]:
 
 
 def format_ir(graph: Graph, roots: list[tuple[str, Node]] | None = None,
-              updates: list[tuple[str, Node]] | None = None) -> str:
-    """The graph as let-form text, one equation a line, names chosen by the printer."""
+              updates: list[tuple[str, Node]] | None = None,
+              layouts: dict[str, str] | None = None) -> str:
+    """The graph as let-form text, one equation a line, names chosen by the printer.
+
+    `layouts` (leaf name → '[data, None]') prints each leaf's sharding after its name."""
+    layouts = layouts or {}
     outputs = graph.outputs if roots is None else roots
     updates = graph.updates if updates is None else updates
     order = toposort([n for _, n in outputs] + [n for _, n in updates])
@@ -300,7 +305,8 @@ def format_ir(graph: Graph, roots: list[tuple[str, Node]] | None = None,
     placeholders, variables = [], []
     for node in leaves:
         names[node] = _var_name(len(names))
-        typed = f"{names[node]}:{node.type.short()}={node.attr('name')}"
+        name = node.attr("name")
+        typed = f"{names[node]}:{node.type.short()}={name}{layouts.get(name, '')}"
         (placeholders if node.op == "placeholder" else variables).append(typed)
     eqns = _equations([n for n in order if n.op not in rank], names, "    ")
     lines = ["{ placeholders " + " ".join(placeholders) if placeholders else "{ placeholders -"]

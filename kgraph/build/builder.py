@@ -24,10 +24,12 @@ from .updates import Updates
 
 
 class Builder(Updates, Expressions, Lifting):
-    def __init__(self, filename: str = "<string>", source: str = "", floatx: str = "float32"):
+    def __init__(self, filename: str = "<string>", source: str = "", floatx: str = "float32",
+                 image_data_format: str = "channels_last"):
         self.filename = filename
         self.source = source
         self.floatx = floatx
+        self.image_data_format = image_data_format
         self.graph = Graph(intern=False)  # the program as written: merging is the cse pass's
         self.globals = Scope()
         self.warnings: list[KGraphWarning] = []
@@ -76,6 +78,9 @@ class Builder(Updates, Expressions, Lifting):
         if stmt.name in self.graph.placeholders:
             first = self.leaf_spans[stmt.name]
             raise KGraphError(f"placeholder '{stmt.name}' is already declared at line {first.line}", stmt.span)
+        if stmt.name == "training":
+            raise KGraphError("a placeholder cannot be named 'training': prog.run(training=...) sets "
+                              "the learning phase (LANGUAGE.md §9); rename the placeholder", stmt.span)
         shape = stmt.shape if stmt.shape is not None else ()
         for d in shape:
             if isinstance(d, str) and d in REGISTRY:
@@ -173,6 +178,13 @@ class Builder(Updates, Expressions, Lifting):
             self.warn("this expression's value is not used; bind it (`y = ...`) or `output` it",
                       stmt.span)
         return value
+
+    def stmt_Shard(self, stmt: ast.Shard, scope: Scope):
+        from ..sharding import declare
+
+        self._top_level_only(stmt, scope, "shard")
+        leaf = self.graph.placeholders.get(stmt.name, self.graph.variables.get(stmt.name))
+        declare(self.graph, stmt, leaf if leaf is not None else scope.names.get(stmt.name))
 
     def stmt_FuncDef(self, stmt: ast.FuncDef, scope: Scope):
         if len(set(stmt.params)) != len(stmt.params):

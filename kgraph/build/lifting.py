@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ast
+from .. import ast, guards
 from ..errors import ArgumentError, DTypeError, KGraphError, ShapeError, Span
 from ..ir import ConstValue, Node, toposort
 from ..loops import check_function
@@ -64,7 +64,7 @@ class Lifting:
         for p in op.params:
             v = bound[p.name]
             if p.kind == "tensor":
-                if v is None and not p.required:
+                if v is None and (not p.required or p.name in op.nullable):
                     out[p.name] = None
                     continue
                 out[p.name] = self.tensor(v, site.arg_span(p.name), like=like)
@@ -90,6 +90,8 @@ class Lifting:
                 v = freeze(v)
                 if p.name == "dtype" and op.dtype_none_is_floatx and v is None:
                     v = self.floatx
+                if p.name == "data_format" and v is None:
+                    v = self.image_data_format
                 if p.name == "dtype" and v is not None:
                     v = self._dtype(v, site.arg_span(p.name))
                 out[p.name] = v
@@ -116,10 +118,13 @@ class Lifting:
                     operands.append((p.name, i, x))
             else:
                 attrs[p.name] = freeze(v)
+        guards.check_static_ints(site.name, attrs, site)
         if op.unique:
             attrs["uid"] = self.graph.fresh_id()
         try:
-            return self.graph.make(op.name, srcs, attrs, span=site.span)
+            node = self.graph.make(op.name, srcs, attrs, span=site.span)
+            guards.check_elements(node, site.span)
+            return node
         except OpError as err:
             cls = {"shape": ShapeError, "dtype": DTypeError}.get(err.kind, ArgumentError)
             labels = [f"{site.label(name, i)} is {x.type}" for name, i, x in operands]
@@ -155,7 +160,7 @@ class Lifting:
             if isinstance(v, int) and is_int(dtype):
                 info = np.iinfo(np_dtype(dtype))
                 if not info.min <= v <= info.max:
-                    raise ArgumentError(f"the integer {v} does not fit in {dtype}", span)
+                    raise ArgumentError(f"the integer {guards.show_int(v)} does not fit in {dtype}", span)
             return self.constant(np.asarray(v, dtype=np_dtype(dtype)))
         if isinstance(v, (list, tuple)):
             if id(v) in self._lifted:  # one node per literal, so a name bound to one is one tensor
@@ -186,6 +191,9 @@ class Lifting:
             if n.op in ("placeholder", "variable"):
                 raise KGraphError(f"{what} must be computable at compile time, but it depends on "
                                   f"{n.op} '{n.attr('name')}'", span)
+            if n.op == "learning_phase":
+                raise KGraphError(f"{what} must be computable at compile time, but it depends on "
+                                  f"learning_phase(), which is known only when the program runs", span)
             if n.op in REGISTRY and REGISTRY[n.op].unique and n.op != "print_tensor":
                 raise KGraphError(f"{what} must be computable at compile time; give `{n.op}` a seed",
                                   span)

@@ -33,7 +33,8 @@ def main(args) -> int:
     from ..passes import run_pipeline
     from ..program import read_source
 
-    graph = frontend(read_source(args.file), args.file, args.floatx).graph
+    graph = frontend(read_source(args.file), args.file, args.floatx,
+                     image_data_format=args.image_data_format).graph
     optimised, reports = run_pipeline(graph, args.opt_level, args.disable_pass, args.fast_math,
                                       args.fold_limit)
     if args.after:

@@ -68,6 +68,8 @@ class Op:
     tensors: tuple[str, ...] = ("x",)
     tensor_lists: tuple[str, ...] = ()
     functions: tuple[str, ...] = ()  # arguments that are function values (rnn's step_function)
+    # Tensor arguments without a Keras default that may still be None (batch norm's gamma, beta).
+    nullable: tuple[str, ...] = ()
     foldable: bool = True
     elementwise: bool = False
     # Never merged with an equal-looking node (unseeded random draws, prints): the
