@@ -57,6 +57,14 @@ placeholder z: float32[None, 3]
 placeholder t: float32[None, 3]
 output log(sigmoid(z)), log(1.0 + z), exp(z) - 1.0, log(softmax(z)), categorical_crossentropy(t, softmax(z))
 """,
+    "hoist": """\
+placeholder x: float32[5, 3]
+variable W = [[1.0, 2.0, 3.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
+def f(acc, r):
+    WW = dot(W, W)
+    return acc + dot(r, WW) + r
+output foldl(f, x, initializer=zeros((3,))) as y
+""",
     "matmul-chain": """\
 placeholder a: float32[100, 2]
 placeholder b: float32[2, 100]
