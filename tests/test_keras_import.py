@@ -201,3 +201,55 @@ def test_object_arrays_are_refused(tmp_path):
         zout.writestr("model.weights.h5", buffer.getvalue())
     with pytest.raises(kgraph.KGraphError, match="weight proj/vars/0 is of type object, not a numeric array"):
         kgraph.import_keras(path)
+
+
+# ---- a round trip: import, train further with kgraph run --epochs, export, run elsewhere ----
+
+def training_program(source: str, output: str, variables: list[str]) -> str:
+    """The imported program with a squared-error SGD step in place of its output statement."""
+    body = source.rstrip().rsplit("\n", 1)[0]
+    grads = [f"g_{v}" for v in variables]
+    lines = [body, "placeholder target: float32[None, 2]",
+             f"loss = mean(square({output} - target))",
+             f"{', '.join(grads)} = gradients(loss, [{', '.join(variables)}])"]
+    lines += [f"update {v} = {v} - 0.1 * {g}" for v, g in zip(variables, grads)]
+    return "\n".join(lines + ["output loss", ""])
+
+
+def test_round_trip_import_train_export_run_in_a_new_process(tmp_path, capsys):
+    import subprocess
+
+    kg, state = write_import(model_file("legacy_h5"), tmp_path / "model.kg")
+    original = dict(np.load(state))
+    source = kg.read_text()
+    (tmp_path / "train.kg").write_text(training_program(source, "d3", sorted(original)))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 5)).astype(np.float32)
+    target = np.stack([x[:, 0] ** 2, np.abs(x[:, 1])], axis=1).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "target.npy", target)
+    feeds = ["--feed", f"x={tmp_path / 'x.npy'}", "--feed", f"target={tmp_path / 'target.npy'}"]
+    before = kgraph.load(tmp_path / "train.kg")
+    before.load_state(state)
+    loss_before = float(before.run(x=x, target=target)["loss"])
+    assert cli_main(["run", str(tmp_path / "train.kg"), *feeds, "--state", str(state), "--epochs", "30",
+                     "--batch-size", "8", "--quiet"]) == 0
+    trained = dict(np.load(state))
+    assert set(trained) == set(original) and not np.allclose(trained["d1_kernel"], original["d1_kernel"])
+    after = kgraph.load(tmp_path / "train.kg")
+    after.load_state(state)
+    assert float(after.run(x=x, target=target)["loss"]) < 0.5 * loss_before
+    assert cli_main(["export", str(kg), "-o", str(tmp_path / "model.kgx"), "--state", str(state),
+                     "--platform", "cpu"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    script = ("import sys, numpy as np, kgraph\nm = kgraph.load(sys.argv[1])\nx = np.load(sys.argv[2])\n"
+              "np.savez('out.npz', one=m.run(x=x[:1])['d3'], all=m.run(x=x)['d3'])\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.kgx"), str(tmp_path / "x.npy")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    predict = kgraph.load(kg)
+    predict.load_state(state)
+    want = predict.run(x=x)["d3"]
+    with np.load(tmp_path / "out.npz") as out:
+        np.testing.assert_allclose(out["all"], want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out["one"], want[:1], rtol=1e-5, atol=1e-6)
