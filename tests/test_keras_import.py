@@ -23,7 +23,8 @@ from kgraph.keras_import import write_import
 MODELS = Path(__file__).resolve().parent / "keras_models"
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 # Every fixture whose layers this kgraph has the ops for.
-READY = ["legacy_h5", "shapes", "shared", "two_in_two_out", "activations"]
+READY = ["mlp", "cnn_bn", "legacy_h5", "shapes", "shared", "two_in_two_out", "activations", "conv1d",
+         "conv3d", "conv2d_kinds", "global_pools"]
 
 
 def model_file(name: str) -> Path:
@@ -63,6 +64,54 @@ def test_outputs_equal_keras_predict(imported, name):
     assert list(out) == list(ref["out"])
     for key, want in ref["out"].items():
         np.testing.assert_allclose(out[key], want, **TOLERANCE, err_msg=f"{name}: {key}")
+
+
+def test_training_mode_equals_keras_and_moves_the_statistics_as_keras(imported):
+    prog, source = imported("cnn_bn")
+    ref = reference("cnn_bn")
+    start = prog.variables
+    prog.run(**ref["in"])  # a plain run is model.predict: the statistics stay
+    for name, value in start.items():
+        np.testing.assert_array_equal(prog.variables[name], value, err_msg=name)
+    out = prog.run(**ref["in"], training=True)
+    np.testing.assert_allclose(out["classes"], ref["train"]["classes"], **TOLERANCE)
+    assert not np.allclose(ref["train"]["classes"], ref["out"]["classes"], **TOLERANCE)
+    for key, want in ref["after"].items():
+        got = prog.variables[key.replace("/", "_")]
+        assert not np.allclose(start[key.replace("/", "_")], want, **TOLERANCE), key  # it moved
+        np.testing.assert_allclose(got, want, **TOLERANCE, err_msg=key)
+    prog.load_state(prog_state(prog))  # the module's program goes back to the imported weights
+    assert "update bn_moving_mean = in_train_phase(moving_average_update(bn_moving_mean, bn_mean, 0.99), " \
+           "bn_moving_mean)" in source
+
+
+def prog_state(prog) -> Path:
+    return Path(prog.filename).with_suffix(".npz")
+
+
+def test_dropout_follows_the_learning_phase(imported, tmp_path, capsys):
+    prog, source = imported("mlp")
+    assert "drop = in_train_phase(dropout(hidden, 0.3), hidden)" in source.splitlines()
+    ref = reference("mlp")
+    x = np.repeat(ref["in"]["features"], 200, axis=0)
+    probe = kgraph.compile(source.replace("output probs", "output probs, hidden, drop"))
+    probe.load_state(prog_state(prog))
+    plain = probe.run(features=x)
+    np.testing.assert_array_equal(plain["drop"], plain["hidden"])
+    train = probe.run(features=x, training=True)
+    kept = train["drop"] != 0
+    live = plain["hidden"] != 0
+    np.testing.assert_allclose(train["drop"][kept], plain["hidden"][kept] / 0.7, rtol=1e-6)
+    assert abs(1 - kept[live].mean() - 0.3) < 0.03  # K.dropout: drops 30% and scales the rest
+    assert not np.allclose(train["probs"], plain["probs"])
+    np.save(tmp_path / "x.npy", ref["in"]["features"])
+    args = ["run", prog.filename, "--state", str(prog_state(prog)), "--feed", f"features={tmp_path / 'x.npy'}",
+            "--format", "json"]
+    assert cli_main(args) == 0
+    np.testing.assert_allclose(json.loads(capsys.readouterr().out)["probs"]["data"], ref["out"]["probs"],
+                               **TOLERANCE)
+    assert cli_main(args + ["--learning-phase", "1", "--seed", "3"]) == 0
+    assert not np.allclose(json.loads(capsys.readouterr().out)["probs"]["data"], ref["out"]["probs"], **TOLERANCE)
 
 
 def test_the_program_reads_like_a_person_wrote_it(imported):
