@@ -152,6 +152,11 @@ def test_python_api_returns_source_and_state():
     assert "repeat_out = repeat(proj, 3)" in source
     prog = kgraph.compile(source)
     assert prog.state_signature() == {k: ("float32", v.shape) for k, v in state.items()}
+    prog.load_state(state)  # the dict, as a state file
+    np.testing.assert_array_equal(prog.variables["proj_kernel"], state["proj_kernel"])
+    with pytest.raises(kgraph.StateError, match="the state given does not match the program: variable "
+                       "'out_bias' .* is missing"):
+        prog.load_state({k: v for k, v in state.items() if k != "out_bias"})
 
 
 # ---- refusals: every one names the layer, its class and its place -------------------
@@ -302,3 +307,19 @@ def test_round_trip_import_train_export_run_in_a_new_process(tmp_path, capsys):
     with np.load(tmp_path / "out.npz") as out:
         np.testing.assert_allclose(out["all"], want, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(out["one"], want[:1], rtol=1e-5, atol=1e-6)
+
+
+# ---- examples/keras_import: the committed program is what the import writes ------------
+
+def test_the_example_cnn_imports_to_the_committed_program(tmp_path):
+    example = Path(__file__).resolve().parent.parent / "examples" / "keras_import"
+    kg, state = write_import(example / "cnn.keras", tmp_path / "cnn.kg")
+    assert kg.read_text() == (example / "cnn.kg").read_text()
+    with np.load(state) as fresh, np.load(example / "cnn.npz") as committed:
+        assert fresh.files == committed.files
+        for name in fresh.files:
+            np.testing.assert_array_equal(fresh[name], committed[name], err_msg=name)
+    prog = kgraph.load(example / "cnn.kg")
+    prog.load_state(example / "cnn.npz")
+    with np.load(example / "keras_predictions.npz") as keras:
+        np.testing.assert_allclose(prog.run(pixels=keras["pixels"])["digit"], keras["digit"], **TOLERANCE)
