@@ -89,6 +89,7 @@ def prog_state(prog) -> Path:
     return Path(prog.filename).with_suffix(".npz")
 
 
+@pytest.mark.slow
 def test_dropout_follows_the_learning_phase(imported, tmp_path, capsys):
     prog, source = imported("mlp")
     assert "drop = in_train_phase(dropout(hidden, 0.3), hidden)" in source.splitlines()
@@ -270,6 +271,7 @@ def training_program(source: str, output: str, variables: list[str]) -> str:
     return "\n".join(lines + ["output loss", ""])
 
 
+@pytest.mark.slow
 def test_round_trip_import_train_export_run_in_a_new_process(tmp_path, capsys):
     import subprocess
 
