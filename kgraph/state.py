@@ -24,13 +24,16 @@ from .types import np_dtype
 MAX_PROBLEMS = 6
 
 
-def save_state_file(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+def save_state_file(path: str | Path, arrays: dict[str, np.ndarray], what: str = "state file",
+                    error=StateError) -> None:
+    """Write `arrays` as a .npz at exactly `path`, atomically, each array under its own name
+    (`run --out` writes its outputs so too: np.savez would take `file` as its own keyword)."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise StateError(f"cannot write state file {path}: {e.strerror or e}") from None
+        raise error(f"cannot write {what} {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, arrays)
@@ -42,7 +45,7 @@ def save_state_file(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise StateError(f"cannot write state file {path}: {e.strerror or e}") from None
+            raise error(f"cannot write {what} {path}: {e.strerror or e}") from None
         raise
     _fsync_directory(directory)
 

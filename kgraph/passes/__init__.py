@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import bugs
 from ..errors import KGraphError
 from ..ir import Graph, toposort, verify
 from .basic import eliminate_common_subexpressions, eliminate_dead_code, fold_constants
@@ -103,7 +104,8 @@ def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
     with paused_gc():
         for p in chosen:
             start = time.perf_counter()
-            done = p.run(graph, options)
+            with bugs.stage(f"the {p.name} pass"):
+                done = p.run(graph, options)
             seconds = time.perf_counter() - start
             if reports:
                 reports[-1].nodes_after = done.live_in
