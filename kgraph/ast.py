@@ -89,6 +89,12 @@ class Index(Node):
     subscripts: list = field(default_factory=list)
 
 
+@dataclass
+class Lambda(Node):
+    params: list = field(default_factory=list)
+    body: Node = None
+
+
 # ---- statements ------------------------------------------------------------
 
 @dataclass
@@ -129,6 +135,13 @@ class Output(Node):
 class Update(Node):
     name: str = ""
     value: Node = None
+    name_span: Span = None
+
+
+@dataclass
+class Shard(Node):
+    name: str = ""
+    axes: tuple = ()  # a mesh axis name or None per dimension
     name_span: Span = None
 
 

@@ -2,7 +2,8 @@
 
 Errors render themselves as plain text (`file:line:col: error: ...`, the source line,
 a caret); this module only paints that text, line by line, the way compilers do:
-the place bold, `error` red, `warning` magenta, `note` cyan, the caret green.
+the place bold, `error` red, `warning` magenta, `note` cyan, the caret green, and the
+source line in kgraph's syntax colours (kgraph/lexer.py).
 Colour follows rich's terminal detection, which honours NO_COLOR and FORCE_COLOR.
 """
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
+from .lexer import KGraphIRLexer, highlight
+
 _HEAD = re.compile(r"^(?P<place>.*?:\d+:\d+: |[^\s:][^:]*: (?=(error|warning|note):))?"
                    r"(?P<kind>error|warning|note|internal error)(?P<rest>: .*)$")
 _CARET = re.compile(r"^\s*\^~*\s*$")
@@ -22,12 +25,17 @@ _KIND_STYLE = {"error": "bold red", "internal error": "bold red", "warning": "bo
 
 
 def paint(text: str) -> Text:
-    """The diagnostic text with styles: headings, kinds and caret lines."""
+    """The diagnostic text with styles: headings, kinds, caret lines, and the source line
+    above a caret highlighted as kgraph code."""
     out = Text()
-    for i, line in enumerate(text.split("\n")):
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
         if i:
             out.append("\n")
         m = _HEAD.match(line)
+        if not m and i + 1 < len(lines) and _CARET.match(lines[i + 1]):
+            out.append_text(highlight(line))
+            continue
         if m:
             if m.group("place"):
                 out.append(m.group("place"), style="bold")
@@ -52,3 +60,15 @@ def report(text: str, stream: TextIO | None = None) -> None:
         console.print(paint(text), markup=False)
     else:
         print(text, file=stream)
+
+
+def print_code(text: str, stream: TextIO | None = None, ir: bool = False) -> None:
+    """Print kgraph source (or, with `ir`, IR text) coloured by kgraph's lexers when `stream`
+    (stdout by default) is a terminal with colour, as plain text otherwise (NO_COLOR too)."""
+    stream = stream if stream is not None else sys.stdout
+    console = console_for(stream)
+    if console.is_terminal and console.color_system is not None:
+        lexer = KGraphIRLexer(stripnl=False, ensurenl=False) if ir else None
+        console.print(highlight(text, lexer), markup=False)
+    else:
+        print(text, file=stream, flush=True)

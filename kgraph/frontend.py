@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import bugs
 from .build import Builder
 from .consteval import InitialValues
 from .errors import KGraphError, KGraphWarning, Span
@@ -61,17 +62,18 @@ def check_floatx(floatx: str) -> None:
 
 
 def frontend(source: str, filename: str = "<string>", floatx: str = "float32",
-             timings: dict[str, float] | None = None) -> Module:
+             timings: dict[str, float] | None = None,
+             image_data_format: str = "channels_last") -> Module:
     """Parse and build a program; KGraphError for a user mistake.
 
     `timings`, when given, receives the seconds spent in "parse" and "build".
     """
     check_floatx(floatx)
     timings = timings if timings is not None else {}
-    with timed(timings, "parse"):
+    with timed(timings, "parse"), bugs.stage("parse"):
         tree = parse(source, filename)
-    with timed(timings, "build"):
-        builder = Builder(filename, source, floatx)
+    with timed(timings, "build"), bugs.stage("build"):
+        builder = Builder(filename, source, floatx, image_data_format)
         builder.build(tree)
         return module_of(builder)
 

@@ -70,14 +70,14 @@ def narrowed(graph: Graph) -> Graph:
 
 
 def uses_64bit(graph: Graph) -> bool:
-    return any(n.dtype in NARROW for n in graph.live_nodes())
+    return any(n.dtype in NARROW for n in graph.all_nodes())
 
 
 def declares_64bit(graph: Graph) -> bool:
     """Whether the program asks for a 64-bit type itself (a leaf, a constant, a `dtype=`),
     rather than only getting one from an op (`argmax`'s int64 indices, exact in 32 bits)."""
     return any((n.dtype in NARROW and (n.is_leaf or n.op == "const"))
-               or n.attr("dtype") in NARROW for n in graph.live_nodes())
+               or n.attr("dtype") in NARROW for n in graph.all_nodes())
 
 
 def x64_enabled() -> bool:
@@ -141,6 +141,8 @@ def jax_function(program, *, updates: bool = False, rng: bool = False) -> Callab
             raise KGraphError("as_jax_function(rng=True) takes (variables, key, **feeds); without "
                               "rng=True it takes (variables, **feeds)")
         c = compiled()
+        # The learning phase (LANGUAGE.md §9): f(variables, training=True, **feeds); False unless given.
+        training = feeds.pop("training", False) if "training" not in c.graph.placeholders else False
         for name in feeds:
             if name not in c.graph.placeholders and name not in program.placeholders:
                 raise FeedError(f"feed '{name}' matches no placeholder (placeholders: "
@@ -162,7 +164,8 @@ def jax_function(program, *, updates: bool = False, rng: bool = False) -> Callab
         with warnings.catch_warnings():
             # Narrowed lowerings that ask for int64/float64 get 32 bits; that is the point.
             warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-            outs, new = c.run(var_values, feed_values, key[0] if rng else jax.random.PRNGKey(seed))
+            outs, new = c.run(var_values, feed_values, key[0] if rng else jax.random.PRNGKey(seed),
+                              jnp.asarray(training, bool))
         # An OrderedDict keeps the output order through jit (JAX sorts a plain dict's keys).
         result = OrderedDict((name, value) for (name, _), value in zip(c.graph.outputs, outs))
         if not updates:

@@ -1,8 +1,9 @@
 """IR → JAX: a small interpreter over the equations, traced once by `jax.jit`.
 
 Each op's lowering sits in its registry entry; this loop only feeds them values.
-Ops that need the interpreter itself (gradients, unseeded random draws, a
-crossentropy reading a softmax's logits) use `lower_node(ctx, node, inputs)`.
+Ops that need the interpreter itself (gradients, unseeded random draws, the
+learning phase, a crossentropy reading a softmax's logits) use
+`lower_node(ctx, node, inputs)`.
 """
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any, Callable
 
 import jax
 
-from .errors import ShapeError
-from .ir import Node, Region, toposort
+from . import bugs
+from .errors import KGraphError, ShapeError
+from .ir import Body, Node, toposort
 from .ops import REGISTRY
 from .types import np_dtype
 
@@ -21,9 +23,10 @@ class LoweringError(AssertionError):
 
 
 class Interpreter:
-    def __init__(self, leaves: dict[int, Any], rng: Any = None):
+    def __init__(self, leaves: dict[int, Any], rng: Any = None, training: Any = False):
         self.leaves = leaves  # node id → value, for placeholders and variables
         self.rng = rng
+        self.training = training  # the learning phase: a bool scalar (traced) or a Python bool
         self.memo: dict[Any, Any] = {}
         self.env: dict[int, Any] = dict(leaves)
 
@@ -44,12 +47,12 @@ class Interpreter:
 
     def evaluate_with(self, root: Node, overrides: dict[Node, Any]) -> Any:
         """`root` with some nodes replaced by given values (what gradients differentiate)."""
-        inner = Interpreter(self.leaves, self.rng)
+        inner = Interpreter(self.leaves, self.rng, self.training)
         env = dict(self.leaves)
         env.update({n.id: v for n, v in overrides.items()})
         return inner.evaluate([root], env)[0]
 
-    def call_region(self, region: Region, inputs: list[Any]) -> tuple:
+    def call_body(self, region: Body, inputs: list[Any]) -> tuple:
         """A region's results with its params bound to `inputs`, as one jitted call; the
         function is made once per distinct region (equal regions are traced once)."""
         function = region.cache.get("jit")
@@ -65,6 +68,7 @@ class Interpreter:
 
     def apply(self, node: Node, inputs: list[Any]) -> Any:
         op = REGISTRY[node.op]
+        bugs.at(node)
         if op.lower_node is None and op.lower is None:
             raise LoweringError(f"op {node.op!r} has no lowering")
         try:
@@ -72,6 +76,10 @@ class Interpreter:
                 value = op.lower_node(self, node, inputs)
             else:
                 value = op.lower(*inputs, **dict(node.attrs))
+        except KGraphError as e:
+            if e.span is None:  # a lowering's run-time check: the node knows the place
+                e.span = node.span
+            raise
         except (TypeError, ValueError) as e:
             # Only dims unknown at compile time can disagree here; with static shapes the
             # shape rule has already checked, so anything else is a bug and propagates.
@@ -90,6 +98,8 @@ def _order(roots: list[Node], stop: set[int]) -> list[Node]:
 
 
 def check(node: Node, value: Any) -> None:
+    if node.type.dtype == "tuple":  # a loop's results: each is checked where `nth` takes it
+        return
     if value.dtype != np_dtype(node.dtype):
         raise LoweringError(f"{node.op} produced {value.dtype}, its shape rule says {node.type}")
     shape = node.shape
@@ -102,13 +112,15 @@ def check(node: Node, value: Any) -> None:
 
 def make_function(outputs: list[Node], updates: list[Node], placeholders: list[Node],
                   variables: list[Node]) -> Callable:
-    """A pure function (variables, feeds, rng) → (outputs, new variable values), for jax.jit."""
+    """A pure function (variables, feeds, rng[, training]) → (outputs, new variable values),
+    for jax.jit. `training` is the learning phase (LANGUAGE.md §9), False unless given."""
 
-    def run(var_values, feed_values, rng):
+    def run(var_values, feed_values, rng, training=False):
         leaves = {n.id: var_values[n.attr("name")] for n in variables}
         leaves.update({n.id: feed_values[n.attr("name")] for n in placeholders})
-        interp = Interpreter(leaves, rng)
-        values = interp.evaluate(list(outputs) + list(updates))
+        interp = Interpreter(leaves, rng, training)
+        with bugs.stage("lowering"):
+            values = interp.evaluate(list(outputs) + list(updates))
         return tuple(values[: len(outputs)]), tuple(values[len(outputs):])
 
     return run

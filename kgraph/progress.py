@@ -6,7 +6,9 @@ so reporting does not make every step wait for the device.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
 from typing import Any
 
@@ -15,13 +17,27 @@ import numpy as np
 REFRESH_S = 0.1
 
 
-def make_reporter(log_every: int | None, total: int, out):
-    """log_every: None for a progress bar, 0 for silence, K for a line every K steps."""
+def make_reporter(log_every: int | None, total: int, out, per_epoch: int = 1, where: str = ""):
+    """log_every: None for a progress bar (in a notebook, a live bar and curve), 0 for
+    silence, K for a line every K steps. `where` ("on mesh data=8", say) is shown after
+    the step count."""
     if log_every == 0:
         return Reporter()
+    if log_every is None and in_notebook():
+        from .notebook import TrainingView  # needs IPython, which a notebook has loaded
+
+        return TrainingView(total, per_epoch)
     if log_every is None:
-        return BarReporter(total, out)
-    return LineReporter(total, log_every, out)
+        return BarReporter(total, out, where)
+    return LineReporter(total, log_every, out, where)
+
+
+def in_notebook() -> bool:
+    """True in a Jupyter kernel, where HTML displays are shown (not in a terminal IPython).
+    IPython is only looked at if the process has imported it already."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def scalar_values(names: list[str], outs: list[Any]) -> str:
@@ -70,9 +86,33 @@ class Reporter:
         """After the last step (the last one asked for, or the one a Ctrl-C ended on)."""
 
 
+class Tee(Reporter):
+    """Several reporters as one: a progress bar and a metrics log, say."""
+
+    def __init__(self, *reporters):
+        self.reporters = reporters
+        self.stack = contextlib.ExitStack()
+
+    def __enter__(self):
+        for r in self.reporters:
+            self.stack.enter_context(r)
+        return self
+
+    def __exit__(self, *exc):
+        return self.stack.__exit__(*exc)
+
+    def step(self, step, started, names, outs):
+        for r in self.reporters:
+            r.step(step, started, names, outs)
+
+    def done(self, steps, started, names, outs):
+        for r in self.reporters:
+            r.done(steps, started, names, outs)
+
+
 class LineReporter(Reporter):
-    def __init__(self, total: int, every: int, out):
-        self.total, self.every, self.out = total, every, out
+    def __init__(self, total: int, every: int, out, where: str = ""):
+        self.total, self.every, self.out, self.where = total, every, out, where
         self.rate = Rate()
 
     def step(self, step, started, names, outs):
@@ -85,18 +125,19 @@ class LineReporter(Reporter):
 
     def _line(self, step, started, names, outs):
         elapsed = time.perf_counter() - started
-        parts = [f"step {step}/{self.total}", self.rate.read(step, elapsed), scalar_values(names, outs)]
+        parts = [f"step {step}/{self.total}", self.where, self.rate.read(step, elapsed),
+                 scalar_values(names, outs)]
         print("  ".join(p for p in parts if p), file=self.out, flush=True)
 
 
 class BarReporter(Reporter):
-    def __init__(self, total: int, out):
+    def __init__(self, total: int, out, where: str = ""):
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn)
 
         self.total = total
-        self.progress = Progress(TextColumn("step"), MofNCompleteColumn(), BarColumn(),
+        self.progress = Progress(TextColumn("step"), MofNCompleteColumn(), TextColumn(where), BarColumn(),
                                  TimeElapsedColumn(), TextColumn("{task.fields[rate]}"),
                                  TextColumn("{task.fields[values]}"),
                                  console=Console(file=out), refresh_per_second=10)

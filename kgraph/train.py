@@ -21,7 +21,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import FeedError, KGraphError, StateError
-from .progress import make_reporter
+from .metrics import MetricsLog, default_every, log_format
+from .progress import Tee, make_reporter
+from .sharding import check_batches, describe_mesh
 
 INTERRUPTED = 130
 SAVE_INTERVAL_S = 60.0  # without --save-every, a crash loses at most this much training
@@ -35,6 +37,10 @@ class Plan:
     state: Path | None = None
     save_every: int | None = None  # steps; None: every SAVE_INTERVAL_S seconds
     log_every: int | None = None  # None: a progress bar; 0: print nothing
+    metrics: Path | None = None  # --log: a CSV or JSON-lines file of the scalar outputs
+    metrics_every: int | None = None  # steps between rows; None: about ROWS_PER_RUN rows
+    per_epoch: int = 1  # steps in an epoch, for the rows' epoch column
+    training: bool = True  # the learning phase of the steps (LANGUAGE.md §9; --learning-phase)
 
 
 @dataclass
@@ -55,7 +61,7 @@ class Batches:
     """Feeds cut into batches along the first dimension, epoch after epoch."""
 
     def __init__(self, program, arrays: dict[str, np.ndarray], batch_size: int | None,
-                 shuffle: bool = False, seed: int = 0):
+                 shuffle: bool = False, seed: int = 0, drop_remainder: bool = False):
         self.arrays = arrays
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -68,7 +74,12 @@ class Batches:
         self.rows = next(iter(lengths.values()), 0)
         if batch_size and self.rows == 0:
             raise FeedError(f"--batch-size: the batched feeds ({', '.join(self.batched)}) have no rows")
-        self.per_epoch = math.ceil(self.rows / batch_size) if batch_size else 1
+        if drop_remainder and batch_size and self.rows < batch_size:
+            raise FeedError(f"--drop-remainder: the batched feeds have {self.rows} rows, fewer than "
+                            f"one batch of {batch_size}")
+        self.drop_remainder = drop_remainder
+        self.per_epoch = ((self.rows // batch_size if drop_remainder else math.ceil(self.rows / batch_size))
+                          if batch_size else 1)
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         if not self.batch_size:
@@ -86,7 +97,15 @@ class Batches:
         """One epoch's batches (views of `arrays`), made at once so that a step only picks one."""
         b = self.batch_size
         return [{k: v[start:start + b] if k in self.batched else v for k, v in arrays.items()}
-                for start in range(0, self.rows, b)]
+                for start in range(0, self.rows, b)][:self.per_epoch]
+
+    def sizes(self, steps: int) -> set[int]:
+        """The numbers of rows the batches of `steps` steps have (a full batch, the last one's)."""
+        if not self.batch_size:
+            return set()
+        last = self.rows % self.batch_size
+        reached = steps >= self.per_epoch and not self.drop_remainder
+        return {min(self.batch_size, self.rows)} | ({last} if last and reached else set())
 
 
 def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
@@ -110,14 +129,19 @@ def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
 
 def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
-    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr)
+    mesh = getattr(program, "mesh", None)
+    where = "" if mesh is None else f"on mesh {describe_mesh(mesh, processes=True)}"
+    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr, plan.per_epoch, where)
+    if plan.metrics is not None:
+        every = plan.metrics_every or default_every(plan.steps)
+        reporter = Tee(reporter, MetricsLog(plan.metrics, plan.steps, every, plan.per_epoch))
     saves = bool(program.updates) and plan.state is not None
-    names, execute, report = program.outputs, program.execute, reporter.step
+    names, execute, report, training = program.outputs, program.execute, reporter.step, plan.training
     result = Result(0, 0.0)
     with program.running(), _CtrlC() as ctrl_c, reporter:
         batch_iter, step = iter(batches), 0
         while step < plan.steps:
-            outs = execute(next(batch_iter))
+            outs = execute(next(batch_iter), training)
             step += 1
             if step == 1:
                 program.wait()  # compiled and run once: time the steps from here
@@ -181,6 +205,9 @@ def add_arguments(p) -> None:
     g.add_argument("--batch-size", type=_positive, metavar="B",
                    help="feed B rows per step, sliced from the placeholders whose first dimension "
                         "is None or named")
+    g.add_argument("--drop-remainder", action="store_true",
+                   help="skip the last batch of each epoch when it is short (on a mesh, a batch "
+                        "must divide by the data axis; see docs/distributed.md)")
     g.add_argument("--shuffle", action="store_true",
                    help="shuffle the rows at each epoch (the order follows --seed)")
     g.add_argument("--save-every", type=_positive, metavar="K",
@@ -189,6 +216,11 @@ def add_arguments(p) -> None:
                    help="print a plain line every K steps instead of a progress bar (the default "
                         "when the output is not a terminal: about 10 lines in all)")
     g.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    g.add_argument("--log", metavar="FILE", help="write the step, epoch, scalar outputs, steps/s "
+                   "and time to FILE as training goes: .csv, or .jsonl for JSON lines "
+                   "(draw it with `kgraph plot FILE`)")
+    g.add_argument("--log-interval", type=_positive, metavar="K",
+                   help="steps between --log rows (default: about 200 rows in all)")
 
 
 def _positive(text: str) -> int:
@@ -214,11 +246,21 @@ def prepare(program, args) -> int | None:
     """
     training = is_training(args) or args.save_every
     for wrong, why in ((args.shuffle and not args.batch_size, "--shuffle needs --batch-size"),
+                       (args.drop_remainder and not args.batch_size, "--drop-remainder needs --batch-size"),
                        (getattr(args, "time", False) and training,
                         "--time times a single run; it does not combine with --steps, --epochs, "
-                        "--batch-size or --save-every")):
+                        "--batch-size or --save-every"),
+                       (args.log and not (args.steps or args.epochs),
+                        "--log records the training loop: add --steps N or --epochs E"),
+                       (args.log_interval and not args.log, "--log-interval needs --log FILE")):
         if wrong:
             print(f"kgraph run: error: {why}", file=sys.stderr)
+            return 2
+    if args.log:
+        try:
+            log_format(args.log)
+        except KGraphError as e:
+            print(f"kgraph run: error: {e.message}", file=sys.stderr)
             return 2
     if not hasattr(program, "execute") and (args.state or training):
         raise KGraphError("--state, --steps, --epochs, --batch-size and --save-every need a .kg "
@@ -246,8 +288,12 @@ def run_from_args(program, feeds: dict[str, Any], args, run_once=None) -> tuple[
         if state is not None:
             program.save_state(state)
         return 0, outputs
-    batches = Batches(program, program.check_feeds(feeds), args.batch_size, args.shuffle, args.seed)
-    result = train(program, batches, _plan(batches, args, state))
+    batches = Batches(program, program.check_feeds(feeds), args.batch_size, args.shuffle, args.seed,
+                      args.drop_remainder)
+    plan = _plan(batches, args, state)
+    if getattr(program, "mesh", None) is not None:
+        check_batches(program, batches, plan.steps)  # before the first step, not after an epoch
+    result = train(program, batches, plan)
     if result.interrupted:
         _note(args, f"interrupted after step {result.steps}" + (f"; state saved to {state}" if state else ""))
         return INTERRUPTED, None
@@ -269,4 +315,7 @@ def _plan(batches: Batches, args, state: Path | None) -> Plan:
         log_every = None
     else:
         log_every = max(1, steps // 10)
-    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every)
+    training = True if getattr(args, "learning_phase", None) is None else bool(args.learning_phase)
+    return Plan(steps=steps, state=state, save_every=args.save_every, log_every=log_every,
+                metrics=Path(args.log) if args.log else None, metrics_every=args.log_interval,
+                per_epoch=batches.per_epoch, training=training)

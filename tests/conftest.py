@@ -27,6 +27,11 @@ def tolerance(dtype) -> dict:
     return {"rtol": 1e-5, "atol": 1e-6} if np.dtype(dtype) == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current IR instead of comparing (test_golden_ir.py)")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
@@ -39,3 +44,14 @@ def _private_compile_cache(tmp_path_factory):
 
     os.environ["KGRAPH_CACHE_DIR"] = str(tmp_path_factory.mktemp("kgraph-cache"))
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _strict_rewrite_rules():
+    """A rewrite rule that raises, or a rule cycle, fails the test that meets it (in use the
+    pass skips the rule and `kgraph ir`'s pass table shows it)."""
+    from kgraph.passes import rewrite
+
+    rewrite.STRICT = True
+    yield
+    rewrite.STRICT = False

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kgraph
-from kgraph.ir import Graph, Region
+from kgraph.ir import Graph, Body
 from kgraph.ops import REGISTRY
 from kgraph.program import needs_x64
 from kgraph.types import TensorType
@@ -91,11 +91,11 @@ def test_a_64_bit_value_inside_a_fused_region_needs_x64():
     def cast(g, x, dtype):
         return g.make("cast", [x], {"dtype": dtype})
 
-    wide = Region.build([f32], lambda g, p: [cast(g, g.make("exp", [cast(g, p[0], "float64")]), "float32")])
+    wide = Body.build([f32], lambda g, p: [cast(g, g.make("exp", [cast(g, p[0], "float64")]), "float32")])
     graph.placeholders["x"] = x
     graph.outputs = [("y", graph.make("fused", [x], {"body": wide}))]
     assert graph.outputs[0][1].dtype == "float32" and needs_x64(graph, 0)
-    narrow = Region.build([f32], lambda g, p: [g.make("negative", [g.make("exp", p)])])
+    narrow = Body.build([f32], lambda g, p: [g.make("negative", [g.make("exp", p)])])
     graph.outputs = [("y", graph.make("fused", [x], {"body": narrow}))]
     assert not needs_x64(graph, 0)
 

@@ -11,7 +11,9 @@ from .creation import (cast_to_floatx, constant, dtype, epsilon, eye, is_placeho
 from .functions import (Function, KUpdate, batch_get_value, batch_set_value, eval_tensor, function, get_value,
                         set_value, update, update_add, update_sub)
 from .ops import op_functions as _op_functions
-from .session import clear_session, floatx, set_floatx
+from .phase import (global_learning_phase_is_set, in_test_phase, in_train_phase, learning_phase,
+                    learning_phase_scope, set_learning_phase, symbolic_learning_phase)
+from .session import clear_session, floatx, image_data_format, set_floatx, set_image_data_format
 from .tensor import KTensor, KVariable
 
 eval = eval_tensor  # noqa: A001 - K.eval, Keras's name
@@ -25,5 +27,8 @@ __all__ = sorted([
     "cast_to_floatx", "constant", "dtype", "epsilon", "eye", "is_placeholder", "ones", "placeholder",
     "random_normal_variable", "random_uniform_variable", "variable", "zeros", "Function", "KUpdate",
     "batch_get_value", "batch_set_value", "eval", "function", "get_value", "set_value", "update",
-    "update_add", "update_sub", "clear_session", "floatx", "set_floatx", "KTensor", "KVariable",
+    "update_add", "update_sub", "clear_session", "floatx", "set_floatx", "image_data_format",
+    "set_image_data_format", "KTensor", "KVariable",
+    "global_learning_phase_is_set", "in_test_phase", "in_train_phase", "learning_phase",
+    "learning_phase_scope", "set_learning_phase", "symbolic_learning_phase",
     *_GENERATED])

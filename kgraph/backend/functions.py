@@ -18,6 +18,7 @@ from ..device import running
 from ..errors import DTypeError, KGraphError, ShapeError
 from ..frontend import Module
 from ..interop import extract
+from ..ops.training import learning_phase_value
 from ..program import Program
 from ..types import np_dtype
 from .session import caller_span, current
@@ -71,18 +72,25 @@ def update_sub(x: KVariable, decrement: Any) -> KUpdate:
 
 
 class Function:
-    """A compiled piece of the session's graph: call it with a list of input values."""
+    """A compiled piece of the session's graph: call it with the input values (a list, a dict
+    for dict inputs, or one value for one bare input)."""
 
     def __init__(self, inputs, outputs, updates=None, name=None, opt_level: int = 2):
         span = caller_span()
         self.session = session = current()
         self.name = name
-        self.inputs = [_tensor(x, "K.function's inputs") for x in inputs]
+        self._input_keys = list(inputs) if isinstance(inputs, dict) else None
+        self._bare_input = isinstance(inputs, KTensor)
+        given = list(inputs.values()) if isinstance(inputs, dict) else [inputs] if self._bare_input else inputs
+        self.inputs = [_tensor(x, "K.function's inputs") for x in given]
         for x in self.inputs:
-            if x.node.op != "placeholder":
-                raise KGraphError(f"K.function's inputs must be placeholders; {x!r} is computed", span)
-        self._single = not isinstance(outputs, (list, tuple))
-        self.outputs = [_tensor(x, "K.function's outputs") for x in ([outputs] if self._single else outputs)]
+            if x.node.op not in ("placeholder", "variable", "learning_phase"):
+                raise KGraphError(f"K.function's inputs must be placeholders, variables or "
+                                  f"K.learning_phase(); {x!r} is computed", span)
+        self._output_keys = list(outputs) if isinstance(outputs, dict) else None
+        self._single = isinstance(outputs, KTensor)
+        listed = list(outputs.values()) if isinstance(outputs, dict) else [outputs] if self._single else outputs
+        self.outputs = [_tensor(x, "K.function's outputs") for x in listed]
         pairs = [u if isinstance(u, KUpdate) else update(*u) for u in (updates or [])]
         seen = set()
         for u in pairs:
@@ -91,7 +99,7 @@ class Function:
             seen.add(u.variable.name)
         graph = extract([(f"out{i}", x.node) for i, x in enumerate(self.outputs)],
                         [(u.variable.name, u.value.node) for u in pairs])
-        fed = {x.name for x in self.inputs}
+        fed = {x.name for x in self.inputs if x.node.op == "placeholder"}
         for ph in graph.placeholders:
             if ph not in fed:
                 raise KGraphError(f"the outputs need placeholder '{ph}', which is not among the inputs; "
@@ -103,32 +111,56 @@ class Function:
         self._call = jax.jit(self.program.as_jax_function(updates=True, rng=True))
         self._updated = [u.variable.name for u in pairs]
 
-    def __call__(self, inputs=()):
+    def _values(self, inputs) -> list:
+        if self._input_keys is not None and isinstance(inputs, dict):
+            missing = [k for k in self._input_keys if k not in inputs]
+            if missing or len(inputs) != len(self._input_keys):
+                raise KGraphError(f"this K.function takes the inputs {', '.join(self._input_keys)}; "
+                                  f"got {', '.join(map(str, inputs))}", caller_span())
+            return [inputs[k] for k in self._input_keys]
+        if self._bare_input and not (isinstance(inputs, (list, tuple)) and len(inputs) == 1):
+            return [inputs]
         if not isinstance(inputs, (list, tuple)):
             raise KGraphError("a K.function is called with a list of input values, e.g. f([x_value])",
                               caller_span())
         if len(inputs) != len(self.inputs):
             raise KGraphError(f"this K.function takes {len(self.inputs)} inputs "
                               f"({', '.join(x.name for x in self.inputs)}), got {len(inputs)}", caller_span())
-        given = {x.name: v for x, v in zip(self.inputs, inputs)}
-        try:
-            feeds = self.program.check_feeds({k: given[k] for k in self._fed})
-        except KGraphError as e:
-            raise e.with_traceback(None) from None
+        return list(inputs)
+
+    def __call__(self, inputs=()):
+        given = dict(zip(self.inputs, self._values(inputs)))
         session = self.session
         variables = {v: session.values[v] for v in self.program.graph.variables}
+        training = False
+        for x, v in given.items():
+            if x.node.op == "variable" and x.name in variables:
+                variables[x.name] = np.asarray(v, dtype=np_dtype(x.dtype))  # fed for this run
+            elif x.node.op == "learning_phase":
+                training = learning_phase_value(v.item() if isinstance(v, np.ndarray) else v)
+        try:
+            feeds = self.program.check_feeds({x.name: v for x, v in given.items() if x.name in self._fed})
+        except KGraphError as e:
+            raise e.with_traceback(None) from None
         with running():
             key = jax.random.fold_in(jax.random.PRNGKey(0), session.runs)
-            outs, state = self._call(variables, key, **feeds)
+            outs, state = self._call(variables, key, training=training, **feeds)
             values = [np.asarray(outs[f"out{i}"]) for i in range(len(self.outputs))]
             for v in self._updated:
                 session.values[v] = np.asarray(state[v])
         session.runs += 1
+        if self._output_keys is not None:
+            return dict(zip(self._output_keys, values))
         return values[0] if self._single else values
 
 
 def function(inputs, outputs, updates=None, name=None, **kwargs) -> Function:
     """A callable running the graph: f = K.function([x], [y], updates=[...]); f([x_value])."""
+    session_args = sorted(set(kwargs) & {"fetches", "feed_dict", "options", "run_options", "run_metadata"})
+    if session_args:
+        raise KGraphError(f"K.function({', '.join(a + '=' for a in session_args)}...) are TensorFlow "
+                          f"session arguments, and kgraph has no session: put the extra tensors in "
+                          f"`outputs`, and feed values as `inputs`", caller_span())
     unknown = set(kwargs) - {"opt_level"}
     if unknown:
         raise KGraphError(f"K.function got unexpected arguments: {', '.join(sorted(unknown))}", caller_span())

@@ -30,16 +30,17 @@ from ..types import FLOAT_DTYPES
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _FLOATX = ["float32"]
+_IMAGE_DATA_FORMAT = ["channels_last"]
 
 
 class Session:
     """One graph and the state that goes with it (Keras's default graph and session)."""
 
     def __init__(self, floatx: str):
-        self.builder = Builder("<kgraph.backend>", "", floatx)
+        self.builder = Builder("<kgraph.backend>", "", floatx, _IMAGE_DATA_FORMAT[0])
         self.values: dict[str, np.ndarray] = {}   # variable name → current value
         self.names: dict[int, str] = {}           # node id → display name
-        self.taken: set[str] = set()
+        self.taken: set[str] = {"training"}  # run(training=...) is the learning phase, not a feed
         self.functions: dict[Any, Any] = {}       # cache of compiled K.function / K.eval
         self.runs = 0
 
@@ -86,6 +87,23 @@ def set_floatx(value: str) -> None:
         raise KGraphError(f"floatx must be one of {', '.join(sorted(FLOAT_DTYPES))}, got {value!r}")
     _FLOATX[0] = value
     current().builder.floatx = value
+
+
+def image_data_format() -> str:
+    """The data format of the image ops when data_format is None: 'channels_last' unless set."""
+    return _IMAGE_DATA_FORMAT[0]
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Set the default data format ('channels_last' or 'channels_first') of the image ops.
+
+    It applies to the calls made after it, as in Keras (a call already made keeps its format).
+    """
+    if data_format not in ("channels_last", "channels_first"):
+        raise KGraphError(f"image_data_format must be 'channels_last' or 'channels_first', got "
+                          f"{data_format!r}")
+    _IMAGE_DATA_FORMAT[0] = data_format
+    current().builder.image_data_format = data_format
 
 
 # ---- where the user called from -------------------------------------------------

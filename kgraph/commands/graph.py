@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KGraphError
-from ..ir import ConstValue, Graph, Node, Region, format_attr, regions_of
+from ..ir import ConstValue, Graph, Node, Body, format_attr, bodies_of
 
 NAME = "graph"
 HELP = "draw a program's IR as .svg, .png, .pdf or .dot"
@@ -56,9 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # ---- IR → Graphviz ---------------------------------------------------------------
 
-def body_of(node: Node) -> Region | None:
+def body_of(node: Node) -> Body | None:
     """A fused node's region (its `body` attribute), or None."""
-    regions = regions_of(node)
+    regions = bodies_of(node)
     return regions[0] if regions else None
 
 
@@ -131,7 +131,7 @@ def _draw_node(dot, node: Node, node_id: str) -> None:
     dot.node(node_id, label_of(node), **STYLE.get(node.op, STYLE["op"]))
 
 
-def _draw_fused(dot, node: Node, body: Region) -> None:
+def _draw_fused(dot, node: Node, body: Body) -> None:
     """The region as a cluster of its equations; the last one stands for the node itself."""
     eqns = body.eqns
     ids = {p.id: f"n{s.id}" for p, s in zip(body.params, node.srcs)}
@@ -158,7 +158,8 @@ def main(args) -> int:
             print(f"kgraph graph: error: cannot write {args.output!r}: the name must end in "
                   f"{', '.join('.' + f for f in FORMATS)}", file=sys.stderr)
             return 2
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx)
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format)
     dot = to_dot(program.graph, f"{Path(args.file).name} (-O{args.opt_level})")
     if args.output is None:
         sys.stdout.write(dot.source)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..diagnostics import print_code
+
 NAME = "ir"
 HELP = "print a program's IR before and after optimisation, pass by pass"
 DESCRIPTION = """\
@@ -31,14 +33,15 @@ def main(args) -> int:
     from ..passes import run_pipeline
     from ..program import read_source
 
-    graph = frontend(read_source(args.file), args.file, args.floatx).graph
+    graph = frontend(read_source(args.file), args.file, args.floatx,
+                     image_data_format=args.image_data_format).graph
     optimised, reports = run_pipeline(graph, args.opt_level, args.disable_pass, args.fast_math,
                                       args.fold_limit)
     if args.after:
-        print(format_ir(optimised))
+        print_code(format_ir(optimised), ir=True)
         return 0
     print(f"before ({len(toposort(graph.roots()))} nodes):")
-    print(format_ir(graph))
+    print_code(format_ir(graph), ir=True)
     print(f"passes (-O{args.opt_level}{', fast-math' if args.fast_math else ''}):")
     print(f"  {'pass':<13} {'before':>7} → {'after':<7} {'time':>11}  rules fired")
     for r in reports:
@@ -46,6 +49,6 @@ def main(args) -> int:
     if not reports:
         print("  (none)")
     print(f"after ({len(toposort(optimised.roots()))} nodes):")
-    print(format_ir(optimised))
+    print_code(format_ir(optimised), ir=True)
     return 0
 

@@ -113,6 +113,7 @@ class Graph:
         self.variables: dict[str, Node] = {}
         self.outputs: list[tuple[str, Node]] = []
         self.updates: list[tuple[str, Node]] = []
+        self.shardings: dict[str, Any] = {}  # leaf name → its `shard` statement (sharding.ShardSpec)
 
     def make(self, op: str, srcs: Iterable[Node], attrs: dict[str, Any] | None = None,
              type_: TensorType | None = None, span: Span | None = None) -> Node:
@@ -164,6 +165,15 @@ class Graph:
     def live_nodes(self) -> list[Node]:
         return toposort(self.roots())
 
+    def all_nodes(self) -> list[Node]:
+        """The live nodes and, recursively, those of the bodies among them."""
+        out, stack = [], [self]
+        while stack:
+            for node in stack.pop().live_nodes():
+                out.append(node)
+                stack.extend(b.graph for b in bodies_of(node))
+        return out
+
     def __len__(self) -> int:
         return len(self.live_nodes())
 
@@ -202,41 +212,45 @@ def depends_on(node: Node, target: Node) -> bool:
     return any(n is target for n in toposort([node]))
 
 
-class Region:
+class Body:
     """A sub-graph with its own parameters, held in a node's attribute.
 
-    A fused node's `body` is one; a loop's body or condition will be one. `graph` is
-    the region's own `Graph` (interning); `params` are its `param` nodes, one per value
-    the region is given (attr `index`), in order; `results` are the nodes it returns.
-    A region is closed: its nodes use only its params and its own nodes, never the
-    enclosing graph's (whatever it needs from outside is passed in, as the node's
-    sources or as loop-carried values). Regions compare and hash by structure, so two
-    nodes with equal bodies intern to one, and `cache` holds what is built once per
-    distinct body (the lowering's jitted function).
+    A fused node's `body` is one, and a loop's (`scan`) is one. `graph` is the body's
+    own `Graph`; `params` are its `param` nodes, one per value the body is given (attr
+    `index`), in order; its results are `graph.outputs`. A body is closed: its nodes use
+    only its params and its own nodes, never the enclosing graph's (what it needs from
+    outside is passed in: a fused node's sources, a loop's captured values). A body is
+    not changed once made (passes make new ones). Bodies compare and hash by structure,
+    so two nodes with equal bodies intern to one, and `cache` holds what is built once
+    per distinct body (the lowering's jitted function).
     """
 
-    __slots__ = ("graph", "params", "results", "_key", "_hash", "cache")
+    __slots__ = ("graph", "params", "_key", "_hash", "cache")
 
-    def __init__(self, graph: Graph, params, results):
+    def __init__(self, graph: Graph, params):
         self.graph = graph
-        self.params: tuple[Node, ...] = tuple(params)
-        self.results: tuple[Node, ...] = tuple(results)
+        self.params: list[Node] = list(params)
         self.cache: dict[str, Any] = {}
-        position = {p.id: i for i, p in enumerate(self.params)}
+        position = {p: i for i, p in enumerate(self.params)}
         eqns = []
         for node in self.eqns:
-            position[node.id] = len(position)
-            eqns.append((node.op, tuple(position[s.id] for s in node.srcs), node._key[2], node.type))
+            position[node] = len(position)
+            eqns.append((node.op, tuple(position.get(s, -1) for s in node.srcs), node._key[2], node.type))
         self._key = (tuple(p.type for p in self.params), tuple(eqns),
-                     tuple(position[r.id] for r in self.results))
+                     tuple(position.get(r, -1) for r in self.results))
         self._hash = hash(self._key)
 
     @classmethod
-    def build(cls, param_types, body: Callable[[Graph, list[Node]], list[Node]]) -> "Region":
-        """A region over params of `param_types`, whose results `body(graph, params)` makes."""
+    def build(cls, param_types, body: Callable[[Graph, list[Node]], list[Node]]) -> "Body":
+        """A body over params of `param_types`, whose results `body(graph, params)` makes."""
         graph = Graph()
         params = [graph.make("param", (), {"index": i}, t) for i, t in enumerate(param_types)]
-        return cls(graph, params, body(graph, params))
+        graph.outputs = [(f"r{i}", r) for i, r in enumerate(body(graph, params))]
+        return cls(graph, params)
+
+    @property
+    def results(self) -> list[Node]:
+        return [n for _, n in self.graph.outputs]
 
     @property
     def arity(self) -> int:
@@ -244,7 +258,7 @@ class Region:
 
     @property
     def eqns(self) -> list[Node]:
-        """The region's computed nodes, sources before users (params excluded)."""
+        """The body's computed nodes, sources before users (params excluded)."""
         return [n for n in toposort(self.results) if n.op != "param"]
 
     @property
@@ -252,7 +266,7 @@ class Region:
         return tuple(r.type for r in self.results)
 
     def __eq__(self, other):
-        return isinstance(other, Region) and self._key == other._key
+        return isinstance(other, Body) and self._key == other._key
 
     def __hash__(self):
         return self._hash
@@ -261,10 +275,9 @@ class Region:
         return len(self.eqns)
 
     def __repr__(self):
-        return f"<Region {self.arity} params, {len(self)} equations>"
+        return f"<body of {len(self.params)} params, {len(self.results)} results>"
 
 
-def regions_of(node: Node) -> list[Region]:
-    """The regions among a node's attributes (a fused node's body; a loop's bodies)."""
-    return [v for _, v in node.attrs if isinstance(v, Region)]
-
+def bodies_of(node: Node) -> list[Body]:
+    """The bodies among a node's attributes (a fused node's, a loop's)."""
+    return [v for _, v in node.attrs if isinstance(v, Body)]

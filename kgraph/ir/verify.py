@@ -1,7 +1,7 @@
 """The IR verifier: the invariants every stage and pass keeps, checked (tests check after each pass)."""
 from __future__ import annotations
 
-from .graph import _REGISTRY, Graph, Node, Region, regions_of, toposort
+from .graph import _REGISTRY, Graph, Node, Body, bodies_of, toposort
 
 _TYPED_WHERE_MADE = frozenset({"const", "param"})  # and the leaves
 
@@ -15,7 +15,7 @@ def verify(graph: Graph) -> None:
 
     Sources come before users, every node belongs to this graph, every node's type
     is what its op's shape rule says, outputs/updates name existing nodes, and every
-    region in an attribute passes `verify_region`.
+    region in an attribute passes `verify_body`.
     """
     _check_nodes(graph, graph.live_nodes())
     for name, var in graph.updates:
@@ -23,7 +23,7 @@ def verify(graph: Graph) -> None:
             raise VerifyError(f"update of unknown variable {name}")
 
 
-def verify_region(region: Region) -> None:
+def verify_body(region: Body) -> None:
     """A region is closed and well typed: its params are its graph's `param` nodes with
     indices 0, 1, ... in order; its nodes belong to its own graph (so use nothing of the
     enclosing one) and keep the same invariants as a graph's; it has no placeholders or
@@ -49,8 +49,8 @@ def _check_nodes(graph: Graph, nodes: list[Node]) -> None:
         for s in node.srcs:
             if s.id >= node.id:
                 raise VerifyError(f"{node} uses {s}, which is not older than it")
-        for region in regions_of(node):
-            verify_region(region)
+        for region in bodies_of(node):
+            verify_body(region)
         if node.is_leaf or node.op in _TYPED_WHERE_MADE:
             continue
         expected = _REGISTRY[node.op].infer([s.type for s in node.srcs], node.kw)

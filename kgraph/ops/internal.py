@@ -1,5 +1,4 @@
-"""Ops the optimizer introduces: stable forms, gradient-target barriers, fused regions and
-region parameters.
+"""Ops the optimizer introduces: stable forms, gradient-target barriers, and fused regions.
 
 They are not Keras backend ops, so a program cannot call them by name (their
 category is "internal"); each example shows the program text that produces one.
@@ -36,16 +35,8 @@ def _fused_type(types, attrs):
 
 
 def _lower_fused(ctx, node, inputs):
-    """The body, evaluated by the interpreter as one jitted call (ctx.call_region)."""
-    return ctx.call_region(node.attr("body"), inputs)[0]
-
-
-def _param_type(types, attrs):
-    raise OpError("a region's params are made with an explicit type")  # never inferred
-
-
-def _lower_param(ctx, node, inputs):
-    raise AssertionError("a param's value is bound by its region's call (Interpreter.call_region)")
+    """The body, evaluated by the interpreter as one jitted call (ctx.call_body)."""
+    return ctx.call_body(node.attr("body"), inputs)[0]
 
 
 def _internal(signature, infer, lower, doc, example, **kw):
@@ -56,7 +47,7 @@ _LOGITS = "x = [[1.0, 2.0, 3.0]]\n"
 
 OPS = [
     _internal("log_softmax(x, axis=-1)", _log_softmax_type,
-              lambda x, *, axis: jax.nn.log_softmax(x, axis=axis),
+              lambda x, *, axis: jax.nn.log_softmax(x, axis=-1 if axis is None else axis),
               "The logarithm of softmax, computed stably (the optimizer's form of log(softmax(x))).",
               _LOGITS + "output log(softmax(x))"),
     _internal("log1p(x)", _float_same, jnp.log1p,
@@ -73,8 +64,4 @@ OPS = [
               "A region of elementwise ops evaluated as one composed function.",
               "x = [1.0, 2.0]\noutput (x * 2.0 - x) * x",
               tensors=(), tensor_lists=("xs",), foldable=False, lower_node=_lower_fused),
-    _internal("param(index)", _param_type, None,
-              "A region's parameter: the value a fused node's body (or a loop's body) is given.",
-              "x = [1.0, 2.0]\noutput (x * 2.0 - x) * x", tensors=(), foldable=False,
-              lower_node=_lower_param),
 ]

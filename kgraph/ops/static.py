@@ -1,6 +1,6 @@
 """Front-end functions that make no node of their own: gradients and the static helpers.
 
-`int_shape`, `ndim`, `count_params`, `floatx` and `epsilon` are folded at compile
+`int_shape`, `ndim`, `count_params`, `floatx`, `image_data_format` and `epsilon` are folded at compile
 time into Python values; `gradients` makes one `grad` node per target.
 """
 from __future__ import annotations
@@ -70,6 +70,11 @@ OPS = [
             "output count_params(zeros((2, 3)))"),
     _static("floatx()", lambda b, c, a: b.floatx, "The default float dtype, as a string.",
             "output cast(1, floatx())", tensors=()),
+    _static("image_data_format()", lambda b, c, a: b.image_data_format,
+            "The data format the image ops use when data_format is None: 'channels_last' "
+            "unless set.",
+            "output conv2d(ones((1, 2, 2, 1)), ones((1, 1, 1, 1)), data_format=image_data_format())",
+            tensors=()),
     _static("epsilon()", lambda b, c, a: EPSILON, "The fuzz factor used in numeric expressions (1e-7).",
             "output epsilon()", tensors=()),
 ]

@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import bugs
 from ..errors import KGraphError
 from ..ir import Graph, toposort, verify
 from .basic import eliminate_common_subexpressions, eliminate_dead_code, fold_constants
 from .fusion import fuse_elementwise
+from .loops import hoist_loop_invariants, rewrite_bodies
 from .matmul_chain import reorder_matmul_chains
 from .rewrite import Options, Rewriter
 from .rules import simplify_algebra, stabilize_numerics
@@ -41,6 +43,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("fold", 1, fold_constants, "evaluate nodes whose inputs are constants (not random, not print, size-capped)"),
     Pass("simplify", 2, simplify_algebra, "algebraic identities (algebra.py)"),
     Pass("stabilize", 2, stabilize_numerics, "numerically stable forms (stability.py)"),
+    Pass("hoist", 2, hoist_loop_invariants, "compute once before a loop what its body takes only from outside it"),
     Pass("matmul-chain", 2, reorder_matmul_chains, "re-parenthesise dot chains by flop count"),
     Pass("fuse", 2, fuse_elementwise, "one node per region of elementwise ops"),
 )
@@ -55,11 +58,13 @@ class PassReport:
     nodes_after: int
     fired: dict = field(default_factory=dict)
     seconds: float = 0.0
+    problems: list = field(default_factory=list)  # rules that raised or cycled (a bug: report it)
 
     def line(self) -> str:
         rules = ", ".join(f"{k} ×{v}" for k, v in sorted(self.fired.items())) or "-"
-        return (f"{self.name:<13} {self.nodes_before:>7} → {self.nodes_after:<7} "
+        text = (f"{self.name:<13} {self.nodes_before:>7} → {self.nodes_after:<7} "
                 f"{self.seconds * 1e3:8.2f} ms  {rules}")
+        return "\n".join([text] + [f"  BUG in {self.name}: {p}" for p in self.problems])
 
 
 @contextmanager
@@ -101,12 +106,16 @@ def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
     with paused_gc():
         for p in chosen:
             start = time.perf_counter()
-            done = p.run(graph, options)
+            with bugs.stage(f"the {p.name} pass"):
+                graph, in_bodies = rewrite_bodies(p.run, graph, options)
+                done = p.run(graph, options)
+                done.fired.update(in_bodies)
             seconds = time.perf_counter() - start
             if reports:
                 reports[-1].nodes_after = done.live_in
             before = graph.made if p.name == "dce" else done.live_in
-            reports.append(PassReport(p.name, before, -1, dict(done.fired), seconds))
+            reports.append(PassReport(p.name, before, -1, dict(done.fired), seconds,
+                                      list(getattr(done, "problems", ()))))
             graph = done.graph
             if check:
                 verify(graph)

@@ -2,15 +2,15 @@
 
 A region is an elementwise node together with the elementwise nodes that feed
 only it (each used once, and not an output), transitively. The fused node's body
-is a `Region` (ir/graph.py) holding the region's equations over its params; the
-interpreter evaluates it as one jitted call (`Interpreter.call_region`), so the traced program has one call per region, and
+is a `Body` (ir/graph.py) holding the region's equations over its params; the
+interpreter evaluates it as one jitted call (`Interpreter.call_body`), so the traced program has one call per region, and
 regions with the same body are traced once however often they occur. XLA fuses
 the arithmetic itself either way: what fusion buys is trace and compile time,
 measured in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
-from ..ir import Graph, Node, Region, toposort
+from ..ir import Graph, Node, Body, toposort
 from ..ops import REGISTRY
 from .rewrite import Options, Rewriter, use_counts
 
@@ -33,7 +33,7 @@ class _Fuser(Rewriter):
             for s in node.srcs:
                 if fusible(s) and uses[s.id] == 1 and s.id not in roots:
                     self.absorbed.add(s.id)
-        self.bodies: dict[Region, Region] = {}
+        self.bodies: dict[Body, Body] = {}
 
     def has_work(self, order: list[Node]) -> bool:
         return bool(self.absorbed)
@@ -55,7 +55,7 @@ class _Fuser(Rewriter):
                     if new.id not in slot:
                         slot[new.id] = len(inputs)
                         inputs.append(new)
-        body = Region.build([n.type for n in inputs], lambda g, params: [self._copy_region(g, params, region, slot)])
+        body = Body.build([n.type for n in inputs], lambda g, params: [self._copy_region(g, params, region, slot)])
         body = self.bodies.setdefault(body, body)
         self.fired[f"fuse {len(region)} ops"] += 1
         return self.graph.make("fused", inputs, {"body": body}, old.type, old.span)

@@ -1,6 +1,6 @@
-"""Regions (sub-graphs held in attributes): the printer, the verifier and the interpreter.
+"""Bodies (sub-graphs held in attributes): the printer, the verifier and the interpreter.
 
-A fused node's body is a `Region`; loops will hold theirs the same way. These tests build
+A fused node's body is a `Body`; loops will hold theirs the same way. These tests build
 regions by hand, nested too, as a loop op will, and check each stage against them.
 """
 from __future__ import annotations
@@ -9,14 +9,14 @@ import jax
 import numpy as np
 import pytest
 
-from kgraph.ir import Graph, Region, VerifyError, format_ir, verify
+from kgraph.ir import Graph, Body, VerifyError, format_ir, verify
 from kgraph.lower import make_function
 from kgraph.types import TensorType
 
 F3 = TensorType("float32", (3,))
 
 
-def _outer_with(body: Region) -> Graph:
+def _outer_with(body: Body) -> Graph:
     g = Graph()
     x = g.make("placeholder", (), {"name": "x"}, F3)
     y = g.make("placeholder", (), {"name": "y"}, F3)
@@ -25,10 +25,10 @@ def _outer_with(body: Region) -> Graph:
     return g
 
 
-def _nested() -> Region:
-    """Region(a, b) = exp(fused[inner](a, b)) with inner(c, d) = c * d - d."""
-    inner = Region.build([F3, F3], lambda g, p: [g.make("subtract", [g.make("multiply", p), p[1]])])
-    return Region.build([F3, F3], lambda g, p: [g.make("exp", [g.make("fused", p, {"body": inner})])])
+def _nested() -> Body:
+    """Body(a, b) = exp(fused[inner](a, b)) with inner(c, d) = c * d - d."""
+    inner = Body.build([F3, F3], lambda g, p: [g.make("subtract", [g.make("multiply", p), p[1]])])
+    return Body.build([F3, F3], lambda g, p: [g.make("exp", [g.make("fused", p, {"body": inner})])])
 
 
 def test_a_nested_region_prints_as_an_indented_block_like_a_jaxpr_body():
@@ -36,17 +36,15 @@ def test_a_nested_region_prints_as_an_indented_block_like_a_jaxpr_body():
 { placeholders a:f32[3]=x b:f32[3]=y
   variables -
   let
-    c:f32[3] = fused[
-      body={ lambda d:f32[3] e:f32[3]. let
-          f:f32[3] = fused[
-            body={ lambda g:f32[3] h:f32[3]. let
+    c:f32[3] = fused a b
+      { lambda ; d:f32[3] e:f32[3] . let
+          f:f32[3] = fused d e
+            { lambda ; g:f32[3] h:f32[3] . let
                 i:f32[3] = multiply g h
                 j:f32[3] = subtract i h
               in (j) }
-          ] d e
           k:f32[3] = exp f
         in (k) }
-    ] a b
   in (z=c) }"""
 
 
@@ -64,7 +62,7 @@ def test_equal_regions_are_one_attribute_and_one_node():
     g = _outer_with(a)
     x, y = g.placeholders["x"], g.placeholders["y"]
     assert g.make("fused", [x, y], {"body": b}) is g.outputs[0][1]
-    other = Region.build([F3, F3], lambda r, p: [r.make("add", p)])
+    other = Body.build([F3, F3], lambda r, p: [r.make("add", p)])
     assert other != a and g.make("fused", [x, y], {"body": other}) is not g.outputs[0][1]
 
 
@@ -73,14 +71,14 @@ def test_the_verifier_checks_regions_nested_inside_regions():
     # A region that uses a node of the enclosing graph is not closed.
     g = _outer_with(_nested())
     x = g.placeholders["x"]
-    leaky = Region.build([F3, F3], lambda r, p: [r.make("add", [p[0], x])])
+    leaky = Body.build([F3, F3], lambda r, p: [r.make("add", [p[0], x])])
     g.outputs.append(("w", g.make("fused", [x, x], {"body": leaky})))
     with pytest.raises(VerifyError, match="belongs to another graph|inside a region"):
         verify(g)
     # Params out of order are caught, also two levels down.
-    swapped = Region.build([F3, F3], lambda r, p: [r.make("add", p)])
+    swapped = Body.build([F3, F3], lambda r, p: [r.make("add", p)])
     object.__setattr__(swapped, "params", swapped.params[::-1])
-    deep = Region.build([F3, F3], lambda r, p: [r.make("fused", p, {"body": swapped})])
+    deep = Body.build([F3, F3], lambda r, p: [r.make("fused", p, {"body": swapped})])
     with pytest.raises(VerifyError, match="region parameter 0"):
         verify(_outer_with(deep))
 

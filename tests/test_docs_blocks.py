@@ -1,0 +1,247 @@
+"""Every fenced block in README.md and docs/*.md is run as written, and its shown output compared.
+
+The convention (a page that breaks it fails here, naming the page and line):
+
+- Every fence carries an info string. Run: ```python, ```kg, ```sh (or console, shell, bash).
+  Not run: ```text, for what is not input (usage synopses, sample output, IR listings); a text
+  block may not hold `$ ` command lines.
+- A page's blocks run in order, in a fresh Python process, in a scratch directory that holds the
+  repository's examples/ and docs/ (links): paths read as from the repository root, and written
+  files stay out of it. `python tests/test_docs_blocks.py PAGE` runs one page in the current
+  directory.
+- ```python blocks share one namespace per page and run in place (errors and kgraph spans name
+  the page and its line). A block written as a doctest (`>>> ` lines) compares what each
+  statement prints with the lines under it (doctest, with ELLIPSIS and NORMALIZE_WHITESPACE);
+  any other block is checked by its own asserts and by not raising.
+- ```kg blocks are compiled (filename: the page, lines as in the page); one without
+  placeholders is also run. A kg block after `<!-- docs-test: file NAME -->` is not compiled
+  but written to NAME in the scratch directory, for the commands that follow to use.
+- ```sh blocks: a line starting `$ ` is a command (a trailing `\\` continues it), run with bash;
+  the lines after it, up to the next `$ `, are its expected output (stdout and stderr together).
+  Lines starting `kg> ` among them are the command's standard input, not output (kgraph repl
+  prints no prompt when its input is not a terminal). Output is compared line by line with
+  trailing spaces dropped; a line `...` matches any number of lines, and `...` inside a line
+  matches any text (for timings). The exit status must be 0, or 1 where the expected output
+  shows an `error:`. A command with no lines under it is checked by its exit status only. A
+  block with no `$ ` lines is one bash script (`set -e`); it must exit 0.
+- A block is excluded only by `<!-- docs-test: skip: REASON -->` on the line before its fence
+  (for example one that runs `pip install`); the reason is shown on the page.
+"""
+from __future__ import annotations
+
+import contextlib
+import difflib
+import doctest
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import kgraph
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+RUN = {"python", "kg", "sh", "console", "shell", "bash"}
+MARKER = re.compile(r"<!--\s*docs-test:\s*(skip|file)\s*:?\s*(.*?)\s*-->")
+TIMEOUT = 300
+
+
+@dataclass
+class Block:
+    page: Path
+    line: int  # the page's line number of the block's first line of code
+    info: str
+    code: str
+    marker: tuple[str, str] | None  # ("skip", reason) or ("file", name)
+
+    @property
+    def where(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}"
+
+
+def blocks(page: Path) -> list[Block]:
+    lines = page.read_text().splitlines()
+    found, i = [], 0
+    while i < len(lines):
+        if not lines[i].startswith("```"):
+            i += 1
+            continue
+        info, start = lines[i][3:].strip(), i + 1
+        end = next((j for j in range(start, len(lines)) if lines[j].startswith("```")), None)
+        assert end is not None, f"{page.name}:{i + 1}: a fence that is never closed"
+        previous = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
+        match = MARKER.fullmatch(previous.strip())
+        marker = (match.group(1), match.group(2)) if match else None
+        found.append(Block(page, start + 1, info, "\n".join(lines[start:end]) + "\n", marker))
+        i = end + 1
+    return found
+
+
+def check_fence(block: Block):
+    assert block.info, f"{block.where}: a fence without an info string (python, kg, sh or text)"
+    assert block.info in RUN | {"text"}, f"{block.where}: unknown info string {block.info!r}"
+    if block.info == "text":
+        assert not any(line.startswith("$ ") for line in block.code.splitlines()), (
+            f"{block.where}: a text block with `$ ` commands: make it ```sh so it runs")
+    if block.marker:
+        kind, value = block.marker
+        assert value, f"{block.where}: a docs-test {kind} marker needs a reason or a file name"
+        assert kind == "skip" or block.info == "kg", f"{block.where}: a file marker is for kg blocks"
+
+
+# --- python --------------------------------------------------------------------------------
+
+def run_python(block: Block, namespace: dict):
+    if re.search(r"^\s*>>> ", block.code, re.M):
+        parser = doctest.DocTestParser()
+        test = parser.get_doctest(block.code, namespace, block.where, str(block.page), block.line - 1)
+        flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+        runner = doctest.DocTestRunner(optionflags=flags)
+        report = io.StringIO()
+        runner.run(test, out=report.write, clear_globs=False)
+        namespace.update(test.globs)  # the test ran in a copy
+        assert runner.failures == 0, f"{block.where}: doctest failed\n{report.getvalue()}"
+        return
+    code = compile("\n" * (block.line - 1) + block.code, str(block.page), "exec")
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(code, namespace)  # our own documentation, not user input
+
+
+# --- kg ------------------------------------------------------------------------------------
+
+def run_kg(block: Block):
+    if block.marker and block.marker[0] == "file":
+        Path(block.marker[1]).write_text(block.code)
+        return
+    source = "\n" * (block.line - 1) + block.code
+    try:
+        prog = kgraph.compile(source, filename=str(block.page.relative_to(ROOT)))
+    except kgraph.KGraphError as e:
+        raise AssertionError(f"{block.where}: the kg block does not compile:\n{e.render()}") from None
+    if not prog.placeholders:
+        prog.run()
+
+
+# --- sh ------------------------------------------------------------------------------------
+
+def commands(code: str) -> list[tuple[str, list[str], list[str]]]:
+    """(command, stdin lines, expected output lines) for each `$ ` line of a block."""
+    found = []
+    lines = iter(code.splitlines())
+    for line in lines:
+        if line.startswith("$ "):
+            command = line[2:]
+            while command.endswith("\\"):
+                command = command[:-1].rstrip() + " " + next(lines).strip()
+            found.append((command, [], []))
+        elif found:
+            inputs, expected = found[-1][1], found[-1][2]
+            (inputs.append(line[4:]) if line.startswith("kg> ") else expected.append(line))
+        else:
+            raise AssertionError(f"output before the first `$ ` command: {line!r}")
+    return found
+
+
+def matches(expected: list[str], actual: list[str]) -> bool:
+    pattern = []
+    for line in expected:
+        line = line.rstrip()
+        if line == "...":
+            pattern.append(r"(?:[^\n]*\n)*?")
+        else:
+            pattern.append(".*?".join(re.escape(part) for part in line.split("...")) + r"\n")
+    text = "".join(line.rstrip() + "\n" for line in actual)
+    return re.fullmatch("".join(pattern), text) is not None
+
+
+def shell(command: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               COLUMNS="100", NO_COLOR="1", TERM="dumb", PYTHONHASHSEED="0")
+    return subprocess.run(["bash", "-c", command], input=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env, timeout=TIMEOUT)
+
+
+def run_sh(block: Block):
+    if not re.search(r"^\$ ", block.code, re.M):
+        done = shell("set -eo pipefail\n" + block.code)
+        assert done.returncode == 0, f"{block.where}: the script failed ({done.returncode}):\n{done.stdout}"
+        return
+    for command, inputs, expected in commands(block.code):
+        while expected and not expected[-1].strip():
+            expected.pop()
+        done = shell(command, "".join(line + "\n" for line in inputs))
+        status = 1 if any("error:" in line for line in expected) else 0
+        actual = done.stdout.rstrip("\n").splitlines()
+        assert done.returncode == status, (
+            f"{block.where}: `{command}` exited {done.returncode}, not {status}:\n{done.stdout}")
+        if expected and not matches(expected, actual):
+            diff = "\n".join(difflib.unified_diff(expected, actual, "shown", "actual", lineterm=""))
+            raise AssertionError(f"{block.where}: `{command}` printed other than the page shows:\n{diff}")
+
+
+# --- the test ------------------------------------------------------------------------------
+
+def run_page(page: Path):
+    """Run one page's blocks in order, in the current directory (a child process's)."""
+    namespace = {"__name__": page.stem}
+    for block in blocks(page):
+        check_fence(block)
+        if block.info == "text" or (block.marker and block.marker[0] == "skip"):
+            continue
+        start = time.perf_counter()
+        if block.info == "python":
+            run_python(block, namespace)
+        elif block.info == "kg":
+            run_kg(block)
+        else:
+            run_sh(block)
+        print(f"{block.where}: {block.info} block ran in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_runs_as_written(page, tmp_path):
+    # Each page runs in a fresh interpreter, so what one page sets (jax.enable_x64, the
+    # compilation cache, a backend session) reaches neither another page nor this process.
+    for name in ("examples", "docs"):
+        (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
+    done = subprocess.run([sys.executable, __file__, str(page)], cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=3 * TIMEOUT)
+    assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_every_fence_says_what_it_is(page):
+    found = blocks(page)
+    for block in found:
+        check_fence(block)
+    assert any(block.info in RUN and not block.marker for block in found), f"{page.name}: nothing runs"
+
+
+def test_the_runner_compares_output():
+    assert matches(["a", "...", "d"], ["a", "b", "c", "d"])
+    assert matches(["a", "...", "b"], ["a", "b"])
+    assert matches(["took ... ms"], ["took 1.5 ms"])
+    assert not matches(["a", "d"], ["a", "b", "d"])
+    assert not matches(["took ... ms"], ["took 1.5 s"])
+    assert commands("$ kgraph repl\nkg> 1 + 1\n2.0\n$ echo a \\\n  b\na b\n") == [
+        ("kgraph repl", ["1 + 1"], ["2.0"]), ("echo a b", [], ["a b"])]
+
+
+def test_the_runner_finds_every_page_and_its_markers(tmp_path):
+    assert {p.name for p in PAGES} >= {"README.md", "python.md", "training.md"}
+    page = tmp_path / "page.md"
+    page.write_text("x\n<!-- docs-test: skip: needs pip -->\n```sh\npip install x\n```\n\n```\ny\n```\n")
+    first, second = blocks(page)
+    assert (first.line, first.info, first.marker, first.code) == (4, "sh", ("skip", "needs pip"), "pip install x\n")
+    assert second.info == "" and second.marker is None
+
+
+if __name__ == "__main__":
+    run_page(Path(sys.argv[1]))
