@@ -297,6 +297,10 @@ class _ToAst(Transformer):
         keyword, name, _, params, _, _, body = children
         return ast.FuncDef(self.sp(keyword, body[-1]), str(name), params or [], body)
 
+    def lambdef(self, children):
+        keyword, params, _, body = children
+        return ast.Lambda(self.sp(keyword, body), params or [], body)
+
     def params(self, children):
         return [str(c) for c in children if c is not None]
 
@@ -367,7 +371,13 @@ class _ToAst(Transformer):
     def string(self, children):
         tok = children[0]
         # The grammar only admits plain quoted literals; literal_eval decodes escapes, runs nothing.
-        return ast.String(self.sp(tok), pyast.literal_eval(str(tok)))
+        if "\0" in tok:
+            raise ParseError("a string literal cannot hold a NUL character", self.sp(tok))
+        try:
+            return ast.String(self.sp(tok), pyast.literal_eval(str(tok)))
+        except (SyntaxError, ValueError) as e:  # a NUL character, a bad \N{...} or \x escape
+            raise ParseError(f"this string literal cannot be read: {e.msg if isinstance(e, SyntaxError) else e}",
+                             self.sp(tok)) from None
 
     def true(self, children):
         return ast.Literal(self.sp(children[0]), True)

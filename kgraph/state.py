@@ -12,6 +12,7 @@ import contextlib
 import os
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +24,16 @@ from .types import np_dtype
 MAX_PROBLEMS = 6
 
 
-def save_state_file(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+def save_state_file(path: str | Path, arrays: dict[str, np.ndarray], what: str = "state file",
+                    error=StateError) -> None:
+    """Write `arrays` as a .npz at exactly `path`, atomically, each array under its own name
+    (`run --out` writes its outputs so too: np.savez would take `file` as its own keyword)."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise StateError(f"cannot write state file {path}: {e.strerror or e}") from None
+        raise error(f"cannot write {what} {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, arrays)
@@ -41,7 +45,7 @@ def save_state_file(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise StateError(f"cannot write state file {path}: {e.strerror or e}") from None
+            raise error(f"cannot write {what} {path}: {e.strerror or e}") from None
         raise
     _fsync_directory(directory)
 
@@ -88,8 +92,10 @@ def read_state_file(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def load_state_file(path: str | Path, signature: dict[str, tuple[str, tuple]]) -> dict[str, np.ndarray]:
-    """The arrays of a state file, checked against name → (dtype, shape): all or nothing."""
-    arrays = read_state_file(path)
+    """The arrays of a state file (or a dict of them, as kgraph.import_keras returns), checked
+    against name → (dtype, shape): all or nothing."""
+    given = isinstance(path, Mapping)
+    arrays = {k: np.asarray(v) for k, v in path.items()} if given else read_state_file(path)
     problems = []
     for name, (dtype, shape) in signature.items():
         if name not in arrays:
@@ -106,7 +112,8 @@ def load_state_file(path: str | Path, signature: dict[str, tuple[str, tuple]]) -
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
             shown.append(f"and {len(problems) - MAX_PROBLEMS} more")
-        raise StateError(f"state file {path} does not match the program: " + "; ".join(shown)
+        what = "the state given" if given else f"state file {path}"
+        raise StateError(f"{what} does not match the program: " + "; ".join(shown)
                          + " (use another state file, or delete this one, to start afresh)")
     return {name: arrays[name] for name in signature}
 

@@ -402,3 +402,119 @@ def test_a_rule_cycle_hits_the_cap_and_is_reported(monkeypatch):
             kgraph.compile("placeholder x: float32[2]\noutput exp(x)")
     finally:
         rule_passes._rule_set.cache_clear()
+
+
+# ---- the command line -------------------------------------------------------------------
+
+def cli(*argv) -> tuple[int, str]:
+    """Run `kgraph ARGV` in this process: (exit code, stdout + stderr)."""
+    import contextlib
+    import io
+
+    from kgraph.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:  # argparse
+            code = e.code
+    return code, out.getvalue() + err.getvalue()
+
+
+@pytest.fixture
+def counter(tmp_path):
+    path = tmp_path / "p.kg"
+    path.write_text("placeholder x: float32[None, 2]\nvariable w = zeros((2,))\n"
+                    "loss = mean(square(x * w - 1.0))\ng, = gradients(loss, [w])\n"
+                    "update w = w - 0.1 * g\noutput loss\n")
+    return path
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64), "x"])
+def test_a_bad_seed_is_a_command_line_error(counter, seed):
+    code, text = cli("run", counter, "--feed", "x=[[1, 2]]", "--epochs", "2", "--seed", seed)
+    assert code == 2 and "--seed" in text and "Traceback" not in text
+
+
+def test_an_absurd_feed_shape(tmp_path):
+    path = tmp_path / "p.kg"
+    path.write_text("placeholder x: float32[None, 4]\noutput x * 2\n")
+    code, text = cli("lower", path, "--feed-shape", "x=[99999999999999,4]")
+    assert code == 1 and "max_elements" in text and "--max-elements" in text
+    code, text = cli("lower", path, "--feed-shape", "x=[2,4,1]")
+    assert code == 1 and "rank 2, not 3" in text
+
+
+@pytest.mark.parametrize("out", ["results", "results.npz"])
+def test_outputs_named_as_savez_keywords_and_the_written_name(tmp_path, out):
+    path = tmp_path / "p.kg"
+    path.write_text("file = [1.0, 2.0]\nallow_pickle = [3]\noutput file, allow_pickle\n")
+    code, text = cli("run", path, "--out", tmp_path / out)
+    assert code == 0 and f"wrote 2 outputs to {tmp_path / 'results.npz'}" in text
+    with np.load(tmp_path / "results.npz", allow_pickle=False) as z:
+        assert sorted(z.files) == ["allow_pickle", "file"]
+        np.testing.assert_array_equal(z["file"], [1.0, 2.0])
+        np.testing.assert_array_equal(z["allow_pickle"], [3])
+
+
+def test_limits_are_command_line_options(tmp_path):
+    path = tmp_path / "p.kg"
+    path.write_text("output ones((1000,))\n")
+    code, text = cli("run", path, "--max-elements", "999")
+    assert code == 1 and "max_elements = 999" in text and "p.kg:1:8" in text
+    assert cli("run", path, "--max-elements", "1000")[0] == 0
+    assert cli("check", path, "--max-elements", "0")[0] == 2
+    code, text = cli("check", "/dev/zero")
+    assert code == 1 and "a character device" in text
+
+
+def test_an_internal_error_names_the_stage_the_op_and_the_place(tmp_path, monkeypatch):
+    import dataclasses
+
+    from kgraph.ops import REGISTRY
+
+    def boom(x):
+        raise KeyError("a lowering bug")
+    monkeypatch.setitem(REGISTRY, "exp", dataclasses.replace(REGISTRY["exp"], lower=boom))
+    path = tmp_path / "p.kg"
+    path.write_text("placeholder x: float32[2]\ny = exp(x)\noutput y * 2\n")
+    code, text = cli("run", path, "--feed", "x=[1, 2]", "-O0")
+    assert code == 70
+    assert "internal error in lowering at op 'exp': KeyError" in text
+    assert f"{path}:2:5: note: the input that reached it" in text
+    assert "please report it" in text and "Traceback" not in text
+    assert "at op 'fused'" in cli("run", path, "--feed", "x=[1, 2]")[1]  # -O2 fused exp and *
+
+
+def test_an_internal_error_in_a_pass(tmp_path, monkeypatch):
+    from kgraph import passes
+
+    def broken(graph, options):
+        raise IndexError("a pass bug")
+    monkeypatch.setattr(passes, "PIPELINE", passes.PIPELINE[:1] + (
+        passes.Pass("cse", 1, broken, "broken"),))
+    path = tmp_path / "p.kg"
+    path.write_text("output exp(1.0)\n")
+    code, text = cli("run", path)
+    assert code == 70 and "internal error in the cse pass: IndexError: a pass bug" in text
+
+
+# ---- run-time checks ------------------------------------------------------------------
+
+@pytest.mark.parametrize("level", [0, 2])
+def test_an_index_past_a_run_time_dimension_is_an_error_not_a_clamp(level):
+    prog = kgraph.compile("placeholder x: float32[None, 3]\ny = x[5]\nz = x[-3, 1]\noutput y, z",
+                          filename="p.kg", opt_level=level)
+    rows = np.arange(15, dtype=np.float32).reshape(5, 3)
+    with pytest.raises(kgraph.ShapeError) as info:
+        prog.run(x=rows[:2])  # once silently row 1
+    assert "index 5 is out of bounds for axis 0 with size 2" in info.value.message
+    assert (info.value.line, info.value.column) == (2, 5)
+    bigger = np.arange(18, dtype=np.float32).reshape(6, 3)
+    out = prog.run(x=bigger)  # the same program takes a batch where the index fits
+    np.testing.assert_array_equal(out["y"], bigger[5])
+    assert out["z"] == bigger[-3, 1]
+    negative = kgraph.compile("placeholder x: float32[None, 3]\noutput x[-3, 1]", opt_level=level)
+    with pytest.raises(kgraph.ShapeError, match="index -3 is out of bounds for axis 0 with size 2"):
+        negative.run(x=rows[:2])

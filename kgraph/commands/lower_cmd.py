@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from .. import sharding
+from .. import limits, sharding
 from ..errors import FeedError
 from ..types import DTYPES, TensorType
 
@@ -75,6 +75,10 @@ def concrete_feeds(program, given: list[tuple[str, str | None, tuple[int, ...]]]
         declared: TensorType = placeholders[name].type
         if dtype is not None and dtype != declared.dtype:
             raise FeedError(f"--feed-shape {name}: the placeholder is {declared}, not {dtype}", spans.get(name))
+        if len(dims) != declared.ndim:
+            raise FeedError(f"--feed-shape {name}: the placeholder is {declared}, rank {declared.ndim}, "
+                            f"not {len(dims)}", spans.get(name))
+        limits.check("max_elements", limits.elements(dims), f"--feed-shape {name}: the element count")
         shapes[name] = dims
     named: dict[str, int] = {}
     for name, dims in shapes.items():  # named dims take their size from the shapes given

@@ -51,12 +51,14 @@ or an expression (`sum(x, axis=1)`), whose type and value are printed.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .run import seed_value
+
     p.add_argument("file", nargs="?", metavar="FILE.kg", help="a program to start from")
     p.add_argument("--feed", action="append", default=[], metavar="NAME=VALUE",
                    help="a value for one of FILE's placeholders (repeat for each)")
     p.add_argument("--floatx", default="float32", choices=("float16", "bfloat16", "float32", "float64"),
                    help="the default float dtype (floatx()), float32 unless set")
-    p.add_argument("--seed", type=int, default=0, help="seed for random ops without one (default 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed for random ops without one (default 0)")
     sharding.add_arguments(p, distributed=False)  # `shard` statements and :ir show the layouts
 
 

@@ -47,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE.npz", help="write the outputs to a .npz file instead of printing")
     p.add_argument("--device", choices=("cpu", "gpu", "tpu"), default=None,
                    help="where to run (default: JAX's default device)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed_value, default=0,
                    help="seed for random ops that have no seed of their own, and for --shuffle (default 0)")
     p.add_argument("--learning-phase", type=int, choices=(0, 1), default=None,
                    help="the value of learning_phase(): 0 (test) or 1 (train); default 0 for one "
@@ -59,6 +59,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_compile_options(p)
     train.add_arguments(p)
     sharding.add_arguments(p)
+
+
+def seed_value(text: str) -> int:
+    """--seed's type: an integer from 0 to 2**63 - 1 (NumPy's shuffle and JAX's keys take these)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to 2**63 - 1, got {text}")
+    return value
 
 
 def parse_feeds(program, specs: list[str]) -> dict:
@@ -132,12 +143,13 @@ def main(args) -> int:
     if outputs is None:
         return code
     if args.out:
-        try:
-            np.savez(args.out, **outputs)
-        except OSError as e:
-            raise KGraphError(f"cannot write {args.out}: {e.strerror or e}") from None
+        from ..state import save_state_file
+
+        # As np.savez: a name without .npz gets it; and the message names the file written.
+        path = args.out if args.out.endswith(".npz") else args.out + ".npz"
+        save_state_file(path, outputs, "outputs file", KGraphError)
         if not args.quiet:
-            print(f"wrote {len(outputs)} outputs to {args.out}", file=sys.stderr)
+            print(f"wrote {len(outputs)} outputs to {path}", file=sys.stderr)
         return 0
     if args.quiet:
         return 0

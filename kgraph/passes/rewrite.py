@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..consteval import evaluate_constants
+from .. import bugs
 from ..ir import ConstValue, Graph, Node, toposort
 from ..ops import REGISTRY, OpError
 from ..ops.nn import READS_LOGITS, logits_read
@@ -80,6 +81,7 @@ class Rewriter:
             if node.op in READS_LOGITS:
                 srcs = self._keep_reading(node, srcs)
             self._span = node.span
+            bugs.at(node)
             new = self.visit(node, srcs)
             if node.id in targets:
                 new = self.barrier(new)
