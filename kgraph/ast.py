@@ -133,6 +133,13 @@ class Update(Node):
 
 
 @dataclass
+class Shard(Node):
+    name: str = ""
+    axes: tuple = ()  # a mesh axis name or None per dimension
+    name_span: Span = None
+
+
+@dataclass
 class Return(Node):
     value: Node = None
 

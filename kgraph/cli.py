@@ -9,14 +9,16 @@ import argparse
 import sys
 import warnings
 
-from .errors import KGraphError, KGraphWarning
+from . import bugs, limits
+from .errors import KGraphError, KGraphWarning, UsageError
 from .commands import check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
+from .commands import import_cmd
 from .commands import ir as ir_command
 from .commands import run as run_command
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
-COMMANDS = [run_command, export_command, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
+COMMANDS = [run_command, export_command, import_cmd, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
 
 EPILOG = """\
 examples:
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not use the persistent compilation cache ($KGRAPH_CACHE_DIR or the "
                             "user cache directory)")
         module.add_arguments(p)
+        limits.add_options(p)
         p.set_defaults(handler=module.main)
     return parser
 
@@ -91,10 +94,15 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
         from .cache import enable_compilation_cache
 
         enable_compilation_cache()
+    bugs.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KGraphWarning)
         try:
-            code = args.handler(args)
+            with limits.using(limits.from_args(args)):
+                code = args.handler(args)
+        except UsageError as e:
+            print(f"kgraph {args.command}: error: {e.message}", file=sys.stderr)
+            return 2
         except KGraphError as e:
             _flush_warnings(caught)
             if debug:
@@ -111,11 +119,19 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
         except Exception as e:  # an internal error is a bug: say so briefly, unless --debug
             if debug:
                 raise
-            report(f"kgraph: internal error: {type(e).__name__}: {e}\n"
-                   f"This is a bug in kgraph; rerun with --debug for the traceback and report it.")
+            if _out_of_memory(e):
+                report(f"error: out of memory: {str(e).splitlines()[0]} (use smaller shapes, or a "
+                       f"smaller --max-elements to be told before XLA is asked)")
+                return 1
+            report(bugs.report(e))
             return 70
         _flush_warnings(caught)
     return code or 0
+
+
+def _out_of_memory(e: Exception) -> bool:
+    """The machine, not kgraph, ran out: XLA's RESOURCE_EXHAUSTED or Python's MemoryError."""
+    return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in str(e).split("\n")[0]
 
 
 def _flush_warnings(caught) -> None:

@@ -3,6 +3,9 @@
 A `KGraphError` carries the place of the mistake (a `Span`) when it has one and
 renders as ``file:line:col: error: message``, the source line and a caret.
 It is raised where the mistake is found, so nothing downstream guesses the place.
+
+As Keras code catches Python's own exceptions, shape, argument, feed and state
+errors are also `ValueError`s, and dtype errors `TypeError`s.
 """
 from __future__ import annotations
 
@@ -95,24 +98,28 @@ class NameError(KGraphError):  # noqa: A001 - deliberately mirrors Python's name
     """A name or op that is not defined."""
 
 
-class ArgumentError(KGraphError):
+class ArgumentError(KGraphError, ValueError):
     """An op was called with arguments it does not take."""
 
 
-class ShapeError(KGraphError):
+class ShapeError(KGraphError, ValueError):
     """Shapes that cannot agree."""
 
 
-class DTypeError(KGraphError):
+class DTypeError(KGraphError, TypeError):
     """Dtypes that cannot agree."""
 
 
-class FeedError(KGraphError):
+class FeedError(KGraphError, ValueError):
     """A missing, unknown, mis-shaped or uncastable feed, or an unreadable feed file."""
 
 
-class StateError(KGraphError):
+class StateError(KGraphError, ValueError):
     """A state file that does not match the program."""
+
+
+class UsageError(KGraphError):
+    """A command line that cannot work (a mesh that does not fit the devices): exit 2."""
 
 
 class KGraphWarning(UserWarning):

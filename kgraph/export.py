@@ -15,6 +15,7 @@ A manifest with a newer `version` is refused with a clear error.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -27,9 +28,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import limits, npyfile
 from .device import find_device, platform_of, running
 from .errors import FeedError, KGraphError, KGraphWarning
-from .feeds import check_feed
+from .feeds import check_feed, json_depth
+from .manifest import check_manifest
 from .types import TensorType, np_dtype
 
 FORMAT = "kgraph.kgx"
@@ -142,6 +145,7 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
                            used=name in used)
                       for i, (name, a) in enumerate(values.items())],
         "updates": updated,
+        "program_sha256": hashlib.sha256(blob).hexdigest(),
     }
     path = Path(path)
     try:
@@ -256,9 +260,10 @@ class ExportedProgram:
         self._runs = 0
 
 
-def _read_npy(z: zipfile.ZipFile, entry: dict) -> np.ndarray:
-    array = np.load(io.BytesIO(z.read(entry["file"])), allow_pickle=False)
-    if entry["dtype"] == "bfloat16":
+def _read_variable(z: zipfile.ZipFile, entry: dict, path: Path) -> np.ndarray:
+    what = f"{path}: {entry['file']}"
+    array = npyfile.read_member(z, z.getinfo(entry["file"]), what)
+    if entry["dtype"] == "bfloat16" and array.dtype == np.uint16:
         array = array.view(np_dtype("bfloat16"))
     if array.dtype != np_dtype(entry["dtype"]) or array.shape != _shape(entry):
         raise KGraphError(f"variable '{entry['name']}' in the artifact is {array.dtype}{list(array.shape)}, "
@@ -266,27 +271,59 @@ def _read_npy(z: zipfile.ZipFile, entry: dict) -> np.ndarray:
     return array
 
 
+def _read_manifest(z: zipfile.ZipFile, path: Path) -> dict:
+    text = npyfile.read_member_bytes(z, "manifest.json", f"{path}: manifest.json")
+    limits.check("max_depth", json_depth(text.decode("utf-8", "replace")),
+                 f"the nesting depth of {path}'s manifest")
+    manifest = json.loads(text)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise KGraphError(f"{path} is not a kgraph exported program (no '{FORMAT}' manifest)")
+    version = manifest.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise KGraphError(f"{path} is format version {version!r} of {FORMAT}, written by a newer "
+                          f"kgraph ({manifest.get('kgraph_version', '?')}); this kgraph "
+                          f"({_kgraph_version()}) reads versions up to {VERSION}: upgrade kgraph")
+    try:
+        check_manifest(manifest)
+    except ValueError as e:
+        raise KGraphError(f"{path} has a damaged manifest: {e}") from None
+    return manifest
+
+
+def _read_program(z: zipfile.ZipFile, manifest: dict, path: Path):
+    blob = npyfile.read_member_bytes(z, "program.jaxexport", f"{path}: program.jaxexport")
+    digest = manifest.get("program_sha256")
+    if digest is not None and hashlib.sha256(blob).hexdigest() != digest:
+        raise KGraphError(f"{path}: program.jaxexport does not match its manifest's checksum "
+                          f"(the file is damaged)")
+    try:
+        return _jax_export().deserialize(bytearray(blob))
+    except Exception as e:  # noqa: BLE001 - the flatbuffer reader raises many kinds on damaged bytes
+        raise KGraphError(f"{path}: cannot read its serialized program ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else ''})") from None
+
+
 def load_exported(path: str | Path, device: str | None = None) -> ExportedProgram:
-    """Load a `.kgx` artifact written by `kgraph export` (JSON, .npy and StableHLO only)."""
+    """Load a `.kgx` artifact written by `kgraph export` (JSON, .npy and StableHLO only).
+
+    Every part is checked before it is used (see npyfile.py and manifest.py): the file is
+    a regular one within max_file_bytes, the zip's members pass their CRC check, the
+    manifest matches its schema, each variable's .npy header is read safely and sized.
+    """
     path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as z:
-            manifest = json.loads(z.read("manifest.json"))
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise KGraphError(f"{path} is not a kgraph exported program (no '{FORMAT}' manifest)")
-            version = manifest.get("version")
-            if not isinstance(version, int) or version > VERSION:
-                raise KGraphError(f"{path} is format version {version!r} of {FORMAT}, written by a newer "
-                                  f"kgraph ({manifest.get('kgraph_version', '?')}); this kgraph "
-                                  f"({_kgraph_version()}) reads versions up to {VERSION}: upgrade kgraph")
-            values = {e["name"]: _read_npy(z, e) for e in manifest["variables"]}
-            blob = z.read("program.jaxexport")
-    except OSError as e:
-        raise KGraphError(f"cannot read {path}: {e.strerror or e}") from None
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as e:
-        raise KGraphError(f"{path} is not a valid kgraph exported program ({e})") from None
-    try:
-        exported = _jax_export().deserialize(bytearray(blob))
-    except (ValueError, TypeError, IndexError) as e:
-        raise KGraphError(f"{path}: cannot read its serialized program ({e})") from None
+    with npyfile.open_regular(path, "exported program", KGraphError) as f:
+        try:
+            with zipfile.ZipFile(f) as z:
+                claimed = sum(info.file_size for info in z.infolist())
+                limits.check("max_file_bytes", claimed, f"the bytes the members of {path} claim")
+                manifest = _read_manifest(z, path)
+                values = {e["name"]: _read_variable(z, e, path) for e in manifest["variables"]}
+                exported = _read_program(z, manifest, path)
+        except npyfile.CONTAINER_ERRORS + (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise KGraphError(f"{path} is not a valid kgraph exported program "
+                              f"({type(e).__name__}: {e})") from None
+        except ValueError as e:
+            if isinstance(e, KGraphError):
+                raise
+            raise KGraphError(f"{path} is not a valid kgraph exported program ({e})") from None
     return ExportedProgram(path, manifest, exported, values, device=device)

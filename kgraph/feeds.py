@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import limits, npyfile
 from .errors import FeedError, Span
 from .ir import Node
 from .types import TensorType, format_dim, np_dtype
@@ -73,23 +75,21 @@ def _fits(array: np.ndarray, target: np.dtype) -> bool:
 def read_feed_value(text: str, stdin=None) -> np.ndarray | Any:
     """NAME=VALUE's VALUE: .npy, .npz[:key], .csv, '-' (a .npy on stdin) or a JSON literal.
 
-    Raises ValueError with a readable reason; the caller names the feed.
+    Raises ValueError with a readable reason (a LimitError past a limit); the caller
+    names the feed. Files are read as npyfile.py says: sizes checked before reading.
     """
     if text == "-":
-        data = (stdin or sys.stdin.buffer).read()
-        return _load_npy(io.BytesIO(data), "standard input")
+        return npyfile.read_npy(stdin or sys.stdin.buffer, "standard input")
     path_part, _, key = text.partition(":") if ".npz:" in text else (text, "", "")
     suffix = Path(path_part).suffix.lower()
-    if suffix in (".npy", ".npz", ".csv"):
-        path = Path(path_part)
-        if not path.is_file():
-            raise ValueError(f"no such file: {path_part}")
-        if suffix == ".npy":
-            with open(path, "rb") as f:
-                return _load_npy(f, path_part)
-        if suffix == ".npz":
-            return _load_npz(path, key)
-        return _load_csv(path)
+    if suffix == ".npy":
+        with npyfile.open_regular(path_part, "file") as f:
+            return npyfile.read_npy(f, path_part, available=os.fstat(f.fileno()).st_size)
+    if suffix == ".npz":
+        return _load_npz(path_part, key)
+    if suffix == ".csv":
+        return _load_csv(path_part)
+    limits.check("max_depth", json_depth(text), "the nesting depth of the JSON feed")
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -98,44 +98,42 @@ def read_feed_value(text: str, stdin=None) -> np.ndarray | Any:
                      f"(e.g. '[[1, 2], [3, 4]]' or 3.5)")
 
 
-def _load_npy(f, what: str) -> np.ndarray:
-    magic = f.read(6)
-    f.seek(0)
-    if magic != b"\x93NUMPY":
-        raise ValueError(f"{what} is not a valid .npy file (it does not start with the .npy magic bytes)")
+def json_depth(text: str) -> int:
+    """The deepest nesting of lists and objects in a JSON text, without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def _load_npz(path: str, key: str) -> np.ndarray:
+    names = npyfile.npz_names(path, "file")
+    if key and key not in names:
+        raise ValueError(f"{path} has no array '{key}' (it has: {', '.join(names)})")
+    if not key and len(names) != 1:
+        raise ValueError(f"{path} holds {len(names)} arrays ({', '.join(names)}); "
+                         f"choose one with {path}:KEY")
+    return npyfile.read_npz(path, "file", names=[key or names[0]])[key or names[0]]
+
+
+def _load_csv(path: str) -> np.ndarray:
+    text = npyfile.read_text(path, "file")
     try:
-        return np.load(f, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise ValueError(f"{what} holds pickled objects, which kgraph never loads") from None
-        raise ValueError(f"{what} is not a valid .npy file ({e})") from None
-    except (OSError, EOFError) as e:
-        raise ValueError(f"{what} is not a valid .npy file ({e})") from None
-
-
-def _load_npz(path: Path, key: str) -> np.ndarray:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = list(z.keys())
-            if key:
-                if key not in keys:
-                    raise ValueError(f"{path} has no array '{key}' (it has: {', '.join(keys)})")
-                return z[key]
-            if len(keys) != 1:
-                raise ValueError(f"{path} holds {len(keys)} arrays ({', '.join(keys)}); "
-                                 f"choose one with {path}:KEY")
-            return z[keys[0]]
-    except (OSError, EOFError) as e:
-        raise ValueError(f"{path} is not a valid .npz file ({e})") from None
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise ValueError(f"{path} holds pickled objects, which kgraph never loads") from None
-        raise
-
-
-def _load_csv(path: Path) -> np.ndarray:
-    try:
-        return np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+        return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError as e:
         raise ValueError(f"{path} is not a CSV of numbers ({e})") from None
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import bugs
 from .build import Builder
 from .consteval import InitialValues
 from .errors import KGraphError, KGraphWarning, Span
@@ -69,9 +70,9 @@ def frontend(source: str, filename: str = "<string>", floatx: str = "float32",
     """
     check_floatx(floatx)
     timings = timings if timings is not None else {}
-    with timed(timings, "parse"):
+    with timed(timings, "parse"), bugs.stage("parse"):
         tree = parse(source, filename)
-    with timed(timings, "build"):
+    with timed(timings, "build"), bugs.stage("build"):
         builder = Builder(filename, source, floatx, image_data_format)
         builder.build(tree)
         return module_of(builder)

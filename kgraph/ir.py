@@ -115,6 +115,7 @@ class Graph:
         self.variables: dict[str, Node] = {}
         self.outputs: list[tuple[str, Node]] = []
         self.updates: list[tuple[str, Node]] = []
+        self.shardings: dict[str, Any] = {}  # leaf name → its `shard` statement (sharding.ShardSpec)
 
     def make(self, op: str, srcs: Iterable[Node], attrs: dict[str, Any] | None = None,
              type_: TensorType | None = None, span: Span | None = None) -> Node:
@@ -227,8 +228,12 @@ def _format_attr(value: Any) -> str:
 
 
 def format_ir(graph: Graph, roots: list[tuple[str, Node]] | None = None,
-              updates: list[tuple[str, Node]] | None = None) -> str:
-    """The graph as let-form text, one equation a line, names chosen by the printer."""
+              updates: list[tuple[str, Node]] | None = None,
+              layouts: dict[str, str] | None = None) -> str:
+    """The graph as let-form text, one equation a line, names chosen by the printer.
+
+    `layouts` (leaf name → '[data, None]') prints each leaf's sharding after its name."""
+    layouts = layouts or {}
     outputs = graph.outputs if roots is None else roots
     updates = graph.updates if updates is None else updates
     order = toposort([n for _, n in outputs] + [n for _, n in updates])
@@ -243,10 +248,10 @@ def format_ir(graph: Graph, roots: list[tuple[str, Node]] | None = None,
         names[node.id] = name
         typed = f"{name}:{node.type.short()}"
         if node.op == "placeholder":
-            placeholders.append(f"{typed}={node.attr('name')}")
+            placeholders.append(f"{typed}={node.attr('name')}{layouts.get(node.attr('name'), '')}")
             continue
         if node.op == "variable":
-            variables.append(f"{typed}={node.attr('name')}")
+            variables.append(f"{typed}={node.attr('name')}{layouts.get(node.attr('name'), '')}")
             continue
         params = [(k, v) for k, v in node.attrs if k != "uid"]
         attrs = ""

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
-from .errors import ShapeError
+from . import bugs
+from .errors import KGraphError, ShapeError
 from .ir import Node, toposort
 from .ops import REGISTRY
 from .types import np_dtype
@@ -52,6 +53,7 @@ class Interpreter:
 
     def apply(self, node: Node, inputs: list[Any]) -> Any:
         op = REGISTRY[node.op]
+        bugs.at(node)
         if op.lower_node is None and op.lower is None:
             raise LoweringError(f"op {node.op!r} has no lowering")
         try:
@@ -59,6 +61,10 @@ class Interpreter:
                 value = op.lower_node(self, node, inputs)
             else:
                 value = op.lower(*inputs, **dict(node.attrs))
+        except KGraphError as e:
+            if e.span is None:  # a lowering's run-time check: the node knows the place
+                e.span = node.span
+            raise
         except (TypeError, ValueError) as e:
             # Only dims unknown at compile time can disagree here; with static shapes the
             # shape rule has already checked, so anything else is a bug and propagates.
@@ -96,7 +102,8 @@ def make_function(outputs: list[Node], updates: list[Node], placeholders: list[N
         leaves = {n.id: var_values[n.attr("name")] for n in variables}
         leaves.update({n.id: feed_values[n.attr("name")] for n in placeholders})
         interp = Interpreter(leaves, rng, training)
-        values = interp.evaluate(list(outputs) + list(updates))
+        with bugs.stage("lowering"):
+            values = interp.evaluate(list(outputs) + list(updates))
         return tuple(values[: len(outputs)]), tuple(values[len(outputs):])
 
     return run

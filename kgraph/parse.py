@@ -15,6 +15,7 @@ from lark import Lark, Token, Transformer
 from lark.indenter import DedentError, Indenter
 
 from . import ast
+from . import limits
 from .errors import ParseError, Span
 
 from importlib import import_module
@@ -270,6 +271,18 @@ class _ToAst(Transformer):
         keyword, name, _, value = children
         return ast.Update(self.sp(keyword, value), str(name), value, self.sp(name))
 
+    def shard_stmt(self, children):
+        keyword, name, _, _, *axes, bracket = children
+        # Each axis comes wrapped in a 1-tuple: None alone would be an absent optional part.
+        return ast.Shard(self.sp(keyword, bracket), str(name),
+                         tuple(a[0] for a in axes if isinstance(a, tuple)), self.sp(name))
+
+    def axis_name(self, children):
+        return (str(children[0]),)
+
+    def axis_none(self, children):
+        return (None,)
+
     def return_stmt(self, children):
         values = _nodes(children)
         span = self.sp(children[0], values[-1])
@@ -346,12 +359,21 @@ class _ToAst(Transformer):
         tok = children[0]
         text = str(tok)
         is_int = all(c.isdigit() for c in text)
+        if is_int:
+            limits.check("max_int_digits", len(text.lstrip("0")), "an integer literal's digit count",
+                         self.sp(tok))
         return ast.Number(self.sp(tok), int(text) if is_int else float(text))
 
     def string(self, children):
         tok = children[0]
         # The grammar only admits plain quoted literals; literal_eval decodes escapes, runs nothing.
-        return ast.String(self.sp(tok), pyast.literal_eval(str(tok)))
+        if "\0" in tok:
+            raise ParseError("a string literal cannot hold a NUL character", self.sp(tok))
+        try:
+            return ast.String(self.sp(tok), pyast.literal_eval(str(tok)))
+        except (SyntaxError, ValueError) as e:  # a NUL character, a bad \N{...} or \x escape
+            raise ParseError(f"this string literal cannot be read: {e.msg if isinstance(e, SyntaxError) else e}",
+                             self.sp(tok)) from None
 
     def true(self, children):
         return ast.Literal(self.sp(children[0]), True)

@@ -17,9 +17,11 @@ from .device import find_device, running
 from .feeds import check_feed
 from .frontend import Module, check_floatx, frontend
 from .ir import Graph, format_ir, toposort
+from .limits import Limits, using
 from .lower import make_function
 from .ops import REGISTRY
 from .ops.training import learning_phase_value
+from .sharding import Layout
 from .state import load_state_file, save_state_file
 from .timing import timed
 from .types import np_dtype
@@ -31,7 +33,7 @@ class Program:
     """A compiled kgraph program. Call it (or `run`) with feeds as keyword arguments."""
 
     def __init__(self, module: Module, graph: Graph, opt_level: int = 0, seed: int = 0,
-                 device: str | None = None):
+                 device: str | None = None, mesh=None):
         """`module` as the front end built it, `graph` its optimised form (what is lowered)."""
         self.module = module
         self._source_graph = module.graph
@@ -47,7 +49,8 @@ class Program:
         self._values = {k: v.copy() for k, v in initial.items()}
         self._runs = 0
         self._state_loaded = False
-        self._device = find_device(device) if device else None
+        self._device = find_device(device) if device and mesh is None else None
+        self._layout = Layout(mesh, module.graph) if mesh is not None else None  # sharding.py
         self._jitted = None
         live_nodes = toposort(graph.roots())
         live = {n.id for n in live_nodes}
@@ -74,6 +77,7 @@ class Program:
         # No variables and no random draws: the feeds are all the step takes, and all it returns
         # are the outputs (the common inference case gets the shortest path).
         self._stateless = not self._variables_needed and not self._draws_random and not self._reads_phase
+        self._scalars = int(self._draws_random) + int(self._reads_phase)  # the run counter, the phase
         self._x64 = needs_x64(graph, seed)
         # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
         self._plain = self._device is None and not self._x64
@@ -85,6 +89,9 @@ class Program:
         arrays they would be copied to the device on every run (the updated ones live on
         the device after the first run)."""
         with self.running():
+            if self._layout is not None:  # on a mesh every variable is laid out, updated ones too
+                self._values = {k: self._layout.place(k, v) for k, v in self._values.items()}
+                return
             for name in self._fixed:
                 self._values[name] = jax.device_put(self._values[name], self._device)
 
@@ -99,8 +106,22 @@ class Program:
 
     @property
     def variables(self) -> dict[str, np.ndarray]:
-        """name → a NumPy copy of the variable's current value."""
+        """name → a NumPy copy of the variable's current value (whole, on a mesh)."""
+        if self._layout is not None:
+            return {k: self._layout.gather(v) for k, v in self._values.items()}
         return {k: np.array(v) for k, v in self._values.items()}
+
+    @property
+    def mesh(self):
+        """The `jax.sharding.Mesh` the program runs on, or None (one device)."""
+        return self._layout.mesh if self._layout is not None else None
+
+    def with_mesh(self, mesh) -> "Program":
+        """This program on `mesh` (LANGUAGE.md §11), with the variables' current values."""
+        other = Program(self.module, self._graph, self.opt_level, seed=self.seed, mesh=mesh)
+        other._values, other._runs, other._state_loaded = self.variables, self._runs, self._state_loaded
+        other._place_fixed()
+        return other
 
     @property
     def updates(self) -> list[str]:
@@ -113,8 +134,8 @@ class Program:
         return self._graph
 
     def ir(self) -> str:
-        """The optimised IR in let-form text."""
-        return format_ir(self._graph)
+        """The optimised IR in let-form text (with each leaf's layout on a mesh)."""
+        return format_ir(self._graph, layouts=self._layout.annotations() if self._layout else None)
 
     def _repr_html_(self) -> str:
         """In a notebook: the signature, the warnings and the graph (kgraph/display.py)."""
@@ -162,7 +183,12 @@ class Program:
                 outs, new_values = fn(variables, feeds, rng, args[-1] if phased else False)
                 return outs + new_values
 
-            self._jitted = jax.jit(run, donate_argnums=tuple(range(len(donated))))
+            donate = tuple(range(len(donated)))
+            if self._layout is None:
+                self._jitted = jax.jit(run, donate_argnums=donate)
+            else:
+                self._jitted = self._layout.jit(run, donated + fixed + feed_names, self._scalars,
+                                                len(g.outputs), self._update_names, donate)
         return self._jitted
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -218,7 +244,7 @@ class Program:
             args += (np.uint32(self._runs),)
         if self._reads_phase:
             args += (np.bool_(self.training if training is None else training),)
-        return args
+        return self._layout.place_scalars(args, self._scalars) if self._layout else args
 
     def run(self, training: Any = None, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once and apply the updates: a dict from output name to numpy array, in output order.
@@ -256,6 +282,8 @@ class Program:
         calls this per step and copies values to the host only when it reports them.
         """
         step = self._jitted or self._function()
+        if self._layout is not None:
+            arrays = self._layout.place_feeds(arrays)
         if self._stateless:
             results = step(*self._get_feeds(arrays))
             self._runs += 1
@@ -284,8 +312,12 @@ class Program:
         return {k: (v.dtype.name, tuple(v.shape)) for k, v in self._initial.items()}
 
     def save_state(self, path: str | Path) -> None:
-        """Write every variable to a .npz file, atomically (a reader never sees half a file)."""
-        save_state_file(path, self.variables)
+        """Write every variable to a .npz file, atomically (a reader never sees half a file).
+
+        On a mesh the file holds whole arrays; across processes only process 0 writes it."""
+        values = self.variables  # every process takes part in gathering a split variable
+        if self._layout is None or self._layout.writes_files:
+            save_state_file(path, values)
 
     def load_state(self, path: str | Path) -> None:
         """Read variables from a .npz file written by `save_state` (or `kgraph run --state`).
@@ -376,8 +408,12 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
             seed: int = 0, device: str | None = None, disabled_passes=(), fast_math: bool = False,
             timings: dict[str, float] | None = None,
             fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT,
-            image_data_format: str = "channels_last") -> Program:
+            image_data_format: str = "channels_last", limits: Limits | None = None,
+            mesh=None) -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
+
+    `limits` bounds what the program may ask (kgraph/limits.py); by default the ones in force.
+    `mesh`, a `jax.sharding.Mesh`, runs it on many devices (LANGUAGE.md §11, docs/distributed.md).
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
     """
@@ -388,32 +424,33 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
         raise KGraphError(f"image_data_format must be 'channels_last' or 'channels_first', got "
                           f"{image_data_format!r}")
     timings = timings if timings is not None else {}
-    with passes.paused_gc():  # a large program's compile is 3x slower with the GC walking its nodes
+    with using(limits) as limits, passes.paused_gc():  # the GC walking a large program's nodes triples its compile
         module = frontend(source, filename, floatx, timings, image_data_format)
         with timed(timings, "optimize"):
             optimised = passes.optimize(module.graph, opt_level, disabled=disabled_passes,
                                         fast_math=fast_math, fold_limit=fold_limit)
     for w in module.warnings:
         warnings.warn(w, stacklevel=2)
-    return Program(module, optimised, opt_level, seed=seed, device=device)
+    program = Program(module, optimised, opt_level, seed=seed, device=device, mesh=mesh)
+    program.limits = limits
+    return program
 
 
 def load(path: str | Path, **options: Any) -> Program:
     """Compile a `.kg` file, or load a `.kgx` exported program (see kgraph/export.py)."""
     path = Path(path)
-    if path.suffix == ".kgx":
-        from .export import load_exported
+    with using(options.pop("limits", None)) as limits:
+        if path.suffix == ".kgx":
+            from .export import load_exported
 
-        return load_exported(path, device=options.get("device"))
-    return compile(read_source(path), filename=str(path), **options)
+            if options.get("mesh") is not None:
+                raise KGraphError(f"{path}: an exported .kgx runs on one device; --mesh needs the .kg program")
+            return load_exported(path, device=options.get("device"))
+        return compile(read_source(path), filename=str(path), limits=limits, **options)
 
 
 def read_source(path: str | Path) -> str:
-    """A program's text; an unreadable file is a KGraphError."""
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise KGraphError(f"cannot read {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise KGraphError(f"{path} is not UTF-8 text") from None
+    """A program's text; an unreadable file (or a FIFO, device or directory) is a KGraphError."""
+    from .npyfile import read_text
+
+    return read_text(path, "program", error=KGraphError)

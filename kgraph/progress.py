@@ -17,9 +17,10 @@ import numpy as np
 REFRESH_S = 0.1
 
 
-def make_reporter(log_every: int | None, total: int, out, per_epoch: int = 1):
+def make_reporter(log_every: int | None, total: int, out, per_epoch: int = 1, where: str = ""):
     """log_every: None for a progress bar (in a notebook, a live bar and curve), 0 for
-    silence, K for a line every K steps."""
+    silence, K for a line every K steps. `where` ("on mesh data=8", say) is shown after
+    the step count."""
     if log_every == 0:
         return Reporter()
     if log_every is None and in_notebook():
@@ -27,8 +28,8 @@ def make_reporter(log_every: int | None, total: int, out, per_epoch: int = 1):
 
         return TrainingView(total, per_epoch)
     if log_every is None:
-        return BarReporter(total, out)
-    return LineReporter(total, log_every, out)
+        return BarReporter(total, out, where)
+    return LineReporter(total, log_every, out, where)
 
 
 def in_notebook() -> bool:
@@ -110,8 +111,8 @@ class Tee(Reporter):
 
 
 class LineReporter(Reporter):
-    def __init__(self, total: int, every: int, out):
-        self.total, self.every, self.out = total, every, out
+    def __init__(self, total: int, every: int, out, where: str = ""):
+        self.total, self.every, self.out, self.where = total, every, out, where
         self.rate = Rate()
 
     def step(self, step, started, names, outs):
@@ -124,18 +125,19 @@ class LineReporter(Reporter):
 
     def _line(self, step, started, names, outs):
         elapsed = time.perf_counter() - started
-        parts = [f"step {step}/{self.total}", self.rate.read(step, elapsed), scalar_values(names, outs)]
+        parts = [f"step {step}/{self.total}", self.where, self.rate.read(step, elapsed),
+                 scalar_values(names, outs)]
         print("  ".join(p for p in parts if p), file=self.out, flush=True)
 
 
 class BarReporter(Reporter):
-    def __init__(self, total: int, out):
+    def __init__(self, total: int, out, where: str = ""):
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn)
 
         self.total = total
-        self.progress = Progress(TextColumn("step"), MofNCompleteColumn(), BarColumn(),
+        self.progress = Progress(TextColumn("step"), MofNCompleteColumn(), TextColumn(where), BarColumn(),
                                  TimeElapsedColumn(), TextColumn("{task.fields[rate]}"),
                                  TextColumn("{task.fields[values]}"),
                                  console=Console(file=out), refresh_per_second=10)

@@ -16,19 +16,23 @@ from pathlib import Path
 
 import numpy as np
 
+from . import npyfile
 from .errors import StateError
 from .types import np_dtype
 
 MAX_PROBLEMS = 6
 
 
-def save_state_file(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+def save_state_file(path: str | Path, arrays: dict[str, np.ndarray], what: str = "state file",
+                    error=StateError) -> None:
+    """Write `arrays` as a .npz at exactly `path`, atomically, each array under its own name
+    (`run --out` writes its outputs so too: np.savez would take `file` as its own keyword)."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise StateError(f"cannot write state file {path}: {e.strerror or e}") from None
+        raise error(f"cannot write {what} {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, arrays)
@@ -40,7 +44,7 @@ def save_state_file(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise StateError(f"cannot write state file {path}: {e.strerror or e}") from None
+            raise error(f"cannot write {what} {path}: {e.strerror or e}") from None
         raise
     _fsync_directory(directory)
 
@@ -78,22 +82,12 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def read_state_file(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array in a state file, by name; StateError if it cannot be read as one."""
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(6)
-        if magic == b"\x93NUMPY":
-            raise StateError(f"{path} is a single .npy array, not a state file (.npz)")
-        if not magic.startswith(b"PK"):
-            raise StateError(f"{path} is not a readable state file (not a .npz archive)")
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        raise StateError(f"no such state file: {path}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        if "pickle" in str(e).lower():
-            raise StateError(f"{path} holds pickled objects, which kgraph never loads") from None
-        raise StateError(f"{path} is not a readable state file ({e})") from None
+    """Every array in a state file, by name; StateError if it cannot be read as one.
+
+    The file is checked as npyfile.py checks any archive: a regular file, a valid zip
+    whose members are `.npy` arrays, each member's claimed size checked before it is read.
+    """
+    return npyfile.read_npz(path, "state file", error=StateError)
 
 
 def load_state_file(path: str | Path, signature: dict[str, tuple[str, tuple]]) -> dict[str, np.ndarray]:

@@ -23,6 +23,7 @@ import numpy as np
 from .errors import FeedError, KGraphError, StateError
 from .metrics import MetricsLog, default_every, log_format
 from .progress import Tee, make_reporter
+from .sharding import check_batches, describe_mesh
 
 INTERRUPTED = 130
 SAVE_INTERVAL_S = 60.0  # without --save-every, a crash loses at most this much training
@@ -60,7 +61,7 @@ class Batches:
     """Feeds cut into batches along the first dimension, epoch after epoch."""
 
     def __init__(self, program, arrays: dict[str, np.ndarray], batch_size: int | None,
-                 shuffle: bool = False, seed: int = 0):
+                 shuffle: bool = False, seed: int = 0, drop_remainder: bool = False):
         self.arrays = arrays
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -73,7 +74,12 @@ class Batches:
         self.rows = next(iter(lengths.values()), 0)
         if batch_size and self.rows == 0:
             raise FeedError(f"--batch-size: the batched feeds ({', '.join(self.batched)}) have no rows")
-        self.per_epoch = math.ceil(self.rows / batch_size) if batch_size else 1
+        if drop_remainder and batch_size and self.rows < batch_size:
+            raise FeedError(f"--drop-remainder: the batched feeds have {self.rows} rows, fewer than "
+                            f"one batch of {batch_size}")
+        self.drop_remainder = drop_remainder
+        self.per_epoch = ((self.rows // batch_size if drop_remainder else math.ceil(self.rows / batch_size))
+                          if batch_size else 1)
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         if not self.batch_size:
@@ -91,7 +97,15 @@ class Batches:
         """One epoch's batches (views of `arrays`), made at once so that a step only picks one."""
         b = self.batch_size
         return [{k: v[start:start + b] if k in self.batched else v for k, v in arrays.items()}
-                for start in range(0, self.rows, b)]
+                for start in range(0, self.rows, b)][:self.per_epoch]
+
+    def sizes(self, steps: int) -> set[int]:
+        """The numbers of rows the batches of `steps` steps have (a full batch, the last one's)."""
+        if not self.batch_size:
+            return set()
+        last = self.rows % self.batch_size
+        reached = steps >= self.per_epoch and not self.drop_remainder
+        return {min(self.batch_size, self.rows)} | ({last} if last and reached else set())
 
 
 def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
@@ -115,7 +129,9 @@ def batched_feeds(program, arrays: dict[str, np.ndarray]) -> list[str]:
 
 def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
-    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr, plan.per_epoch)
+    mesh = getattr(program, "mesh", None)
+    where = "" if mesh is None else f"on mesh {describe_mesh(mesh, processes=True)}"
+    reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr, plan.per_epoch, where)
     if plan.metrics is not None:
         every = plan.metrics_every or default_every(plan.steps)
         reporter = Tee(reporter, MetricsLog(plan.metrics, plan.steps, every, plan.per_epoch))
@@ -189,6 +205,9 @@ def add_arguments(p) -> None:
     g.add_argument("--batch-size", type=_positive, metavar="B",
                    help="feed B rows per step, sliced from the placeholders whose first dimension "
                         "is None or named")
+    g.add_argument("--drop-remainder", action="store_true",
+                   help="skip the last batch of each epoch when it is short (on a mesh, a batch "
+                        "must divide by the data axis; see docs/distributed.md)")
     g.add_argument("--shuffle", action="store_true",
                    help="shuffle the rows at each epoch (the order follows --seed)")
     g.add_argument("--save-every", type=_positive, metavar="K",
@@ -227,6 +246,7 @@ def prepare(program, args) -> int | None:
     """
     training = is_training(args) or args.save_every
     for wrong, why in ((args.shuffle and not args.batch_size, "--shuffle needs --batch-size"),
+                       (args.drop_remainder and not args.batch_size, "--drop-remainder needs --batch-size"),
                        (getattr(args, "time", False) and training,
                         "--time times a single run; it does not combine with --steps, --epochs, "
                         "--batch-size or --save-every"),
@@ -268,8 +288,12 @@ def run_from_args(program, feeds: dict[str, Any], args, run_once=None) -> tuple[
         if state is not None:
             program.save_state(state)
         return 0, outputs
-    batches = Batches(program, program.check_feeds(feeds), args.batch_size, args.shuffle, args.seed)
-    result = train(program, batches, _plan(batches, args, state))
+    batches = Batches(program, program.check_feeds(feeds), args.batch_size, args.shuffle, args.seed,
+                      args.drop_remainder)
+    plan = _plan(batches, args, state)
+    if getattr(program, "mesh", None) is not None:
+        check_batches(program, batches, plan.steps)  # before the first step, not after an epoch
+    result = train(program, batches, plan)
     if result.interrupted:
         _note(args, f"interrupted after step {result.steps}" + (f"; state saved to {state}" if state else ""))
         return INTERRUPTED, None

@@ -39,3 +39,14 @@ def _private_compile_cache(tmp_path_factory):
 
     os.environ["KGRAPH_CACHE_DIR"] = str(tmp_path_factory.mktemp("kgraph-cache"))
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _strict_rewrite_rules():
+    """A rewrite rule that raises, or a rule cycle, fails the test that meets it (in use the
+    pass skips the rule and `kgraph ir`'s pass table shows it)."""
+    from kgraph.passes import rewrite
+
+    rewrite.STRICT = True
+    yield
+    rewrite.STRICT = False

@@ -5,12 +5,10 @@ from collections import Counter
 
 import jax
 import numpy as np
-import pytest
 
 import kgraph
 from kgraph.frontend import frontend
 from kgraph.ir import toposort
-from kgraph.ops import REGISTRY
 from kgraph.passes import run_pipeline
 
 
@@ -29,11 +27,6 @@ def optimise(source: str, level: int = 2, **options):
 
 def live_ops(graph) -> list[str]:
     return [n.op for n in toposort(graph.roots())]
-
-
-def needs(*ops: str):
-    missing = [op for op in ops if op not in REGISTRY]
-    return pytest.mark.skipif(bool(missing), reason=f"ops not in the registry yet: {missing}")
 
 
 def random_feeds(prog, seed: int = 0, low: float = 0.5, high: float = 2.0) -> dict:

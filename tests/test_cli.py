@@ -151,7 +151,7 @@ def test_bad_command_line_exits_2(prog_file):
     assert kgraph("run")[0] == 2
     assert subprocess_kgraph("nonsense")[0] == 2
     code, out, err = kgraph("run", prog_file.parent / "missing.kg")
-    assert code == 1 and "cannot read" in err and "Traceback" not in err
+    assert code == 1 and "no such program" in err and "Traceback" not in err
 
 
 def test_help_teaches_with_examples():

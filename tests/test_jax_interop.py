@@ -158,10 +158,8 @@ def test_float64_is_exact_when_the_caller_enables_x64():
 
 
 def test_float64_narrows_with_a_warning_when_x64_is_off():
-    if jax.config.jax_enable_x64:
-        pytest.skip("x64 is enabled globally")
     f = kgraph.compile(F64).as_jax_function()
-    with pytest.warns(UserWarning, match="x64"):
+    with jax.enable_x64(False), pytest.warns(UserWarning, match="x64"):
         out = jax.jit(f)({"W": np.array([[1.0, 2.0], [3.0, 4.0]])}, x=np.array([[1.0, 1.0]]))["total"]
     assert out.dtype == jnp.float32
     assert float(out) == pytest.approx(2.0)

@@ -5,6 +5,8 @@ Gradients (float64) are compared with central differences of the NumPy reference
 for an elementwise op, d sum(f(x)) / dx is f'(x) elementwise, summed over the axes
 along which an operand was broadcast.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ import kgraph
 
 from conftest import run, run_both, tolerance
 
-COVERS = {"abs", "exp", "log", "sqrt", "square", "pow", "sign", "round", "sin", "cos", "tanh",
+COVERS = {"abs", "exp", "log", "sqrt", "square", "pow", "sign", "round", "sin", "cos", "tanh", "erf",
           "sigmoid", "hard_sigmoid", "relu", "elu", "softplus", "softsign", "clip", "maximum",
           "minimum", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
           "switch", "cast", "cast_to_floatx", "add", "subtract", "multiply", "divide",
@@ -37,6 +39,7 @@ UNARY = {
     "sin": (np.sin, "any"),
     "cos": (np.cos, "any"),
     "tanh": (np.tanh, "any"),
+    "erf": (np.vectorize(math.erf, otypes=[float]), "any"),
     "sigmoid": (sigmoid, "any"),
     "hard_sigmoid": (lambda x: np.clip(0.2 * x + 0.5, 0, 1), "any"),
     "relu": (lambda x: np.maximum(x, 0), "any"),

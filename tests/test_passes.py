@@ -11,7 +11,7 @@ from kgraph.ir import Graph, format_ir, toposort, verify
 from kgraph.passes import PASS_NAMES, optimize, run_pipeline
 from kgraph.types import TensorType
 
-from passes_util import assert_levels_agree, build, live_ops, needs, optimise, random_feeds
+from passes_util import assert_levels_agree, build, live_ops, optimise, random_feeds
 
 # The internal ops are value-tested here (log_softmax, log1p, expm1 in test_stability below).
 COVERS = {"barrier", "fused", "log_softmax", "log1p", "expm1"}
@@ -100,7 +100,6 @@ def test_cse_never_merges_prints():
     assert sum(n.op == "print_tensor" for n in toposort(g.roots())) == 2
 
 
-@needs("random_uniform")
 def test_cse_never_merges_unseeded_random():
     src = "output random_uniform((2,)) - random_uniform((2,))"
     g, _ = optimise(src)
@@ -132,7 +131,6 @@ def test_fold_never_evaluates_print():
     assert "print_tensor" in live_ops(g)
 
 
-@needs("random_uniform")
 def test_fold_never_evaluates_unseeded_random():
     g, _ = optimise("output random_uniform((2,)) * 2.0")
     assert "random_uniform" in live_ops(g)

@@ -4,9 +4,8 @@ import re
 import pytest
 
 from kgraph.passes import algebra, stability
-from kgraph.passes.patterns import ops_in
 
-from passes_util import assert_levels_agree, needs, optimise
+from passes_util import assert_levels_agree, optimise
 
 DECLS = {
     "x": "placeholder x: float32[3]",
@@ -83,21 +82,14 @@ def test_every_rule_has_a_case():
     assert sorted(RULES) == sorted(name for name, *_ in CASES)
 
 
-def _case(rule, fires, refuses, options):
-    r = RULES[rule]
-    ops = ops_in(r.lhs_pattern) | (ops_in(r.rhs_pattern) if r.rhs_pattern else set())
-    ops |= set(re.findall(r"([A-Za-z_]\w*)\(", fires + " " + refuses))
-    return pytest.param(rule, fires, refuses, options, id=rule, marks=needs(*sorted(ops)))
-
-
-@pytest.mark.parametrize("rule,fires,refuses,options", [_case(*c) for c in CASES])
+@pytest.mark.parametrize("rule,fires,refuses,options", CASES, ids=[c[0] for c in CASES])
 def test_rule_fires(rule, fires, refuses, options):
     _, fired = optimise(program(fires), **options)
     assert fired[rule] >= 1, dict(fired)
     assert_levels_agree(program(fires), **options)
 
 
-@pytest.mark.parametrize("rule,fires,refuses,options", [_case(*c) for c in CASES])
+@pytest.mark.parametrize("rule,fires,refuses,options", CASES, ids=[c[0] for c in CASES])
 def test_rule_refuses(rule, fires, refuses, options):
     options = {k: v for k, v in options.items() if k != "fast_math"}
     _, fired = optimise(program(refuses), **options)

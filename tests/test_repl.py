@@ -98,10 +98,6 @@ def test_repl_starts_from_a_file_with_feeds(env, tmp_path):
 
 
 def test_tile_of_eye_in_the_repl(env):
-    from kgraph.ops import REGISTRY
-
-    if not {"tile", "eye"} <= set(REGISTRY):
-        pytest.skip("the ops tile and eye have not landed yet")
     code, out, err = repl("tile(eye(2), (2, 2))\n", env=env)
     assert code == 0, err
     assert out == ("float32[4, 4] =\n  [[1. 0. 1. 0.]\n   [0. 1. 0. 1.]\n   [1. 0. 1. 0.]\n"

@@ -179,6 +179,13 @@ class Builder(Updates, Expressions, Lifting):
                       stmt.span)
         return value
 
+    def stmt_Shard(self, stmt: ast.Shard, scope: Scope):
+        from ..sharding import declare
+
+        self._top_level_only(stmt, scope, "shard")
+        leaf = self.graph.placeholders.get(stmt.name, self.graph.variables.get(stmt.name))
+        declare(self.graph, stmt, leaf if leaf is not None else scope.names.get(stmt.name))
+
     def stmt_FuncDef(self, stmt: ast.FuncDef, scope: Scope):
         if len(set(stmt.params)) != len(stmt.params):
             raise KGraphError(f"function '{stmt.name}' has a repeated parameter name", stmt.span)

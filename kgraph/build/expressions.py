@@ -5,7 +5,7 @@ import operator
 from typing import Any
 
 
-from .. import ast
+from .. import ast, guards
 from ..errors import ArgumentError, KGraphError, NameError
 from ..ir import Node
 from ..ops import REGISTRY, Op
@@ -65,10 +65,7 @@ class Expressions:
     def expr_BinOp(self, e: ast.BinOp, scope: Scope):
         left, right = self.expr(e.left, scope), self.expr(e.right, scope)
         if is_number(left) and is_number(right) and e.op in PY_INFIX:
-            try:
-                return PY_INFIX[e.op](left, right)
-            except (ZeroDivisionError, OverflowError) as err:
-                raise ArgumentError(str(err), e.span) from None
+            return guards.fold_numbers(PY_INFIX[e.op], e.op, left, right, e.span)
         if isinstance(left, tuple) and isinstance(right, tuple) and e.op == "+":
             return left + right
         op = REGISTRY.get(INFIX[e.op])
@@ -91,6 +88,8 @@ class Expressions:
                     raise ArgumentError(f"index {items[0]} is out of range for {describe(value)}",
                                         e.span) from None
             if len(items) == 1 and isinstance(items[0], tuple) and nested_numbers(value) is not None:
+                if items[0][3] == 0:
+                    raise ArgumentError("slice step cannot be zero", e.span)
                 return value[slice(*items[0][1:])]
         x = self.tensor(value, e.value.span)
         site = CallSite("getitem", e.span, {"x": e.value.span})

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ast
+from .. import ast, guards
 from ..errors import ArgumentError, DTypeError, KGraphError, ShapeError, Span
 from ..ir import ConstValue, Node, toposort
 from ..ops import REGISTRY, Op, OpError
@@ -116,10 +116,13 @@ class Lifting:
                     operands.append((p.name, i, x))
             else:
                 attrs[p.name] = freeze(v)
+        guards.check_static_ints(site.name, attrs, site)
         if op.unique:
             attrs["uid"] = self.graph.fresh_id()
         try:
-            return self.graph.make(op.name, srcs, attrs, span=site.span)
+            node = self.graph.make(op.name, srcs, attrs, span=site.span)
+            guards.check_elements(node, site.span)
+            return node
         except OpError as err:
             cls = {"shape": ShapeError, "dtype": DTypeError}.get(err.kind, ArgumentError)
             labels = [f"{site.label(name, i)} is {x.type}" for name, i, x in operands]
@@ -155,7 +158,7 @@ class Lifting:
             if isinstance(v, int) and is_int(dtype):
                 info = np.iinfo(np_dtype(dtype))
                 if not info.min <= v <= info.max:
-                    raise ArgumentError(f"the integer {v} does not fit in {dtype}", span)
+                    raise ArgumentError(f"the integer {guards.show_int(v)} does not fit in {dtype}", span)
             return self.constant(np.asarray(v, dtype=np_dtype(dtype)))
         if isinstance(v, (list, tuple)):
             if id(v) in self._lifted:  # one node per literal, so a name bound to one is one tensor

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from .. import sharding
 from ..errors import KGraphError
 
 NAME = "check"
@@ -17,6 +18,7 @@ examples:
   kgraph check examples/logreg.kg
   kgraph check model.kg --floatx float64
   kgraph check model.kg --strict         warnings count as errors
+  kgraph check model.kg --mesh data=4,model=2   each leaf's layout and bytes per device
 """
 
 
@@ -26,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE.kg", help="the program to check")
     p.add_argument("--strict", action="store_true", help="exit 1 when there is any warning")
     add_compile_options(p)
+    sharding.add_arguments(p)
 
 
 def signature_lines(program) -> list[str]:
@@ -49,10 +52,13 @@ def signature_lines(program) -> list[str]:
 def main(args) -> int:
     from ..program import load
 
+    mesh = sharding.mesh_from_args(args)
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                   image_data_format=args.image_data_format)
+                   image_data_format=args.image_data_format, mesh=mesh)
     print(f"{args.file}: ok, {len(program.warnings)} warning{'s' * (len(program.warnings) != 1)}")
     print("\n".join(signature_lines(program)))
+    if mesh is not None:
+        print("\n".join(program._layout.lines(program._source_graph)))
     if args.strict and program.warnings:
         raise KGraphError(f"{len(program.warnings)} warning(s), and --strict makes them errors")
     return 0

@@ -28,6 +28,7 @@ examples:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..cli import add_compile_options
+    from .run import seed_value
 
     p.add_argument("file", metavar="FILE.kg", help="the program to export")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.kgx", help="the file to write")
@@ -35,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the variables' values to bake in (a state file from `kgraph run --state`)")
     p.add_argument("--platform", action="append", choices=("cpu", "cuda", "rocm", "tpu"), default=None,
                    help="a platform the artifact runs on (repeat for several; default: cpu and cuda)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed_value, default=0,
                    help="seed for random ops that have no seed of their own (default 0)")
     add_compile_options(p)
 

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from .. import limits, sharding
 from ..errors import FeedError
 from ..types import DTYPES, TensorType
 
@@ -26,6 +27,7 @@ examples:
   kgraph lower examples/logreg.kg
   kgraph lower examples/logreg.kg --emit stablehlo --feed-shape x=float32[8,4] --feed-shape y=[8,3]
   kgraph lower model.kg --emit hlo -O0
+  kgraph lower model.kg --emit stablehlo --mesh data=8   with the sharding annotations
 """
 
 _SHAPE = re.compile(r"^\s*(?P<dtype>[a-z0-9]+)?\s*\[(?P<dims>[^\]]*)\]\s*$")
@@ -58,6 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("cpu", "gpu", "tpu"), default=None,
                    help="the device to lower for (default: JAX's default device)")
     add_compile_options(p)
+    sharding.add_arguments(p)
 
 
 def concrete_feeds(program, given: list[tuple[str, str | None, tuple[int, ...]]]) -> tuple[dict, list[str]]:
@@ -72,6 +75,10 @@ def concrete_feeds(program, given: list[tuple[str, str | None, tuple[int, ...]]]
         declared: TensorType = placeholders[name].type
         if dtype is not None and dtype != declared.dtype:
             raise FeedError(f"--feed-shape {name}: the placeholder is {declared}, not {dtype}", spans.get(name))
+        if len(dims) != declared.ndim:
+            raise FeedError(f"--feed-shape {name}: the placeholder is {declared}, rank {declared.ndim}, "
+                            f"not {len(dims)}", spans.get(name))
+        limits.check("max_elements", limits.elements(dims), f"--feed-shape {name}: the element count")
         shapes[name] = dims
     named: dict[str, int] = {}
     for name, dims in shapes.items():  # named dims take their size from the shapes given
@@ -114,8 +121,9 @@ def lowered_text(program, feeds: dict, emit: str) -> str:
 def main(args) -> int:
     from ..program import load
 
+    mesh = sharding.mesh_from_args(args)
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                   image_data_format=args.image_data_format, device=args.device)
+                   image_data_format=args.image_data_format, device=args.device, mesh=mesh)
     feeds, notes = concrete_feeds(program, args.feed_shape)
     for note in notes:
         print(note, file=sys.stderr)

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any, Iterator
 
+from .. import sharding
 from ..diagnostics import print_code
 
 NAME = "repl"
@@ -50,17 +51,21 @@ or an expression (`sum(x, axis=1)`), whose type and value are printed.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .run import seed_value
+
     p.add_argument("file", nargs="?", metavar="FILE.kg", help="a program to start from")
     p.add_argument("--feed", action="append", default=[], metavar="NAME=VALUE",
                    help="a value for one of FILE's placeholders (repeat for each)")
     p.add_argument("--floatx", default="float32", choices=("float16", "bfloat16", "float32", "float64"),
                    help="the default float dtype (floatx()), float32 unless set")
-    p.add_argument("--seed", type=int, default=0, help="seed for random ops without one (default 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed for random ops without one (default 0)")
+    sharding.add_arguments(p, distributed=False)  # `shard` statements and :ir show the layouts
 
 
 class Session:
-    def __init__(self, floatx: str = "float32", seed: int = 0, out=None, filename: str = "<repl>"):
-        self.floatx = floatx
+    def __init__(self, floatx: str = "float32", seed: int = 0, out=None, filename: str = "<repl>",
+                 mesh=None):
+        self.floatx, self.mesh = floatx, mesh
         self.seed = seed
         self.out = out or sys.stdout
         self.filename = filename
@@ -105,6 +110,9 @@ class Session:
                     self.show(value)
             else:
                 b.statement(stmt, b.globals)
+                if isinstance(stmt, ast.Shard):
+                    line = sharding.shard_line(self.mesh, b.graph, stmt.name)
+                    self.say(line) if self.echo else None
                 for name, node in b.graph.outputs[outputs:] if self.echo else ():
                     self.show(node, f"{name}: ")
         finally:
@@ -199,27 +207,29 @@ class Session:
         if not roots:
             self.say("(nothing computed yet)")
             return
-        print_code(format_ir(self.builder.graph, roots=roots, updates=[]), self.out, ir=True)
+        print_code(format_ir(self.builder.graph, roots=roots, updates=[],
+                             layouts=sharding.leaf_layouts(self.mesh, self.builder.graph)), self.out, ir=True)
 
     def cmd_names(self, rest: str) -> None:
         from ..values import Function
         from ..ir import Node
 
         names = self.builder.globals.names
+        layouts = sharding.leaf_layouts(self.mesh, self.builder.graph)
         if not names:
             self.say("(no names yet)")
         for name, value in names.items():
             if isinstance(value, Node):
                 kind = value.op if value.op in ("placeholder", "variable") else "tensor"
                 fed = "  (fed)" if name in self.feeds else ""
-                self.say(f"{name}: {value.type}  {kind}{fed}")
+                self.say(f"{name}: {value.type}  {kind}{'  ' * (name in layouts)}{layouts.get(name, '')}{fed}")
             elif isinstance(value, Function):
                 self.say(f"{name}: function({', '.join(value.definition.params)})")
             else:
                 self.say(f"{name} = {value!r}")
 
     def cmd_feed(self, rest: str) -> None:
-        from ..errors import FeedError
+        from ..errors import FeedError, KGraphError
         from ..feeds import check_feed, read_feed_value
 
         name, sep, text = rest.partition("=")
@@ -233,7 +243,8 @@ class Session:
         try:
             value = read_feed_value(text.strip())
         except ValueError as e:
-            raise FeedError(f"feed '{name}' ({node.type}): {e}") from None
+            cls, reason = (type(e), e.message) if isinstance(e, KGraphError) else (FeedError, e)
+            raise cls(f"feed '{name}' ({node.type}): {reason}") from None
         named = {}
         for other, array in self.feeds.items():  # named dims must agree with the other feeds
             for want, got in zip(self.builder.graph.placeholders[other].shape, array.shape):
@@ -371,7 +382,8 @@ def main(args) -> int:
     from ..errors import KGraphError
 
     interactive = sys.stdin.isatty()
-    session = Session(args.floatx, args.seed, filename="<repl>" if interactive else "<stdin>")
+    session = Session(args.floatx, args.seed, filename="<repl>" if interactive else "<stdin>",
+                      mesh=sharding.mesh_from_args(args))
     if args.file:
         try:
             with open(args.file, encoding="utf-8") as f:

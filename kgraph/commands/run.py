@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .. import train
+from .. import sharding, train
 from ..errors import FeedError, KGraphError
 
 NAME = "run"
@@ -32,6 +32,7 @@ examples:
   kgraph run model.kg --feed x=batch.npy --time   time per stage, parse to execute
   kgraph run examples/digits/train.kg --feed x=examples/digits/digits.npz:x_train \\
     --feed y=examples/digits/digits.npz:y_train --batch-size 32 --epochs 20 --state ckpt.npz
+  kgraph run model.kg --feed x=batch.npy --mesh data=8   split the batch over 8 devices
 """
 
 
@@ -46,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE.npz", help="write the outputs to a .npz file instead of printing")
     p.add_argument("--device", choices=("cpu", "gpu", "tpu"), default=None,
                    help="where to run (default: JAX's default device)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed_value, default=0,
                    help="seed for random ops that have no seed of their own, and for --shuffle (default 0)")
     p.add_argument("--learning-phase", type=int, choices=(0, 1), default=None,
                    help="the value of learning_phase(): 0 (test) or 1 (train); default 0 for one "
@@ -57,6 +58,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the time spent in parse, build, optimize, lower, XLA compile and execute")
     add_compile_options(p)
     train.add_arguments(p)
+    sharding.add_arguments(p)
+
+
+def seed_value(text: str) -> int:
+    """--seed's type: an integer from 0 to 2**63 - 1 (NumPy's shuffle and JAX's keys take these)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to 2**63 - 1, got {text}")
+    return value
 
 
 def parse_feeds(program, specs: list[str]) -> dict:
@@ -79,8 +92,9 @@ def parse_feeds(program, specs: list[str]) -> dict:
         declared = f"{dtype}[{', '.join('None' if d is None else str(d) for d in shape)}]"
         try:
             value = read_feed_value(text)
-        except ValueError as e:
-            raise FeedError(f"feed '{name}' (placeholder {name}: {declared}): {e}", spans.get(name)) from None
+        except ValueError as e:  # a LimitError stays one; a format problem is a FeedError
+            cls, reason = (type(e), e.message) if isinstance(e, KGraphError) else (FeedError, e)
+            raise cls(f"feed '{name}' (placeholder {name}: {declared}): {reason}", spans.get(name)) from None
         if text.lower().endswith(".csv"):
             value = _fit_csv(value, len(shape))
         feeds[name] = value
@@ -100,10 +114,13 @@ def main(args) -> int:
     from ..program import load
 
     timings: dict = {}
+    mesh = sharding.mesh_from_args(args)  # first: joining other processes precedes all JAX work
+    if mesh is not None and not sharding.writes_files():
+        args.quiet, args.out = True, None  # process 0 prints and writes for all of them
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
                    image_data_format=args.image_data_format, seed=args.seed,
                    device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
-                   fast_math=args.fast_math, fold_limit=args.fold_limit)
+                   fast_math=args.fast_math, fold_limit=args.fold_limit, mesh=mesh)
     feeds = parse_feeds(program, args.feed)
     if args.learning_phase is not None:
         program.training = bool(args.learning_phase)
@@ -126,12 +143,13 @@ def main(args) -> int:
     if outputs is None:
         return code
     if args.out:
-        try:
-            np.savez(args.out, **outputs)
-        except OSError as e:
-            raise KGraphError(f"cannot write {args.out}: {e.strerror or e}") from None
+        from ..state import save_state_file
+
+        # As np.savez: a name without .npz gets it; and the message names the file written.
+        path = args.out if args.out.endswith(".npz") else args.out + ".npz"
+        save_state_file(path, outputs, "outputs file", KGraphError)
         if not args.quiet:
-            print(f"wrote {len(outputs)} outputs to {args.out}", file=sys.stderr)
+            print(f"wrote {len(outputs)} outputs to {path}", file=sys.stderr)
         return 0
     if args.quiet:
         return 0

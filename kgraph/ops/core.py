@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import ShapeError
 from ..ir import depends_on
 from ..types import TensorType, is_float
 from .registry import Op, OpError
@@ -31,15 +32,8 @@ def _getitem_type(types, attrs):
         raise OpError("an index can only have a single ellipsis ('...')", kind="argument")
     if n_real > x.ndim:
         raise OpError(f"too many indices: {n_real} for {{0}}")
-    items = []
-    for it in index:
-        if it is Ellipsis:
-            items += [("slice", None, None, None)] * (x.ndim - n_real)
-        else:
-            items.append(it)
-    items += [("slice", None, None, None)] * (x.ndim - sum(1 for it in items if it is not None))
     shape, axis = [], 0
-    for it in items:
+    for it in _expanded(index, x.ndim):
         if it is None:
             shape.append(1)
             continue
@@ -61,6 +55,18 @@ def _getitem_type(types, attrs):
     return TensorType(x.dtype, tuple(shape))
 
 
+def _expanded(index, ndim: int) -> list:
+    """The index with its ellipsis and the trailing axes written out as full slices."""
+    n_real = sum(1 for it in index if it is not None and it is not Ellipsis)
+    items = []
+    for it in index:
+        if it is Ellipsis:
+            items += [("slice", None, None, None)] * (ndim - n_real)
+        else:
+            items.append(it)
+    return items + [("slice", None, None, None)] * (ndim - sum(1 for it in items if it is not None))
+
+
 def _to_index(index):
     out = []
     for it in index:
@@ -72,6 +78,18 @@ def _to_index(index):
 
 
 def _lower_getitem(x, *, index):
+    # A dimension unknown at compile time is known here (jit traces each new shape), so an
+    # integer index past it is NumPy's IndexError, not XLA's clamp; checked while tracing,
+    # it costs nothing at run time. (An exported program's symbolic dims cannot be checked.)
+    axis = 0
+    for it in _expanded(index, x.ndim):
+        if it is None:
+            continue
+        size = x.shape[axis]
+        if isinstance(it, int) and isinstance(size, int) and not -size <= it < size:
+            raise ShapeError(f"getitem: index {it} is out of bounds for axis {axis} with size {size} "
+                             f"(a size known only at run time)")
+        axis += 1
     return x[_to_index(index)]
 
 
@@ -118,7 +136,10 @@ def _lower_print(x, *, message, uid):
     def show(value):
         print(f"{message}{np.asarray(value)}", file=sys.stdout, flush=True)
 
-    jax.debug.callback(show, x, ordered=True)
+    from ..sharding import tracing_on_mesh
+
+    # In program order on one device; JAX orders effects on no more than one.
+    jax.debug.callback(show, x, ordered=not tracing_on_mesh())
     return x
 
 

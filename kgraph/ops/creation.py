@@ -90,7 +90,12 @@ def _arange_spec(attrs):
     if any(isinstance(v, float) for v in (start, stop, step)):
         kind = "float32"
         f = np.float32
-        n = int(np.ceil(np.abs((f(stop) - f(start)) / f(step))))
+        with np.errstate(over="ignore"):
+            count = np.ceil(np.abs((f(stop) - f(start)) / f(step)))
+        if not np.isfinite(count):
+            raise OpError(f"the range from {start} to {stop} by {step} has more elements than "
+                          f"float32 can count", kind="argument")
+        n = int(count)
     else:
         fits = all(-2**31 <= v < 2**31 for v in (start, stop, step))
         kind = "int32" if fits else "int64"

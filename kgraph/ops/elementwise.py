@@ -200,6 +200,8 @@ OPS = [
     _unary("sin(x)", lax.sin, "Computes sin of x element-wise.", _X + "output sin(x)"),
     _unary("cos(x)", lax.cos, "Computes cos of x element-wise.", _X + "output cos(x)"),
     _unary("tanh(x)", lax.tanh, "Element-wise tanh.", _X + "output tanh(x)"),
+    _unary("erf(x)", lax.erf, "Element-wise Gauss error function (tf.math.erf; not in keras.backend: "
+           "imported Keras models need it for the exact gelu).", _X + "output erf(x)"),
     # activations
     _unary("sigmoid(x)", jax.nn.sigmoid, "Element-wise sigmoid, 1 / (1 + exp(-x)).",
            _X + "output sigmoid(x)"),

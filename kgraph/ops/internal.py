@@ -108,7 +108,7 @@ _LOGITS = "x = [[1.0, 2.0, 3.0]]\n"
 
 OPS = [
     _internal("log_softmax(x, axis=-1)", _log_softmax_type,
-              lambda x, *, axis: jax.nn.log_softmax(x, axis=axis),
+              lambda x, *, axis: jax.nn.log_softmax(x, axis=-1 if axis is None else axis),
               "The logarithm of softmax, computed stably (the optimizer's form of log(softmax(x))).",
               _LOGITS + "output log(softmax(x))"),
     _internal("log1p(x)", _float_same, jnp.log1p,

@@ -28,15 +28,19 @@ def _softmax_type(types, attrs):
     require_float(types)
     if types[0].ndim <= 1:  # tf_keras refuses these
         raise OpError("cannot apply softmax to a tensor of rank 0 or 1: {0}")
-    axis_arg(attrs["axis"], types[0].ndim)
+    axis_arg(_softmax_axis(attrs["axis"]), types[0].ndim)
     return types[0]
+
+
+def _softmax_axis(axis):
+    return -1 if axis is None else axis  # tf.nn.softmax: axis=None is the last axis
 
 
 def _lower_softmax(x, *, axis):
     """jax.nn.softmax's formula, exp(x - max) / sum, in lax primitives: tracing
     jax.nn.softmax (a jit around a custom_jvp) costs twice as much, and autodiff of
     these primitives gives the same gradient, y * (g - sum(g * y))."""
-    axes = axis_arg(axis, x.ndim)
+    axes = axis_arg(_softmax_axis(axis), x.ndim)
     kept = tuple(d for d in range(x.ndim) if d not in axes)
     peak = lax.stop_gradient(lax.reduce_max(x, axes))
     e = lax.exp(lax.sub(x, lax.broadcast_in_dim(peak, x.shape, kept)))

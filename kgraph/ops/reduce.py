@@ -94,7 +94,8 @@ def _lower_mean(x, *, axis, keepdims):
         return jnp.mean(x, axis=axis, keepdims=keepdims)
     total = jnp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
     axes = range(x.ndim) if axis is None else np.atleast_1d(axis)
-    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    # An empty axis gives NumPy's integer division by zero, 0 (a 0 divisor traps in XLA's CPU code).
+    count = max(int(np.prod([x.shape[a] for a in axes], dtype=np.int64)), 1)
     return jax.lax.div(total, jnp.asarray(count, x.dtype))  # integer division truncating towards 0
 
 
@@ -148,6 +149,8 @@ def _single_axis(types, attrs, none_means=None):
 
 def _arg_type(types, attrs):
     axis = _single_axis(types, attrs, none_means=0)
+    if types[0].shape[axis] == 0:  # NumPy and TensorFlow raise too
+        raise OpError(f"attempt to take the arg-max/min of an empty axis (axis {axis} of {{0}})")
     return TensorType("int64", reduced_shape(types[0].shape, (axis,), False))
 
 

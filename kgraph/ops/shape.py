@@ -267,6 +267,8 @@ def _gather_type(types, attrs):
         raise OpError("indices must be integers, but {1}", kind="dtype")
     if reference.ndim == 0:
         raise OpError("needs a reference of rank 1 or more: {0}")
+    if reference.shape[0] == 0 and indices.size() != 0:  # NumPy raises an IndexError too
+        raise OpError("cannot gather from an empty axis: {0}")
     return TensorType(reference.dtype, indices.shape + reference.shape[1:])
 
 

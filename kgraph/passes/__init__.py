@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import bugs
 from ..errors import KGraphError
 from ..ir import Graph, toposort, verify
 from .basic import eliminate_common_subexpressions, eliminate_dead_code, fold_constants
@@ -55,11 +56,13 @@ class PassReport:
     nodes_after: int
     fired: dict = field(default_factory=dict)
     seconds: float = 0.0
+    problems: list = field(default_factory=list)  # rules that raised or cycled (a bug: report it)
 
     def line(self) -> str:
         rules = ", ".join(f"{k} ×{v}" for k, v in sorted(self.fired.items())) or "-"
-        return (f"{self.name:<13} {self.nodes_before:>7} → {self.nodes_after:<7} "
+        text = (f"{self.name:<13} {self.nodes_before:>7} → {self.nodes_after:<7} "
                 f"{self.seconds * 1e3:8.2f} ms  {rules}")
+        return "\n".join([text] + [f"  BUG in {self.name}: {p}" for p in self.problems])
 
 
 @contextmanager
@@ -101,12 +104,14 @@ def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
     with paused_gc():
         for p in chosen:
             start = time.perf_counter()
-            done = p.run(graph, options)
+            with bugs.stage(f"the {p.name} pass"):
+                done = p.run(graph, options)
             seconds = time.perf_counter() - start
             if reports:
                 reports[-1].nodes_after = done.live_in
             before = graph.made if p.name == "dce" else done.live_in
-            reports.append(PassReport(p.name, before, -1, dict(done.fired), seconds))
+            reports.append(PassReport(p.name, before, -1, dict(done.fired), seconds,
+                                      list(getattr(done, "problems", ()))))
             graph = done.graph
             if check:
                 verify(graph)

@@ -182,15 +182,17 @@ class Rule:
         object.__setattr__(self, "lhs_pattern", parse_pattern(self.lhs))
         rhs = parse_pattern(self.rhs) if isinstance(self.rhs, str) else None
         object.__setattr__(self, "rhs_pattern", rhs)
+        unknown = sorted(self.ops() - set(REGISTRY))
+        if unknown:  # once silently dropped: a typo turned the rule off
+            raise ValueError(f"rewrite rule {self.name!r} names unknown op(s): {', '.join(unknown)}")
 
     @property
     def root(self) -> str:
         return self.lhs_pattern.op
 
-    def available(self) -> bool:
-        """Whether every op the rule names is in the registry (rules may precede their ops)."""
-        needed = ops_in(self.lhs_pattern) | (ops_in(self.rhs_pattern) if self.rhs_pattern else set())
-        return needed <= set(REGISTRY)
+    def ops(self) -> set[str]:
+        """Every op the rule's patterns name."""
+        return ops_in(self.lhs_pattern) | (ops_in(self.rhs_pattern) if self.rhs_pattern else set())
 
     def apply(self, rewriter, node: Node) -> Node | None:
         binds: dict = {}
@@ -209,7 +211,7 @@ class RuleSet:
     def __init__(self, rules, fast_math: bool = False):
         self.by_op: dict[str, list[Rule]] = {}
         for rule in rules:
-            if (rule.fast_math and not fast_math) or not rule.available():
+            if rule.fast_math and not fast_math:
                 continue
             self.by_op.setdefault(rule.root, []).append(rule)
 

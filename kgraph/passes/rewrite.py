@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..consteval import evaluate_constants
+from .. import bugs
 from ..ir import ConstValue, Graph, Node, toposort
 from ..ops import REGISTRY, OpError
 from ..ops.nn import READS_LOGITS, logits_read
@@ -29,6 +30,13 @@ from .patterns import RuleSet
 
 LEAVES = ("placeholder", "variable", "const")
 MAX_REWRITES_PER_NODE = 64  # a rule cycle is a bug; this stops it rather than hanging
+# A rule that raises, or a node that reaches the cap, is a bug in the rules: the pass
+# skips it and reports it (`kgraph ir`'s pass table); with STRICT (the tests) it raises.
+STRICT = False
+
+
+class RuleFailure(RuntimeError):
+    """A rewrite rule raised, or the rules went round MAX_REWRITES_PER_NODE times at a node."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,9 @@ class Rewriter:
         self.old: Graph | None = None
         self._normal: set[int] = set()  # new nodes already offered to the rules
         self.mapping: dict[int, Node] = {}  # old node id → its new node
+        self.problems: list[str] = []  # rules that raised or cycled (see STRICT)
+        self._depth = 0  # simplify calls in progress (a replacement is simplified as it is built)
+        self._span = None  # the place of the node being rewritten: what its replacements get
 
     # ---- the walk ----------------------------------------------------------------
     def run(self, old: Graph) -> Graph:
@@ -69,6 +80,8 @@ class Rewriter:
             srcs = [mapping[s.id] for s in node.srcs]
             if node.op in READS_LOGITS:
                 srcs = self._keep_reading(node, srcs)
+            self._span = node.span
+            bugs.at(node)
             new = self.visit(node, srcs)
             if node.id in targets:
                 new = self.barrier(new)
@@ -124,7 +137,7 @@ class Rewriter:
     # ---- building nodes (what rules call) -----------------------------------------
     def make(self, op: str, srcs, attrs: dict[str, Any] | None = None) -> Node:
         """A new node, type inferred, folded and simplified: rule replacements are built with it."""
-        return self.simplify(self.fold(self.graph.make(op, srcs, attrs)))
+        return self.simplify(self.fold(self.graph.make(op, srcs, attrs, span=self._span)))
 
     def fold(self, node: Node) -> Node:
         """The node as a constant, where its inputs are constants and folding it is allowed."""
@@ -145,9 +158,21 @@ class Rewriter:
         return self.graph.make("const", (), {"value": ConstValue(array)}, type_)
 
     def simplify(self, node: Node) -> Node:
-        """Apply the rules at `node` until none fires."""
+        """Apply the rules at `node` until none fires (a replacement is simplified as it is
+        built, so a rule cycle can also recurse: the depth is capped as the count is)."""
         if not self.rules or node.id in self._normal:
             return node
+        if self._depth >= MAX_REWRITES_PER_NODE:
+            self.report(f"the rules nested {MAX_REWRITES_PER_NODE} deep at a {node.op} node "
+                        f"(a rule cycle; fired so far: {dict(self.fired)})")
+            return node
+        self._depth += 1
+        try:
+            return self._simplify(node)
+        finally:
+            self._depth -= 1
+
+    def _simplify(self, node: Node) -> Node:
         for _ in range(MAX_REWRITES_PER_NODE):
             replaced = self.apply_rules(node)
             if replaced is None:
@@ -155,8 +180,16 @@ class Rewriter:
             node = replaced
             if node.id in self._normal:
                 return node
+        else:
+            self.report(f"the rules went round {MAX_REWRITES_PER_NODE} times at a {node.op} node "
+                        f"(a rule cycle; fired so far: {dict(self.fired)})")
         self._normal.add(node.id)
         return node
+
+    def report(self, problem: str) -> None:
+        if STRICT:
+            raise RuleFailure(problem)
+        self.problems.append(problem)
 
     def apply_rules(self, node: Node) -> Node | None:
         for rule in self.rules.for_op(node.op):
@@ -164,6 +197,11 @@ class Rewriter:
                 result = rule.apply(self, node)
             except OpError:
                 continue  # the replacement does not type-check for these operands
+            except RuleFailure:
+                raise
+            except Exception as e:  # noqa: BLE001 - a bug in one rule: skip it, and say so
+                self.report(f"rule {rule.name!r} raised {type(e).__name__}: {e} at a {node.op} node")
+                continue
             if result is None or result is node:
                 continue
             if result.type != node.type:

@@ -1,0 +1,141 @@
+"""Limits on what an input may ask of kgraph: depth, digits, elements, bytes.
+
+A stranger's `.kg` file, feed, state file or `.kgx` must not take the process down:
+every quantity an input controls and that costs time or memory in proportion to its
+size is checked against one of these limits *before* the work is done (a folded
+integer's digits before the power is computed, a shape's element count before XLA is
+asked, a `.npy` header's claimed bytes before its data is read).
+
+Each limit has a default, a command-line option and a `Limits` field:
+
+    kgraph.compile(text, limits=kgraph.Limits(max_elements=10**10))
+    kgraph run model.kg --max-elements 10000000000
+
+Errors name the limit, the value that passed it and the option that raises it.
+The limits in force are a context variable: `compile`/`load` use the `limits=` they
+are given, else the ones the command line (or an enclosing `using(...)`) set.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from dataclasses import dataclass, fields, replace
+
+from .errors import KGraphError, Span
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 200             # nesting of brackets, calls and JSON feed lists
+    max_int_digits: int = 4300       # decimal digits of an integer literal or a folded integer
+    max_elements: int = 2**30        # elements of any compile-time shape, constant or literal
+    max_file_bytes: int = 2**33      # bytes a program, feed, state file or export may claim
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise LimitError(f"limit {f.name} must be a positive integer, got {value!r}")
+
+
+DEFAULT = Limits()
+
+# name -> (command-line option, what it bounds)
+OPTIONS = {
+    "max_depth": ("--max-depth", "nesting depth of brackets, function calls and JSON feed lists"),
+    "max_int_digits": ("--max-int-digits", "decimal digits of an integer literal or folded integer"),
+    "max_elements": ("--max-elements", "elements of any compile-time shape, constant or literal "
+                                       "(checked before XLA is asked)"),
+    "max_file_bytes": ("--max-file-bytes", "bytes a program, feed, state file or export may "
+                                           "claim (checked from the header before reading)"),
+}
+
+
+class LimitError(KGraphError, ValueError):
+    """An input asks for more than a limit allows (see kgraph/limits.py)."""
+
+
+_current: contextvars.ContextVar[Limits] = contextvars.ContextVar("kgraph_limits", default=DEFAULT)
+
+
+def current() -> Limits:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def using(limits: Limits | None):
+    """Make `limits` the ones in force inside the block (None: keep the current ones)."""
+    if limits is None:
+        yield current()
+        return
+    if not isinstance(limits, Limits):
+        raise LimitError(f"limits must be a kgraph.Limits, got {type(limits).__name__}")
+    token = _current.set(limits)
+    try:
+        yield limits
+    finally:
+        _current.reset(token)
+
+
+def exceeded(name: str, value: int, what: str, span: Span | None = None) -> LimitError:
+    limit = getattr(current(), name)
+    option = OPTIONS[name][0]
+    shown = f"{value:,}" if value < 10**30 else f"about 10^{int(math.log10(value))}"
+    return LimitError(f"{what} is {shown}, over the limit {name} = {limit:,} (raise it with "
+                      f"{option} N, or kgraph.compile(..., limits=kgraph.Limits({name}=N)))", span)
+
+
+def check(name: str, value: int, what: str, span: Span | None = None) -> None:
+    """Raise a LimitError naming the limit and its option when `value` is over it."""
+    if value > getattr(current(), name):
+        raise exceeded(name, value, what, span)
+
+
+def elements(shape) -> int:
+    """The element count of a shape's static dimensions (None and named ones count as 1)."""
+    n = 1
+    for d in shape:
+        if isinstance(d, int):
+            n *= d
+    return n
+
+
+def int_digits(value: int) -> int:
+    """Decimal digits of an integer, without converting it to text (Python caps that)."""
+    if value == 0:
+        return 1
+    return int(abs(value).bit_length() * math.log10(2)) + 1
+
+
+def power_digits(base, exponent) -> int:
+    """An upper bound on the digits of `base ** exponent` for integers, before computing it."""
+    if not isinstance(base, int) or not isinstance(exponent, int) or exponent <= 0 or abs(base) <= 1:
+        return 1
+    return int(exponent * math.log10(abs(base))) + 1
+
+
+# ---- the command line ---------------------------------------------------------------
+
+def add_options(parser) -> None:
+    group = parser.add_argument_group("limits (what an input may ask; see docs/errors.md)")
+    for name, (option, what) in OPTIONS.items():
+        group.add_argument(option, dest=name, type=_positive, default=None, metavar="N",
+                           help=f"{what} (default {getattr(DEFAULT, name):,})")
+
+
+def from_args(args) -> Limits:
+    given = {name: getattr(args, name) for name in OPTIONS if getattr(args, name, None) is not None}
+    return replace(DEFAULT, **given)
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
