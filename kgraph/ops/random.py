@@ -97,6 +97,8 @@ def _dims_of(value, sources: list) -> list:
                 dims.append(item)
             elif isinstance(item, Node) and item.op == "const" and item.type.ndim == 0:
                 dims.append(int(item.attr("value").array))
+            elif isinstance(item, Node) and _index_of(item) is not None and item.srcs[0].op == "const":
+                dims.append(int(item.srcs[0].attr("value").array[_index_of(item)]))  # a static shape's
             elif isinstance(item, Node) and _index_of(item) is not None and item.srcs[0].op == "shape":
                 x = item.srcs[0].srcs[0]
                 dims.append((source(x), _index_of(item) % x.type.ndim))
