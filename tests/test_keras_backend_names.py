@@ -32,10 +32,6 @@ square squeeze stack std stop_gradient sum switch tanh temporal_padding tile to_
 truncated_normal update update_add update_sub var variable zeros zeros_like
 """.split()
 
-# Issue 12's loops engineer builds these (LANGUAGE.md §10); until they land they are listed here.
-OWNED_ELSEWHERE = {"rnn", "map_fn", "foldl", "foldr"}
-
-
 def test_the_reference_list_is_tf_kerass():
     stored = np.load("tests/reference/nn_reference.npz", allow_pickle=False)["names"]
     assert sorted(TF_KERAS_NAMES) == [str(n) for n in stored]
@@ -44,8 +40,6 @@ def test_the_reference_list_is_tf_kerass():
 
 @pytest.mark.parametrize("name", TF_KERAS_NAMES)
 def test_every_tf_keras_backend_name_is_in_kgraph_backend(name):
-    if name in OWNED_ELSEWHERE and not hasattr(K, name):
-        pytest.xfail(f"{name} is built by the loops issue (LANGUAGE.md §10)")
     assert name in dir(K)
     assert callable(getattr(K, name)) or name == "experimental"
 
