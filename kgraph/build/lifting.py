@@ -167,6 +167,9 @@ class Lifting:
             dtype = self._literal_dtype(v)
             try:
                 array = np.asarray(v, dtype=np_dtype(dtype))
+            except OverflowError:
+                raise ArgumentError(f"the literal holds an integer that does not fit in {dtype}",
+                                    span) from None
             except ValueError:
                 raise ShapeError("a literal array must be rectangular (every row the same length)",
                                  span) from None
