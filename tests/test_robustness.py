@@ -536,3 +536,14 @@ def test_a_npy_header_cut_inside_its_shape(tmp_path):
 def test_a_literal_list_holding_an_integer_past_int32(literal):
     e = error_of(f"output gather([1.0, 2.0], {literal})", kgraph.ArgumentError)
     assert e.message == "the literal holds an integer that does not fit in int32"
+
+
+def test_brackets_nested_past_max_depth_are_refused_before_parsing():
+    e = error_of("x = 1\noutput " + "[" * 500 + "1" + "]" * 500, LimitError)
+    assert "max_depth = 200" in e.message and "--max-depth" in e.message
+    assert (e.line, e.column) == (2, 208)  # the bracket that went past the limit
+    e = error_of("output " + "[" * 100 + "1" + "]" * 100, kgraph.ShapeError)
+    assert "at most 64 dimensions" in e.message
+    assert kgraph.compile("output " + "(" * 200 + "1.0" + ")" * 200 + "  # ((((").run()["out0"] == 1.0
+    with pytest.raises(LimitError):
+        kgraph.compile("output ((1.0))", limits=Limits(max_depth=1))

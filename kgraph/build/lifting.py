@@ -170,7 +170,10 @@ class Lifting:
             except OverflowError:
                 raise ArgumentError(f"the literal holds an integer that does not fit in {dtype}",
                                     span) from None
-            except ValueError:
+            except ValueError as e:
+                if "dimension" in str(e):  # NumPy: "would exceed the maximum number of dimension"
+                    raise ShapeError("a literal array may have at most 64 dimensions (NumPy's "
+                                     "limit)", span) from None
                 raise ShapeError("a literal array must be rectangular (every row the same length)",
                                  span) from None
             self._lifted[id(v)] = (v, self.constant(array))
