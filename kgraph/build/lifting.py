@@ -171,7 +171,7 @@ class Lifting:
                 raise ArgumentError(f"the literal holds an integer that does not fit in {dtype}",
                                     span) from None
             except ValueError as e:
-                if "dimension" in str(e):  # NumPy: "would exceed the maximum number of dimension"
+                if "maximum number of dimension" in str(e):
                     raise ShapeError("a literal array may have at most 64 dimensions (NumPy's "
                                      "limit)", span) from None
                 raise ShapeError("a literal array must be rectangular (every row the same length)",
