@@ -89,6 +89,12 @@ class Index(Node):
     subscripts: list = field(default_factory=list)
 
 
+@dataclass
+class Lambda(Node):
+    params: list = field(default_factory=list)
+    body: Node = None
+
+
 # ---- statements ------------------------------------------------------------
 
 @dataclass

@@ -96,7 +96,7 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
     """Write `program` as a self-contained `.kgx` artifact; returns the path."""
     export = _jax_export()
     graph = program.graph
-    for node in graph.live_nodes():
+    for node in graph.all_nodes():
         if node.op in NOT_EXPORTABLE:
             raise KGraphError(f"{node.op} cannot be exported: {NOT_EXPORTABLE[node.op]}; remove it "
                               f"(or run the .kg source) to export", node.span)

@@ -70,14 +70,14 @@ def narrowed(graph: Graph) -> Graph:
 
 
 def uses_64bit(graph: Graph) -> bool:
-    return any(n.dtype in NARROW for n in graph.live_nodes())
+    return any(n.dtype in NARROW for n in graph.all_nodes())
 
 
 def declares_64bit(graph: Graph) -> bool:
     """Whether the program asks for a 64-bit type itself (a leaf, a constant, a `dtype=`),
     rather than only getting one from an op (`argmax`'s int64 indices, exact in 32 bits)."""
     return any((n.dtype in NARROW and n.op in ("placeholder", "variable", "const"))
-               or n.attr("dtype") in NARROW for n in graph.live_nodes())
+               or n.attr("dtype") in NARROW for n in graph.all_nodes())
 
 
 def x64_enabled() -> bool:

@@ -167,8 +167,39 @@ class Graph:
     def live_nodes(self) -> list[Node]:
         return toposort(self.roots())
 
+    def all_nodes(self) -> list[Node]:
+        """The live nodes and, recursively, those of the loop bodies among them."""
+        out, stack = [], [self]
+        while stack:
+            for node in stack.pop().live_nodes():
+                out.append(node)
+                stack.extend(v.graph for _, v in node.attrs if isinstance(v, Body))
+        return out
+
     def __len__(self) -> int:
         return len(self.live_nodes())
+
+
+class Body:
+    """A loop's step as a sub-graph, held in the loop node's `body` attribute.
+
+    Its leaves are `param` nodes (the values the loop passes in on each step, in
+    order) and its results are its graph's outputs. Bodies compare by identity:
+    two loop nodes merge only when they share one body.
+    """
+
+    __slots__ = ("graph", "params")
+
+    def __init__(self, graph: Graph, params: list[Node]):
+        self.graph = graph
+        self.params = list(params)
+
+    @property
+    def results(self) -> list[Node]:
+        return [n for _, n in self.graph.outputs]
+
+    def __repr__(self) -> str:
+        return f"<body of {len(self.params)} params, {len(self.results)} results>"
 
 
 def toposort(roots: Iterable[Node], expand: Callable[[Node], bool] | None = None) -> list[Node]:
@@ -227,6 +258,36 @@ def _format_attr(value: Any) -> str:
     return repr(value)
 
 
+def _equations(order: list[Node], names: dict, indent: str) -> list[str]:
+    """One line per equation; a loop's body follows its equation, indented, as jaxpr prints a scan."""
+    lines = []
+    for node in order:
+        name = _var_name(len(names))
+        names[node] = name
+        params = [(k, v) for k, v in node.attrs if k != "uid" and not isinstance(v, Body)]
+        attrs = ""
+        if params:
+            attrs = "[" + " ".join(f"{k}={_format_attr(v)}" for k, v in params) + "]"
+        args = " ".join(names[s] for s in node.srcs)
+        lines.append(f"{indent}{name}:{node.type.short()} = {node.op}{attrs}{' ' if args else ''}{args}")
+        for _, v in node.attrs:
+            if isinstance(v, Body):
+                lines += _format_body(v, names, indent + "  ")
+    return lines
+
+
+def _format_body(body: "Body", names: dict, indent: str) -> list[str]:
+    binders = []
+    for p in body.params:
+        names[p] = _var_name(len(names))
+        binders.append(f"{names[p]}:{p.type.short()}")
+    inner = [n for n in toposort(body.results) if n.op != "param"]
+    lines = [f"{indent}{{ lambda ; {' '.join(binders)} . let"]
+    lines += _equations(inner, names, indent + "    ")
+    lines.append(f"{indent}  in ({', '.join(names[r] for r in body.results)}) }}")
+    return lines
+
+
 def format_ir(graph: Graph, roots: list[tuple[str, Node]] | None = None,
               updates: list[tuple[str, Node]] | None = None,
               layouts: dict[str, str] | None = None) -> str:
@@ -239,32 +300,21 @@ def format_ir(graph: Graph, roots: list[tuple[str, Node]] | None = None,
     order = toposort([n for _, n in outputs] + [n for _, n in updates])
     # Leaves first (placeholders, then variables, in declaration order), as jaxpr's binders.
     rank = {"placeholder": 0, "variable": 1}
-    order = sorted((n for n in order if n.op in rank), key=lambda n: (rank[n.op], n.id)) + [
-        n for n in order if n.op not in rank]
-    names: dict[int, str] = {}
-    placeholders, variables, eqns = [], [], []
-    for node in order:
-        name = _var_name(len(names))
-        names[node.id] = name
-        typed = f"{name}:{node.type.short()}"
-        if node.op == "placeholder":
-            placeholders.append(f"{typed}={node.attr('name')}{layouts.get(node.attr('name'), '')}")
-            continue
-        if node.op == "variable":
-            variables.append(f"{typed}={node.attr('name')}{layouts.get(node.attr('name'), '')}")
-            continue
-        params = [(k, v) for k, v in node.attrs if k != "uid"]
-        attrs = ""
-        if params:
-            attrs = "[" + " ".join(f"{k}={_format_attr(v)}" for k, v in params) + "]"
-        args = " ".join(names[s.id] for s in node.srcs)
-        eqns.append(f"{typed} = {node.op}{attrs}{' ' if args else ''}{args}")
+    leaves = sorted((n for n in order if n.op in rank), key=lambda n: (rank[n.op], n.id))
+    names: dict[Node, str] = {}
+    placeholders, variables = [], []
+    for node in leaves:
+        names[node] = _var_name(len(names))
+        name = node.attr("name")
+        typed = f"{names[node]}:{node.type.short()}={name}{layouts.get(name, '')}"
+        (placeholders if node.op == "placeholder" else variables).append(typed)
+    eqns = _equations([n for n in order if n.op not in rank], names, "    ")
     lines = ["{ placeholders " + " ".join(placeholders) if placeholders else "{ placeholders -"]
     lines.append("  variables " + (" ".join(variables) if variables else "-"))
     lines.append("  let")
-    lines += ["    " + e for e in eqns]
-    outs = ", ".join(f"{n}={names[node.id]}" for n, node in outputs)
-    ups = ", ".join(f"{n}<-{names[node.id]}" for n, node in updates)
+    lines += eqns
+    outs = ", ".join(f"{n}={names[node]}" for n, node in outputs)
+    ups = ", ".join(f"{n}<-{names[node]}" for n, node in updates)
     lines.append("  in (" + outs + (("; " + ups) if ups else "") + ") }")
     return "\n".join(lines)
 
@@ -284,6 +334,9 @@ def verify(graph: Graph) -> None:
     from .ops import REGISTRY
 
     for node in graph.live_nodes():
+        for _, value in node.attrs:
+            if isinstance(value, Body):
+                _verify_body(value)
         if node.graph is not graph:
             raise VerifyError(f"{node} belongs to another graph")
         if node.op not in REGISTRY:
@@ -291,7 +344,7 @@ def verify(graph: Graph) -> None:
         for s in node.srcs:
             if s.id >= node.id:
                 raise VerifyError(f"{node} uses {s}, which is not older than it")
-        if node.op in ("placeholder", "variable", "const"):
+        if node.op in ("placeholder", "variable", "const", "param"):
             continue
         expected = REGISTRY[node.op].infer([s.type for s in node.srcs], node.kw)
         if expected != node.type:
@@ -299,3 +352,15 @@ def verify(graph: Graph) -> None:
     for name, var in graph.updates:
         if graph.variables.get(name) is None:
             raise VerifyError(f"update of unknown variable {name}")
+
+
+def _verify_body(body: Body) -> None:
+    """A body's params are its graph's, numbered in order; its nodes verify as a graph's do."""
+    for i, p in enumerate(body.params):
+        if p.graph is not body.graph or p.op != "param" or p.attr("index") != i:
+            raise VerifyError(f"{body}: parameter {i} is {p}")
+    params = {p.id for p in body.params}
+    for node in toposort(body.results):
+        if node.op == "param" and node.id not in params:
+            raise VerifyError(f"{body} uses {node}, which is not one of its parameters")
+    verify(body.graph)

@@ -308,6 +308,10 @@ class _ToAst(Transformer):
         keyword, name, _, params, _, _, body = children
         return ast.FuncDef(self.sp(keyword, body[-1]), str(name), params or [], body)
 
+    def lambdef(self, children):
+        keyword, params, _, body = children
+        return ast.Lambda(self.sp(keyword, body), params or [], body)
+
     def params(self, children):
         return [str(c) for c in children if c is not None]
 

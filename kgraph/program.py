@@ -67,10 +67,10 @@ class Program:
         # Unseeded random ops (never merged, lowered by the interpreter) fold the run
         # counter into their key; without them the step needs no counter.
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
-                                 and n.attr("seed") is None for n in live_nodes)
+                                 and n.attr("seed") is None for n in graph.all_nodes())
         # The learning phase (LANGUAGE.md §9) is an argument of the step only where the program
         # reads it; `training` is its value for a run that does not say (`--learning-phase`).
-        self._reads_phase = any(n.op == "learning_phase" for n in live_nodes)
+        self._reads_phase = any(n.op == "learning_phase" for n in graph.all_nodes())
         self.training = False
         self._output_names = [name for name, _ in graph.outputs]
         self._numbered_outputs = list(enumerate(self._output_names))
@@ -319,8 +319,9 @@ class Program:
         if self._layout is None or self._layout.writes_files:
             save_state_file(path, values)
 
-    def load_state(self, path: str | Path) -> None:
-        """Read variables from a .npz file written by `save_state` (or `kgraph run --state`).
+    def load_state(self, path) -> None:
+        """Read variables from a .npz file written by `save_state` (or `kgraph run --state`),
+        or take them from a dict name → array (the state `kgraph.import_keras` returns).
 
         Raises StateError, changing nothing, unless the file holds exactly this program's
         variables with their shapes and dtypes.
@@ -355,7 +356,7 @@ def needs_x64(graph: Graph, seed: int) -> bool:
     without x64 for a seed outside [0, 2**32), so such a seed also needs the mode.
     """
     seeds = [seed]
-    nodes = graph.live_nodes() + list(graph.placeholders.values()) + list(graph.variables.values())
+    nodes = graph.all_nodes() + list(graph.placeholders.values()) + list(graph.variables.values())
     for node in nodes:
         if node.dtype in WIDE_DTYPES or any(t.dtype in WIDE_DTYPES for t in _inner_types(node)):
             return True

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ArgumentError, KGraphError
 from ..ir import Node
+from ..loops import PyFunction
 from ..ops import REGISTRY
 from .session import PyCallSite, Session, argument_texts, caller_span, current
 
@@ -194,6 +195,8 @@ def call_op(op_name: str, args: list, kwargs: dict) -> Any:
     site = PyCallSite(op.name, span, arg_spans, labels=labels)
 
     def lift(name, value):
+        if name in params and params[name].kind == "function" and callable(value):
+            return PyFunction(value, lambda nodes: wrap(nodes, session), lambda v: unwrap(v, session))
         return unwrap(value, session, tensor=name in params and params[name].kind != "static")
 
     already = len(session.builder.warnings)

@@ -36,7 +36,7 @@ class Builder(Updates, Expressions, Lifting):
         self.bindings: list[Binding] = []
         self.initial = InitialValues()
         self.leaf_spans: dict[str, Span] = {}
-        self._calls: list[str] = []
+        self._calls: list[ast.FuncDef] = []  # the functions being run, innermost last
         self._output_names: set[str] = set()
         self._update_spans: dict[str, Span] = {}
         self._output_items = 0

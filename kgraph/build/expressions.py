@@ -156,8 +156,6 @@ class Expressions:
 
     def inline(self, fn: Function, e: ast.Call, caller_scope: Scope):
         d = fn.definition
-        if d.name in self._calls:
-            raise KGraphError(f"function '{d.name}' calls itself; recursion is not supported", e.span)
         args = [self.expr(a, caller_scope) for a in e.args]
         kwargs = {k.name: self.expr(k.value, caller_scope) for k in e.kwargs}
         if len(args) > len(d.params):
@@ -174,17 +172,29 @@ class Expressions:
         missing = [p for p in d.params if p not in bound]
         if missing:
             raise ArgumentError(f"{d.name}() missing argument '{missing[0]}'", e.span)
+        return self.run_function(fn, bound, e.span, f"in the call to '{d.name}' here")
+
+    def run_function(self, fn: Function, bound: dict, call_span, note: str) -> Any:
+        """The value of `fn`'s body with its parameters bound; an error in it gets a note at the call."""
+        d = fn.definition
+        if any(c is d for c in self._calls):
+            raise KGraphError(f"function '{d.name}' calls itself; recursion is not supported", call_span)
         local = Scope(fn.scope)
         local.names.update(bound)
-        self._calls.append(d.name)
+        self._calls.append(d)
         try:
             for stmt in d.body:
                 if isinstance(stmt, ast.Return):
                     return self.expr(stmt.value, local)
                 self.statement(stmt, local)
         except KGraphError as err:
-            raise err.with_note(e.span, f"in the call to '{d.name}' here") from None
+            raise err.with_note(call_span, note) from None
         finally:
             self._calls.pop()
         raise KGraphError(f"function '{d.name}' ended without `return`", d.span)
 
+
+    def expr_Lambda(self, e: ast.Lambda, scope: Scope) -> Function:
+        if len(set(e.params)) != len(e.params):
+            raise KGraphError("a lambda has a repeated parameter name", e.span)
+        return Function(ast.FuncDef(e.span, "<lambda>", e.params, [ast.Return(e.body.span, e.body)]), scope)

@@ -9,6 +9,7 @@ import numpy as np
 from .. import ast, guards
 from ..errors import ArgumentError, DTypeError, KGraphError, ShapeError, Span
 from ..ir import ConstValue, Node, toposort
+from ..loops import check_function
 from ..ops import REGISTRY, Op, OpError
 from ..types import DTYPES, TensorType, dtype_name, is_float, is_int, np_dtype, promote
 from ..values import CallSite, Function, describe, did_you_mean, freeze, is_number, nested_numbers
@@ -67,7 +68,12 @@ class Lifting:
                     out[p.name] = None
                     continue
                 out[p.name] = self.tensor(v, site.arg_span(p.name), like=like)
+            elif p.kind == "function":
+                out[p.name] = check_function(v, f"{op.name}(): '{p.name}'", site.arg_span(p.name))
             elif p.kind == "tensors":
+                if v is None and not p.required:
+                    out[p.name] = None
+                    continue
                 if isinstance(v, Node) and op.build is not None:
                     out[p.name] = v  # one tensor as a sequence (stack): the op's build decides
                     continue

@@ -54,7 +54,10 @@ def describe(name: str, opt_level: int = 2) -> tuple[str, bool]:
     lines = [op.signature, f"  {op.doc}"]
     if op.category:
         lines.append(f"  category: {op.category}")
-    tensors = [p.name for p in op.params if p.kind != "static"]
+    tensors = [p.name for p in op.params if p.kind in ("tensor", "tensors")]
+    functions = [p.name for p in op.params if p.kind == "function"]
+    if functions:
+        lines.append(f"  function arguments: {', '.join(functions)} (a `def` name or a `lambda`)")
     if tensors:
         lines.append(f"  tensor arguments: {', '.join(tensors)}; the others are known at compile time")
     if not op.example:

@@ -34,14 +34,15 @@ class OpError(Exception):
 class Param:
     name: str
     default: Any = REQUIRED
-    kind: str = "static"  # "tensor", "tensors" (a list of tensors) or "static"
+    kind: str = "static"  # "tensor", "tensors" (a list of tensors), "function" or "static"
 
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
 
 
-def parse_signature(signature: str, tensors: tuple[str, ...], tensor_lists: tuple[str, ...]):
+def parse_signature(signature: str, tensors: tuple[str, ...], tensor_lists: tuple[str, ...],
+                    functions: tuple[str, ...] = ()):
     """'sum(x, axis=None, keepdims=False)' → (name, params)."""
     fn = pyast.parse(signature.strip(), mode="eval").body
     assert isinstance(fn, pyast.Call), signature
@@ -51,7 +52,8 @@ def parse_signature(signature: str, tensors: tuple[str, ...], tensor_lists: tupl
     defaults = {k.arg: pyast.literal_eval(k.value) for k in fn.keywords}
     out = []
     for name in params + list(defaults):
-        kind = "tensor" if name in tensors else "tensors" if name in tensor_lists else "static"
+        kind = ("tensor" if name in tensors else "tensors" if name in tensor_lists
+                else "function" if name in functions else "static")
         out.append(Param(name, defaults.get(name, REQUIRED), kind))
     return fn.func.id, tuple(out)
 
@@ -65,6 +67,7 @@ class Op:
     example: str = ""
     tensors: tuple[str, ...] = ("x",)
     tensor_lists: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()  # arguments that are function values (rnn's step_function)
     # Tensor arguments without a Keras default that may still be None (batch norm's gamma, beta).
     nullable: tuple[str, ...] = ()
     foldable: bool = True
@@ -83,7 +86,7 @@ class Op:
     params: tuple[Param, ...] = field(init=False)
 
     def __post_init__(self):
-        name, params = parse_signature(self.signature, self.tensors, self.tensor_lists)
+        name, params = parse_signature(self.signature, self.tensors, self.tensor_lists, self.functions)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "params", params)
 

@@ -21,6 +21,7 @@ from ..errors import KGraphError
 from ..ir import Graph, toposort, verify
 from .basic import eliminate_common_subexpressions, eliminate_dead_code, fold_constants
 from .fusion import fuse_elementwise
+from .loops import hoist_loop_invariants, rewrite_bodies
 from .matmul_chain import reorder_matmul_chains
 from .rewrite import Options, Rewriter
 from .rules import simplify_algebra, stabilize_numerics
@@ -42,6 +43,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("fold", 1, fold_constants, "evaluate nodes whose inputs are constants (not random, not print, size-capped)"),
     Pass("simplify", 2, simplify_algebra, "algebraic identities (algebra.py)"),
     Pass("stabilize", 2, stabilize_numerics, "numerically stable forms (stability.py)"),
+    Pass("hoist", 2, hoist_loop_invariants, "compute once before a loop what its body takes only from outside it"),
     Pass("matmul-chain", 2, reorder_matmul_chains, "re-parenthesise dot chains by flop count"),
     Pass("fuse", 2, fuse_elementwise, "one node per region of elementwise ops"),
 )
@@ -105,7 +107,9 @@ def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
         for p in chosen:
             start = time.perf_counter()
             with bugs.stage(f"the {p.name} pass"):
+                graph, in_bodies = rewrite_bodies(p.run, graph, options)
                 done = p.run(graph, options)
+                done.fired.update(in_bodies)
             seconds = time.perf_counter() - start
             if reports:
                 reports[-1].nodes_after = done.live_in
