@@ -82,6 +82,10 @@ class Lifting:
                                         f"{describe(v)}", site.arg_span(p.name))
                 out[p.name] = [self.tensor(x, site.arg_span(p.name, i)) for i, x in enumerate(v)]
             else:
+                if p.name in op.runtime and (isinstance(v, Node) or (
+                        isinstance(v, (list, tuple)) and any(isinstance(x, Node) for x in v))):
+                    out[p.name] = v  # known at run time: the op's build decides
+                    continue
                 if isinstance(v, Node):
                     raise ArgumentError(f"{op.name}(): '{p.name}' must be known at compile time, "
                                         f"but {site.label(p.name)} is a tensor", site.arg_span(p.name))
