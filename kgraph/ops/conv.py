@@ -138,6 +138,9 @@ def _lower_conv2d_transpose(x, kernel, *, output_shape, strides, padding, data_f
     pads = []
     for size_in, size_out, k, s, r in zip(x_spatial, out_spatial, kernel.shape[:2], strides, dilation):
         k_eff = (k - 1) * r + 1
+        if (-(-size_out // s) if padding == "same" else (size_out - k_eff) // s + 1) != size_in:
+            # Only a dim unknown at compile time gets here (lower.py makes it a ShapeError).
+            raise ValueError(f"output_shape {out} does not map back to the input's {x.shape}")
         before = same_padding(size_out, k, s, r)[0] if padding == "same" else 0
         low = k_eff - 1 - before
         pads.append((low, size_out + k_eff - 1 - (size_in - 1) * s - 1 - low))
