@@ -66,6 +66,11 @@ def _conv_type(n: int):
 def _convolve(x, kernel, strides, padding, first, dilation, groups=1, kernel_spec="IO"):
     dtype = promote(str(x.dtype), str(kernel.dtype))
     n = kernel.ndim - 2
+    sizes = x.shape[2:] if first else x.shape[1:-1]
+    if padding == "VALID" and any(d < (k - 1) * r + 1 for d, k, r in zip(sizes, kernel.shape, dilation)):
+        # Only a dim unknown at compile time gets here (lower.py makes it a ShapeError); XLA
+        # would return an empty result where TensorFlow refuses.
+        raise ValueError(f"the window {kernel.shape[:n]} is larger than the input {x.shape}")
     return lax.conv_general_dilated(
         x.astype(dtype), kernel.astype(dtype), window_strides=strides, padding=padding,
         rhs_dilation=dilation, dimension_numbers=_numbers(n, first, kernel_spec),
