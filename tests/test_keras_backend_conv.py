@@ -443,3 +443,7 @@ def test_run_time_sizes_are_checked_where_the_compiler_could_not():
     prog = kgraph.compile("placeholder x: float32[1, None, None, 1]\noutput conv2d(x, ones((3, 3, 1, 1)))")
     with pytest.raises(KGraphError, match="run-time shapes"):
         prog.run(x=np.ones((1, 2, 2, 1), np.float32))
+    prog = kgraph.compile("placeholder x: float32[1, None, None, 1]\noutput pool2d(x, (3, 3))")
+    assert prog.run(x=np.ones((1, 3, 4, 1), np.float32))["out0"].shape == (1, 1, 2, 1)
+    with pytest.raises(KGraphError, match="run-time shapes"):
+        prog.run(x=np.ones((1, 2, 2, 1), np.float32))
