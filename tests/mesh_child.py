@@ -89,7 +89,7 @@ def cli(*args) -> dict:
 
 
 def run_examples(out: Path) -> None:
-    from kgraph.sharding import make_mesh
+    from kgraph.mesh import make_mesh
 
     data8, data4model2 = make_mesh((("data", 8),)), make_mesh((("data", 4), ("model", 2)))
     arrays, failures = {}, {}
@@ -144,10 +144,28 @@ def run_errors(out: Path) -> dict:
     }
 
 
+def layouts_between_steps() -> dict:
+    """Tensor-parallel digits on data=4,model=2: the variables' layouts after two steps, and
+    whether the first step's input buffers were donated (deleted) to its outputs."""
+    import kgraph
+    from kgraph.mesh import make_mesh
+
+    shards = "shard W1: [None, model]\nshard b1: [model]\nshard W2: [model, None]\n"
+    source = (DIGITS / "train.kg").read_text().replace("def predict", shards + "def predict")
+    program = kgraph.compile(source, mesh=make_mesh((("data", 4), ("model", 2))))
+    with np.load(DIGITS / "digits.npz") as data:
+        x, y = data["x_train"][:32], data["y_train"][:32]
+    first = dict(program._values)
+    for _ in range(2):
+        program.run(x=x, y=y)
+    return {"specs": {k: str(tuple(v.sharding.spec)) for k, v in program._values.items()},
+            "donated": {k: v.is_deleted() for k, v in first.items()}}
+
+
 def main(out: Path, parent: Path) -> None:
     import jax
     import kgraph
-    from kgraph.sharding import make_mesh
+    from kgraph.mesh import make_mesh
 
     assert jax.device_count() == 8, jax.devices()
     np.save(out / "y12.npy", np.eye(3, dtype=np.float32)[np.arange(12) % 3])
@@ -155,6 +173,7 @@ def main(out: Path, parent: Path) -> None:
     results = run_training(out, parent) | run_errors(out)
     program = kgraph.load(DIGITS / "train.kg", mesh=make_mesh((("data", 8),)))
     results["ir"] = {"code": 0, "out": program.ir(), "err": ""}
+    results["kept"] = {"code": 0, "out": json.dumps(layouts_between_steps()), "err": ""}
     (out / "cli.json").write_text(json.dumps(results))
 
 
