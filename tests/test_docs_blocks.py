@@ -16,7 +16,9 @@ The convention (a page that breaks it fails here, naming the page and line):
 - ```kg blocks are compiled (filename: the page, lines as in the page); one without
   placeholders is also run. A kg block after `<!-- docs-test: file NAME -->` is not compiled
   but written to NAME in the scratch directory, for the commands that follow to use.
-- ```sh blocks: a line starting `$ ` is a command (a trailing `\\` continues it), run with bash;
+- ```sh blocks: a line starting `$ ` is a command (a trailing `\\` continues it), run with bash
+  (a plain `kgraph ...`, with no pipe, redirection or expansion, runs through kgraph.cli.main
+  in the page's process: the executable's code path without a JAX import per command);
   the lines after it, up to the next `$ `, are its expected output (stdout and stderr together).
   Lines starting `kg> ` among them are the command's standard input, not output (kgraph repl
   prints no prompt when its input is not a terminal). Output is compared line by line with
@@ -35,6 +37,7 @@ import doctest
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -160,15 +163,50 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     return re.fullmatch("".join(pattern), text) is not None
 
 
+ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb", "PYTHONHASHSEED": "0"}
+PLAIN = re.compile(r"kgraph(\s[^|&;<>$`(){}*?\\]*)?")  # no pipes, redirects, expansions
+
+
+def in_process(command: str, stdin: str) -> subprocess.CompletedProcess:
+    """A plain `kgraph ...` command through kgraph.cli.main, in this (the page's) process:
+    the code path of the executable without a JAX import per command."""
+    from kgraph.cli import main
+
+    out = io.StringIO()
+    old_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                code = main(shlex.split(command, comments=True)[1:])
+            except SystemExit as e:  # argparse: --help, a bad command line
+                code = e.code
+    finally:
+        sys.stdin = old_stdin
+    return subprocess.CompletedProcess(command, code, out.getvalue())
+
+
 def shell(command: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               COLUMNS="100", NO_COLOR="1", TERM="dumb", PYTHONHASHSEED="0")
+    if PLAIN.fullmatch(command.strip()):
+        return in_process(command, stdin)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **ENV)
     return subprocess.run(["bash", "-c", command], input=stdin, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, env=env, timeout=TIMEOUT)
 
 
+def script_lines(code: str) -> list[str]:
+    """A script's commands, continuation lines joined, comments and blank lines dropped."""
+    lines = re.sub(r"\s*\\\n\s*", " ", code).splitlines()
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
 def run_sh(block: Block):
     if not re.search(r"^\$ ", block.code, re.M):
+        lines = script_lines(block.code)
+        if all(PLAIN.fullmatch(line.strip()) for line in lines):  # kgraph commands only: each in turn
+            for line in lines:
+                done = shell(line)
+                assert done.returncode == 0, f"{block.where}: `{line}` exited {done.returncode}:\n{done.stdout}"
+            return
         done = shell("set -eo pipefail\n" + block.code)
         assert done.returncode == 0, f"{block.where}: the script failed ({done.returncode}):\n{done.stdout}"
         return
@@ -230,6 +268,9 @@ def test_the_runner_compares_output():
     assert matches(["took ... ms"], ["took 1.5 ms"])
     assert not matches(["a", "d"], ["a", "b", "d"])
     assert not matches(["took ... ms"], ["took 1.5 s"])
+    assert script_lines("# a\nkgraph run a.kg \\\n  --feed x=1  # b\n\necho hi\n") == [
+        "kgraph run a.kg --feed x=1  # b", "echo hi"]
+    assert PLAIN.fullmatch("kgraph run a.kg --feed x='[[1, 2]]'  # c") and not PLAIN.fullmatch("kgraph ir a.kg | head")
     assert commands("$ kgraph repl\nkg> 1 + 1\n2.0\n$ echo a \\\n  b\na b\n") == [
         ("kgraph repl", ["1 + 1"], ["2.0"]), ("echo a b", [], ["a b"])]
 
@@ -244,4 +285,5 @@ def test_the_runner_finds_every_page_and_its_markers(tmp_path):
 
 
 if __name__ == "__main__":
+    os.environ.update(ENV)
     run_page(Path(sys.argv[1]))
