@@ -7,8 +7,7 @@ The convention (a page that breaks it fails here, naming the page and line):
   block may not hold `$ ` command lines.
 - A page's blocks run in order, in a fresh Python process, in a scratch directory that holds the
   repository's examples/ and docs/ (links): paths read as from the repository root, and written
-  files stay out of it. `python tests/test_docs_blocks.py PAGE` runs one page in the current
-  directory.
+  files stay out of it. `python tests/test_docs_blocks.py PAGE` runs one page the same way.
 - ```python blocks share one namespace per page and run in place (errors and kgraph spans name
   the page and its line). A block written as a doctest (`>>> ` lines) compares what each
   statement prints with the lines under it (doctest, with ELLIPSIS and NORMALIZE_WHITESPACE);
@@ -40,6 +39,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,8 +247,6 @@ def run_page(page: Path):
 def test_page_runs_as_written(page, tmp_path):
     # Each page runs in a fresh interpreter, so what one page sets (jax.enable_x64, the
     # compilation cache, a backend session) reaches neither another page nor this process.
-    for name in ("examples", "docs"):
-        (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
     done = subprocess.run([sys.executable, __file__, str(page)], cwd=tmp_path, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=3 * TIMEOUT)
     assert done.returncode == 0, done.stdout
@@ -284,6 +282,15 @@ def test_the_runner_finds_every_page_and_its_markers(tmp_path):
     assert second.info == "" and second.marker is None
 
 
-if __name__ == "__main__":
+def main(page: Path):
+    """Run `page` in a scratch directory that links the repository's examples/ and docs/."""
     os.environ.update(ENV)
-    run_page(Path(sys.argv[1]))
+    with tempfile.TemporaryDirectory(prefix="kgraph-docs-") as scratch:
+        for name in ("examples", "docs"):
+            (Path(scratch) / name).symlink_to(ROOT / name, target_is_directory=True)
+        os.chdir(scratch)
+        run_page(page)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]).resolve())
