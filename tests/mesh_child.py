@@ -30,6 +30,24 @@ TRAIN_FLAGS = ["--feed", f"x={DIGITS / 'digits.npz'}:x_train", "--feed", f"y={DI
                "--batch-size", "32", "--quiet"]
 
 
+# Unseeded random ops (the run counter) and the learning phase: the step's scalar arguments.
+RANDOM = """\
+placeholder x: float32[None, 4]
+r = random_normal((8, 4))
+output x + r as a, dropout(x, 0.5) as b, in_train_phase(x * 2.0, x) as c
+"""
+RANDOM_X = np.arange(32, dtype=np.float32).reshape(8, 4)
+
+
+def random_outputs(mesh=None) -> dict[str, np.ndarray]:
+    """Two runs (a training one, then not): what the run counter and the phase give."""
+    import kgraph
+
+    program = kgraph.compile(RANDOM, mesh=mesh)
+    runs = [program.run(x=RANDOM_X, training=phase) for phase in (True, False)]
+    return {f"{name}{i}": value for i, run in enumerate(runs) for name, value in run.items()}
+
+
 def example_files() -> list[Path]:
     """Every .kg program under examples/ (its own example of what users write)."""
     return sorted(EXAMPLES.glob("*.kg")) + sorted(EXAMPLES.glob("*/*.kg"))
@@ -102,6 +120,7 @@ def run_examples(out: Path) -> None:
                 failures[f"{key} on {mesh_name}"] = f"{type(e).__name__}: {e}"
                 continue
             arrays.update({f"{key}|{mesh_name}|{name}": value for name, value in outputs.items()})
+    arrays.update({f"random|data=8|{k}": v for k, v in random_outputs(data8).items()})
     np.savez(out / "outputs.npz", **arrays)
     (out / "failures.json").write_text(json.dumps(failures))
 

@@ -187,7 +187,7 @@ def assert_states_equal(a: Path, b: Path) -> None:
 def test_every_example_gives_the_one_device_outputs_on_two_meshes(child):
     assert json.loads((child / "failures.json").read_text()) == {}
     with np.load(child / "outputs.npz") as meshed:
-        seen = {key.split("|")[0] for key in meshed.files}
+        seen = {key.split("|")[0] for key in meshed.files} - {"random"}
         assert seen == {str(p.relative_to(mesh_child.EXAMPLES)) for p in mesh_child.example_files()}
         for path in mesh_child.example_files():
             reference = mesh_child.example_outputs(path)
@@ -197,6 +197,13 @@ def test_every_example_gives_the_one_device_outputs_on_two_meshes(child):
                     assert got.dtype == value.dtype and got.shape == value.shape
                     np.testing.assert_allclose(got, value, rtol=2e-5, atol=1e-6,
                                                err_msg=f"{path.name} {name} on {mesh_name}")
+
+
+@pytest.mark.slow
+def test_random_draws_and_the_learning_phase_are_the_one_device_ones(child):
+    with np.load(child / "outputs.npz") as meshed:
+        for name, value in mesh_child.random_outputs().items():
+            np.testing.assert_array_equal(meshed[f"random|data=8|{name}"], value, err_msg=name)
 
 
 @pytest.mark.slow
