@@ -326,3 +326,10 @@ def test_the_example_cnn_imports_to_the_committed_program(tmp_path):
     prog.load_state(example / "cnn.npz")
     with np.load(example / "keras_predictions.npz") as keras:
         np.testing.assert_allclose(prog.run(pixels=keras["pixels"])["digit"], keras["digit"], **TOLERANCE)
+
+
+def test_the_program_shown_in_docs_keras_md_is_what_the_import_writes(tmp_path):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "keras.md").read_text()
+    start = doc.index("# mlp.keras: ")
+    kg, _ = write_import(model_file("mlp"), tmp_path / "mlp.kg")
+    assert doc[start:doc.index("```", start)] == kg.read_text()
