@@ -276,14 +276,7 @@ class Program:
             else:
                 outs = (self._jitted or self._function())(*args)
                 self._runs += 1
-                result = Outputs()
-                if to_numpy:
-                    for i, name in self._numbered_outputs:
-                        result[name] = np.asarray(outs[i])
-                else:
-                    for i, name in self._numbered_outputs:
-                        result[name] = outs[i]
-                return result
+                return self._results(outs, to_numpy)
         arrays = self._checked(feeds)
         if training is not None:
             training = learning_phase_value(training)
