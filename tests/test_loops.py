@@ -287,3 +287,23 @@ def test_kgraph_run_shows_a_loop_at_the_command_line(tmp_path):
     path = tmp_path / "f.kg"
     path.write_text("x = [1.0, 2.0, 3.0]\noutput foldr(lambda acc, v: acc * 10.0 + v, x) as y\n")
     assert main(["run", str(path), "--format", "json"]) == 0
+
+
+@pytest.mark.slow
+def test_the_lstm_example_trains_to_95_percent_on_digits(tmp_path):
+    """examples/sequence/README.md's commands, as written (30 epochs of shuffled batches of 32)."""
+    import json
+    from pathlib import Path
+
+    from kgraph.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    data, state = root / "examples" / "digits" / "digits.npz", tmp_path / "lstm.npz"
+    assert main(["run", str(root / "examples" / "sequence" / "lstm.kg"), "--feed", f"x={data}:x_train",
+                 "--feed", f"y={data}:y_train", "--batch-size", "32", "--shuffle", "--epochs", "30",
+                 "--state", str(state), "--quiet"]) == 0
+    evaluate = kgraph.load(root / "examples" / "sequence" / "evaluate_lstm.kg")
+    evaluate.load_state(state)
+    digits = np.load(data)
+    accuracy = float(evaluate.run(x=digits["x_test"], y=digits["y_test"])["accuracy"])
+    assert accuracy >= 0.95, json.dumps({"accuracy": accuracy})
