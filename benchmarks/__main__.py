@@ -5,10 +5,10 @@ import argparse
 import os
 import platform
 
-from . import compile_time, fusion, matrix_chain, mlp, overhead, pytensor_side, rnn, train_steps
+from . import cnn, compile_time, fusion, matrix_chain, mesh, mlp, overhead, pytensor_side, rnn, train_steps
 
 BENCHMARKS = {"compile": compile_time, "pytensor": pytensor_side, "fusion": fusion, "chain": matrix_chain,
-              "mlp": mlp, "overhead": overhead, "train": train_steps, "rnn": rnn}
+              "mlp": mlp, "cnn": cnn, "overhead": overhead, "train": train_steps, "mesh": mesh, "rnn": rnn}
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ END = "<!-- ops-table:end -->"
 DEFAULT_DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
 
 CATEGORY_ORDER = ("creation", "elementwise", "reduction", "reductions", "linalg", "shape", "nn",
-                  "gradients", "static", "debugging", "core")
+                  "conv", "pool", "image", "gradients", "static", "debugging", "core")
 
 
 def is_internal(op: Op) -> bool:

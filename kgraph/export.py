@@ -36,7 +36,7 @@ from .manifest import check_manifest
 from .types import TensorType, np_dtype
 
 FORMAT = "kgraph.kgx"
-VERSION = 1
+VERSION = 2  # 2: a program that reads learning_phase() takes the phase as an argument
 PLATFORMS = ("cpu", "cuda")
 NOT_EXPORTABLE = {"print_tensor": "it prints from inside the compiled code through a host callback"}
 
@@ -105,13 +105,17 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
     variables = [n for n in graph.variables.values() if n.id in live]
     updated = [name for name, _ in graph.updates]
     function = program.as_jax_function(updates=True, rng=True)
+    phased = any(n.op == "learning_phase" for n in graph.all_nodes())
 
-    def exported_function(variables, key, feeds):
-        outputs, state = function(variables, key, **feeds)
+    def exported_function(variables, key, *phase_and_feeds):
+        *phase, feeds = phase_and_feeds
+        outputs, state = function(variables, key, **feeds, **({"training": phase[0]} if phase else {}))
         return outputs, {name: state[name] for name in updated}
 
     variable_specs = {n.attr("name"): jax.ShapeDtypeStruct(n.shape, jnp.dtype(n.dtype)) for n in variables}
     key_spec = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    # The learning phase (LANGUAGE.md §9) stays a run-time argument, as in the compiled program.
+    phase_spec = (jax.ShapeDtypeStruct((), jnp.bool_),) if phased else ()
     # Every None its own symbolic dimension if the program allows it; otherwise (it adds or
     # compares two placeholders' batches) the None dims on axis 0 are one `batch`.
     attempts = [_export_shapes(placeholders, share) for share in (False, True)]
@@ -121,7 +125,7 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
         for i, shapes in enumerate(attempts):
             try:
                 exported = export.export(jax.jit(exported_function), platforms=tuple(platforms))(
-                    variable_specs, key_spec, _feed_specs(placeholders, shapes, export))
+                    variable_specs, key_spec, *phase_spec, _feed_specs(placeholders, shapes, export))
                 break
             except Exception as e:  # noqa: BLE001 - the last attempt's error is reported
                 if i + 1 < len(attempts):
@@ -134,7 +138,7 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
     values = program.variables
     used = {n.attr("name") for n in variables}
     manifest = {
-        "format": FORMAT, "version": VERSION,
+        "format": FORMAT, "version": 2 if phased else 1, "learning_phase": phased,
         "kgraph_version": _kgraph_version(), "jax_version": jax.__version__,
         "source": program.filename, "floatx": program.floatx, "seed": program.seed,
         "platforms": list(exported.platforms),
@@ -198,6 +202,7 @@ class ExportedProgram:
         self._device = device
         self._call = None
         self._runs = 0
+        self.training = False  # the learning phase of a run that does not say (--learning-phase)
 
     @property
     def placeholders(self) -> dict[str, tuple[str, tuple]]:
@@ -232,9 +237,14 @@ class ExportedProgram:
                                 f"(got shape {out[name].shape})")
         return out
 
-    def run(self, **feeds: Any) -> dict[str, np.ndarray]:
-        """Run once: a dict from output name to numpy array, in output order."""
+    def run(self, training: Any = None, **feeds: Any) -> dict[str, np.ndarray]:
+        """Run once: a dict from output name to numpy array, in output order; `training` sets
+        the learning phase (default `self.training`, False unless set), as Program.run."""
+        from .ops.training import learning_phase_value
+
         arrays = self.check_feeds(feeds)
+        phase = self.training if training is None else learning_phase_value(training)
+        phase_arg = (np.bool_(phase),) if self.manifest.get("learning_phase") else ()
         device = find_device(self._device) if self._device else None
         platform = platform_of(device)
         if platform not in self.platforms:
@@ -245,7 +255,7 @@ class ExportedProgram:
             if self._call is None:
                 self._call = jax.jit(self._exported.call)
             key = jax.random.fold_in(jax.random.PRNGKey(self.seed), self._runs)
-            outputs, state = self._call(variables, key, arrays)
+            outputs, state = self._call(variables, key, *phase_arg, arrays)
             result = {name: np.asarray(outputs[name]) for name in self.outputs}
             for name, value in state.items():
                 self._values[name] = np.asarray(value)

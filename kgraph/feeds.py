@@ -100,24 +100,7 @@ def read_feed_value(text: str, stdin=None) -> np.ndarray | Any:
 
 def json_depth(text: str) -> int:
     """The deepest nesting of lists and objects in a JSON text, without parsing it."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for c in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif c in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c in "]}":
-            depth -= 1
-    return deepest
+    return limits.nesting_depth(text)[0]
 
 
 def _load_npz(path: str, key: str) -> np.ndarray:

@@ -20,7 +20,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import re
 from dataclasses import dataclass, fields, replace
+
+import numpy as np
 
 from .errors import KGraphError, Span
 
@@ -113,6 +116,32 @@ def power_digits(base, exponent) -> int:
     if not isinstance(base, int) or not isinstance(exponent, int) or exponent <= 0 or abs(base) <= 1:
         return 1
     return int(exponent * math.log10(abs(base))) + 1
+
+
+_SKIPPED = {None: re.compile(r'"(?:\\.|[^"\\\n])*"'), "#": re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*')}
+
+
+def nesting_depth(text: str, comment: str | None = None, past: int = 0) -> tuple[int, int]:
+    """The deepest nesting of brackets in a program or JSON text, and the index of the
+    first bracket deeper than `past`, without parsing (strings in double quotes, and
+    comments from `comment` to the end of a line, are skipped). Vectorised: a megabyte
+    of source takes milliseconds."""
+    if not text:
+        return 0, 0
+    blanked = _SKIPPED[comment].sub(lambda m: " " * len(m.group()), text)
+    codes = np.frombuffer(blanked.encode("utf-32-le"), dtype=np.uint32)
+    steps = np.zeros(codes.shape, dtype=np.int32)
+    for opening, closing in zip(_OPEN, _CLOSE):
+        steps += codes == opening
+        steps -= codes == closing
+    depth = np.cumsum(steps)
+    deepest = int(depth.max())
+    beyond = np.flatnonzero(depth > past)
+    return deepest, int(beyond[0]) if beyond.size else 0
+
+
+_OPEN = np.array([ord(c) for c in "([{"], dtype=np.uint32)
+_CLOSE = np.array([ord(c) for c in ")]}"], dtype=np.uint32)
 
 
 # ---- the command line ---------------------------------------------------------------

@@ -20,6 +20,7 @@ import os
 import stat
 import zipfile
 import zlib
+from tokenize import TokenError
 
 import numpy as np
 
@@ -91,7 +92,8 @@ def _read_header(f, what: str):
             shape, fortran, dtype = fmt.read_array_header_2_0(f)
         else:
             raise ValueError(f"format version {version} is not one kgraph reads (1.0 or 2.0)")
-    except (ValueError, TypeError, SyntaxError, OverflowError, EOFError) as e:
+    except (ValueError, TypeError, SyntaxError, OverflowError, EOFError, TokenError,
+            RecursionError, MemoryError) as e:  # what NumPy's literal reader raises on garbage
         raise ValueError(f"{what} is not a valid .npy file (bad header: {e})") from None
     if dtype.hasobject or dtype.subdtype is not None:
         raise ValueError(f"{what} holds pickled objects, which kgraph never loads")

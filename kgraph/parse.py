@@ -70,6 +70,7 @@ def _describe(token_type: str, value: str | None = None) -> str:
 def parse(source: str, filename: str = "<string>") -> ast.Program:
     """Parse a whole program. Raises ParseError with the place of the first mistake."""
     text = source if source.endswith("\n") else source + "\n"
+    _check_depth(source, filename)
     parser = _parser()
     try:
         with _LOCK:
@@ -82,6 +83,16 @@ def parse(source: str, filename: str = "<string>") -> ast.Program:
         line = _dedent_line(text)
         span = Span(filename, line, 1, line, 2, source)
         raise ParseError("unindent does not match any outer indentation level", span) from None
+
+
+def _check_depth(source: str, filename: str) -> None:
+    """Brackets nested past max_depth are refused before the parser recurses into them."""
+    depth, where = limits.nesting_depth(source, "#", past=limits.current().max_depth)
+    if depth > limits.current().max_depth:
+        line = source.count("\n", 0, where) + 1
+        column = where - (source.rfind("\n", 0, where) + 1) + 1
+        raise limits.exceeded("max_depth", depth, "the nesting depth of brackets",
+                              Span(filename, line, column, line, column + 1, source))
 
 
 def _dedent_line(text: str) -> int:

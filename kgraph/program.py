@@ -319,8 +319,9 @@ class Program:
         if self._layout is None or self._layout.writes_files:
             save_state_file(path, values)
 
-    def load_state(self, path: str | Path) -> None:
-        """Read variables from a .npz file written by `save_state` (or `kgraph run --state`).
+    def load_state(self, path) -> None:
+        """Read variables from a .npz file written by `save_state` (or `kgraph run --state`),
+        or take them from a dict name → array (the state `kgraph.import_keras` returns).
 
         Raises StateError, changing nothing, unless the file holds exactly this program's
         variables with their shapes and dtypes.

@@ -12,6 +12,7 @@ import contextlib
 import os
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -91,8 +92,10 @@ def read_state_file(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def load_state_file(path: str | Path, signature: dict[str, tuple[str, tuple]]) -> dict[str, np.ndarray]:
-    """The arrays of a state file, checked against name → (dtype, shape): all or nothing."""
-    arrays = read_state_file(path)
+    """The arrays of a state file (or a dict of them, as kgraph.import_keras returns), checked
+    against name → (dtype, shape): all or nothing."""
+    given = isinstance(path, Mapping)
+    arrays = {k: np.asarray(v) for k, v in path.items()} if given else read_state_file(path)
     problems = []
     for name, (dtype, shape) in signature.items():
         if name not in arrays:
@@ -109,7 +112,8 @@ def load_state_file(path: str | Path, signature: dict[str, tuple[str, tuple]]) -
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
             shown.append(f"and {len(problems) - MAX_PROBLEMS} more")
-        raise StateError(f"state file {path} does not match the program: " + "; ".join(shown)
+        what = "the state given" if given else f"state file {path}"
+        raise StateError(f"{what} does not match the program: " + "; ".join(shown)
                          + " (use another state file, or delete this one, to start afresh)")
     return {name: arrays[name] for name in signature}
 

@@ -23,7 +23,8 @@ import numpy as np
 from .errors import FeedError, KGraphError, StateError
 from .metrics import MetricsLog, default_every, log_format
 from .progress import Tee, make_reporter
-from .sharding import check_batches, describe_mesh
+from .mesh import describe_mesh
+from .sharding import check_batches, steps_in_flight
 
 INTERRUPTED = 130
 SAVE_INTERVAL_S = 60.0  # without --save-every, a crash loses at most this much training
@@ -131,6 +132,7 @@ def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
     """Run `plan.steps` steps of `program` on `batches`, saving to `plan.state`; see the module doc."""
     mesh = getattr(program, "mesh", None)
     where = "" if mesh is None else f"on mesh {describe_mesh(mesh, processes=True)}"
+    in_flight = steps_in_flight(mesh)
     reporter = make_reporter(plan.log_every, plan.steps, out or sys.stderr, plan.per_epoch, where)
     if plan.metrics is not None:
         every = plan.metrics_every or default_every(plan.steps)
@@ -146,6 +148,8 @@ def train(program, batches: "Batches", plan: Plan, out=None) -> Result:
             if step == 1:
                 program.wait()  # compiled and run once: time the steps from here
                 started = last_save = time.perf_counter()
+            elif in_flight and step % in_flight == 0:
+                program.wait()
             report(step, started, names, outs)
             if saves and step < plan.steps and _save_due(plan, step, last_save):
                 program.save_state(plan.state)

@@ -27,6 +27,11 @@ def tolerance(dtype) -> dict:
     return {"rtol": 1e-5, "atol": 1e-6} if np.dtype(dtype) == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current IR instead of comparing (test_golden_ir.py)")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

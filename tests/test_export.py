@@ -123,8 +123,8 @@ def rewrite_manifest(src: Path, dst: Path, **changes):
 
 def test_a_newer_format_version_is_refused(exported, tmp_path):
     _, path = exported
-    rewrite_manifest(path, tmp_path / "future.kgx", version=2, kgraph_version="9.0")
-    with pytest.raises(kgraph.KGraphError, match="format version 2 .* newer kgraph \\(9.0\\)"):
+    rewrite_manifest(path, tmp_path / "future.kgx", version=3, kgraph_version="9.0")
+    with pytest.raises(kgraph.KGraphError, match="format version 3 .* newer kgraph \\(9.0\\)"):
         kgraph.load(tmp_path / "future.kgx")
 
 

@@ -116,3 +116,23 @@ def test_python_path_load_state_then_export(trained, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", kgraph.KGraphWarning)
         fresh.export(tmp_path / "fresh.kgx", platforms=("cpu",))
+
+
+def test_the_learning_phase_stays_a_run_time_argument_of_the_artifact(tmp_path):
+    # Dropout and the batch statistics of a 4-d batch norm (its count is the symbolic batch).
+    prog = kgraph.compile("placeholder x: float32[None, 2, 2, 3]\n"
+                          "normed, mean, var = normalize_batch_in_training(x, None, None, [0, 1, 2])\n"
+                          "h = in_train_phase(dropout(normed, 0.5), x)\n"
+                          "output h, var", filename="phase.kg")
+    path = prog.export(tmp_path / "phase.kgx", platforms=("cpu",))
+    loaded = kgraph.load(path)
+    assert loaded.manifest["learning_phase"] is True and loaded.manifest["version"] == 2
+    x = np.random.default_rng(0).normal(size=(5, 2, 2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.run(x=x)["h"], x)
+    trained = loaded.run(x=x, training=True)
+    assert (trained["h"] == 0).mean() > 0.2  # dropped
+    np.testing.assert_allclose(trained["var"], x.reshape(-1, 3).var(axis=0, ddof=1), rtol=1e-5)
+    loaded.training = True  # what `kgraph run model.kgx --learning-phase 1` sets
+    assert (loaded.run(x=x[:2])["h"] == 0).any()
+    plain = kgraph.compile("placeholder x: float32[None, 2]\noutput x * 2 as y")
+    assert kgraph.load(plain.export(tmp_path / "plain.kgx", platforms=("cpu",))).manifest["version"] == 1

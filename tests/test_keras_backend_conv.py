@@ -414,3 +414,36 @@ def test_conv3d():
         K.conv3d(x, k, (2, 2, 2), data_format="other")
     with pytest.raises(KGraphError):
         K.conv3d(x, k, (2, 2))
+
+
+def test_causal_conv1d_pads_the_time_axis_in_both_formats():
+    """tf_keras pads axis 1 (the channels, for channels_first); kgraph pads time (docs/conv.md)."""
+    rng = np.random.default_rng(7)
+    x, k = rng.normal(size=(2, 6, 3)), rng.normal(size=(3, 3, 4))
+    last = K.eval(K.conv1d(K.constant(x), K.constant(k), padding="causal", dilation_rate=2))
+    first = K.eval(K.conv1d(K.constant(x.transpose(0, 2, 1)), K.constant(k), padding="causal",
+                            dilation_rate=2, data_format="channels_first"))
+    np.testing.assert_allclose(first, last.transpose(0, 2, 1), rtol=1e-5, atol=1e-6)
+    # Output t sees inputs t, t - 2, t - 4 only: changing the last step changes only the last output.
+    x2 = x.copy()
+    x2[:, -1] += 1.0
+    moved = K.eval(K.conv1d(K.constant(x2), K.constant(k), padding="causal", dilation_rate=2))
+    np.testing.assert_allclose(moved[:, :-1], last[:, :-1], rtol=1e-6)
+    assert not np.allclose(moved[:, -1], last[:, -1])
+
+
+def test_run_time_sizes_are_checked_where_the_compiler_could_not():
+    prog = kgraph.compile("placeholder x: float32[1, None, None, 1]\n"
+                          "output conv2d_transpose(x, ones((3, 3, 1, 1)), (1, 4, 4, 1), strides=(2, 2), "
+                          "padding='same') as y", filename="t.kg")
+    assert prog.run(x=np.ones((1, 2, 2, 1), np.float32))["y"].shape == (1, 4, 4, 1)
+    with pytest.raises(KGraphError, match="run-time shapes do not agree") as err:
+        prog.run(x=np.ones((1, 3, 3, 1), np.float32))
+    assert err.value.filename == "t.kg" and err.value.line == 2
+    prog = kgraph.compile("placeholder x: float32[1, None, None, 1]\noutput conv2d(x, ones((3, 3, 1, 1)))")
+    with pytest.raises(KGraphError, match="run-time shapes"):
+        prog.run(x=np.ones((1, 2, 2, 1), np.float32))
+    prog = kgraph.compile("placeholder x: float32[1, None, None, 1]\noutput pool2d(x, (3, 3))")
+    assert prog.run(x=np.ones((1, 3, 4, 1), np.float32))["out0"].shape == (1, 1, 2, 1)
+    with pytest.raises(KGraphError, match="run-time shapes"):
+        prog.run(x=np.ones((1, 2, 2, 1), np.float32))

@@ -23,7 +23,8 @@ from kgraph.keras_import import write_import
 MODELS = Path(__file__).resolve().parent / "keras_models"
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 # Every fixture whose layers this kgraph has the ops for.
-READY = ["legacy_h5", "shapes", "shared", "two_in_two_out", "activations"]
+READY = ["mlp", "cnn_bn", "legacy_h5", "shapes", "shared", "two_in_two_out", "activations", "conv1d",
+         "conv3d", "conv2d_kinds", "global_pools", "lstm_text", "gru", "bilstm", "rnn_norm"]
 
 
 def model_file(name: str) -> Path:
@@ -65,6 +66,55 @@ def test_outputs_equal_keras_predict(imported, name):
         np.testing.assert_allclose(out[key], want, **TOLERANCE, err_msg=f"{name}: {key}")
 
 
+def test_training_mode_equals_keras_and_moves_the_statistics_as_keras(imported):
+    prog, source = imported("cnn_bn")
+    ref = reference("cnn_bn")
+    start = prog.variables
+    prog.run(**ref["in"])  # a plain run is model.predict: the statistics stay
+    for name, value in start.items():
+        np.testing.assert_array_equal(prog.variables[name], value, err_msg=name)
+    out = prog.run(**ref["in"], training=True)
+    np.testing.assert_allclose(out["classes"], ref["train"]["classes"], **TOLERANCE)
+    assert not np.allclose(ref["train"]["classes"], ref["out"]["classes"], **TOLERANCE)
+    for key, want in ref["after"].items():
+        got = prog.variables[key.replace("/", "_")]
+        assert not np.allclose(start[key.replace("/", "_")], want, **TOLERANCE), key  # it moved
+        np.testing.assert_allclose(got, want, **TOLERANCE, err_msg=key)
+    prog.load_state(prog_state(prog))  # the module's program goes back to the imported weights
+    assert "update bn_moving_mean = in_train_phase(moving_average_update(bn_moving_mean, bn_mean, 0.99), " \
+           "bn_moving_mean)" in source
+
+
+def prog_state(prog) -> Path:
+    return Path(prog.filename).with_suffix(".npz")
+
+
+@pytest.mark.slow
+def test_dropout_follows_the_learning_phase(imported, tmp_path, capsys):
+    prog, source = imported("mlp")
+    assert "drop = in_train_phase(dropout(hidden, 0.3), hidden)" in source.splitlines()
+    ref = reference("mlp")
+    x = np.repeat(ref["in"]["features"], 200, axis=0)
+    probe = kgraph.compile(source.replace("output probs", "output probs, hidden, drop"))
+    probe.load_state(prog_state(prog))
+    plain = probe.run(features=x)
+    np.testing.assert_array_equal(plain["drop"], plain["hidden"])
+    train = probe.run(features=x, training=True)
+    kept = train["drop"] != 0
+    live = plain["hidden"] != 0
+    np.testing.assert_allclose(train["drop"][kept], plain["hidden"][kept] / 0.7, rtol=1e-6)
+    assert abs(1 - kept[live].mean() - 0.3) < 0.03  # K.dropout: drops 30% and scales the rest
+    assert not np.allclose(train["probs"], plain["probs"])
+    np.save(tmp_path / "x.npy", ref["in"]["features"])
+    args = ["run", prog.filename, "--state", str(prog_state(prog)), "--feed", f"features={tmp_path / 'x.npy'}",
+            "--format", "json"]
+    assert cli_main(args) == 0
+    np.testing.assert_allclose(json.loads(capsys.readouterr().out)["probs"]["data"], ref["out"]["probs"],
+                               **TOLERANCE)
+    assert cli_main(args + ["--learning-phase", "1", "--seed", "3"]) == 0
+    assert not np.allclose(json.loads(capsys.readouterr().out)["probs"]["data"], ref["out"]["probs"], **TOLERANCE)
+
+
 def test_the_program_reads_like_a_person_wrote_it(imported):
     _, source = imported("shared")
     lines = source.splitlines()
@@ -103,6 +153,11 @@ def test_python_api_returns_source_and_state():
     assert "repeat_out = repeat(proj, 3)" in source
     prog = kgraph.compile(source)
     assert prog.state_signature() == {k: ("float32", v.shape) for k, v in state.items()}
+    prog.load_state(state)  # the dict, as a state file
+    np.testing.assert_array_equal(prog.variables["proj_kernel"], state["proj_kernel"])
+    with pytest.raises(kgraph.StateError, match="the state given does not match the program: variable "
+                       "'out_bias' .* is missing"):
+        prog.load_state({k: v for k, v in state.items() if k != "out_bias"})
 
 
 # ---- refusals: every one names the layer, its class and its place -------------------
@@ -201,3 +256,72 @@ def test_object_arrays_are_refused(tmp_path):
         zout.writestr("model.weights.h5", buffer.getvalue())
     with pytest.raises(kgraph.KGraphError, match="weight proj/vars/0 is of type object, not a numeric array"):
         kgraph.import_keras(path)
+
+
+# ---- a round trip: import, train further with kgraph run --epochs, export, run elsewhere ----
+
+def training_program(source: str, output: str, variables: list[str]) -> str:
+    """The imported program with a squared-error SGD step in place of its output statement."""
+    body = source.rstrip().rsplit("\n", 1)[0]
+    grads = [f"g_{v}" for v in variables]
+    lines = [body, "placeholder target: float32[None, 2]",
+             f"loss = mean(square({output} - target))",
+             f"{', '.join(grads)} = gradients(loss, [{', '.join(variables)}])"]
+    lines += [f"update {v} = {v} - 0.1 * {g}" for v, g in zip(variables, grads)]
+    return "\n".join(lines + ["output loss", ""])
+
+
+@pytest.mark.slow
+def test_round_trip_import_train_export_run_in_a_new_process(tmp_path, capsys):
+    import subprocess
+
+    kg, state = write_import(model_file("legacy_h5"), tmp_path / "model.kg")
+    original = dict(np.load(state))
+    source = kg.read_text()
+    (tmp_path / "train.kg").write_text(training_program(source, "d3", sorted(original)))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 5)).astype(np.float32)
+    target = np.stack([x[:, 0] ** 2, np.abs(x[:, 1])], axis=1).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "target.npy", target)
+    feeds = ["--feed", f"x={tmp_path / 'x.npy'}", "--feed", f"target={tmp_path / 'target.npy'}"]
+    before = kgraph.load(tmp_path / "train.kg")
+    before.load_state(state)
+    loss_before = float(before.run(x=x, target=target)["loss"])
+    assert cli_main(["run", str(tmp_path / "train.kg"), *feeds, "--state", str(state), "--epochs", "30",
+                     "--batch-size", "8", "--quiet"]) == 0
+    trained = dict(np.load(state))
+    assert set(trained) == set(original) and not np.allclose(trained["d1_kernel"], original["d1_kernel"])
+    after = kgraph.load(tmp_path / "train.kg")
+    after.load_state(state)
+    assert float(after.run(x=x, target=target)["loss"]) < 0.5 * loss_before
+    assert cli_main(["export", str(kg), "-o", str(tmp_path / "model.kgx"), "--state", str(state),
+                     "--platform", "cpu"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    script = ("import sys, numpy as np, kgraph\nm = kgraph.load(sys.argv[1])\nx = np.load(sys.argv[2])\n"
+              "np.savez('out.npz', one=m.run(x=x[:1])['d3'], all=m.run(x=x)['d3'])\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.kgx"), str(tmp_path / "x.npy")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    predict = kgraph.load(kg)
+    predict.load_state(state)
+    want = predict.run(x=x)["d3"]
+    with np.load(tmp_path / "out.npz") as out:
+        np.testing.assert_allclose(out["all"], want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out["one"], want[:1], rtol=1e-5, atol=1e-6)
+
+
+# ---- examples/keras_import: the committed program is what the import writes ------------
+
+def test_the_example_cnn_imports_to_the_committed_program(tmp_path):
+    example = Path(__file__).resolve().parent.parent / "examples" / "keras_import"
+    kg, state = write_import(example / "cnn.keras", tmp_path / "cnn.kg")
+    assert kg.read_text() == (example / "cnn.kg").read_text()
+    with np.load(state) as fresh, np.load(example / "cnn.npz") as committed:
+        assert fresh.files == committed.files
+        for name in fresh.files:
+            np.testing.assert_array_equal(fresh[name], committed[name], err_msg=name)
+    prog = kgraph.load(example / "cnn.kg")
+    prog.load_state(example / "cnn.npz")
+    with np.load(example / "keras_predictions.npz") as keras:
+        np.testing.assert_allclose(prog.run(pixels=keras["pixels"])["digit"], keras["digit"], **TOLERANCE)

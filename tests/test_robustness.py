@@ -518,3 +518,32 @@ def test_an_index_past_a_run_time_dimension_is_an_error_not_a_clamp(level):
     negative = kgraph.compile("placeholder x: float32[None, 3]\noutput x[-3, 1]", opt_level=level)
     with pytest.raises(kgraph.ShapeError, match="index -3 is out of bounds for axis 0 with size 2"):
         negative.run(x=rows[:2])
+
+
+# ---- found by the fuzzer (tests/test_fuzz.py) -----------------------------------------
+
+def test_a_npy_header_cut_inside_its_shape(tmp_path):
+    # NumPy's header reader raised tokenize.TokenError (exit 70) on an unclosed bracket.
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (6, 2"
+    header += b" " * (63 - len(header) - 10) + b"\n"
+    path = tmp_path / "cut.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+    with pytest.raises(ValueError, match="not a valid .npy file"):
+        read_feed_value(str(path))
+
+
+@pytest.mark.parametrize("literal", ["[2, 7777777777777777777777]", "[[1], [2**40]]"])
+def test_a_literal_list_holding_an_integer_past_int32(literal):
+    e = error_of(f"output gather([1.0, 2.0], {literal})", kgraph.ArgumentError)
+    assert e.message == "the literal holds an integer that does not fit in int32"
+
+
+def test_brackets_nested_past_max_depth_are_refused_before_parsing():
+    e = error_of("x = 1\noutput " + "[" * 500 + "1" + "]" * 500, LimitError)
+    assert "max_depth = 200" in e.message and "--max-depth" in e.message
+    assert (e.line, e.column) == (2, 208)  # the bracket that went past the limit
+    e = error_of("output " + "[" * 100 + "1" + "]" * 100, kgraph.ShapeError)
+    assert "at most 64 dimensions" in e.message
+    assert kgraph.compile("output " + "(" * 200 + "1.0" + ")" * 200 + "  # ((((").run()["out0"] == 1.0
+    with pytest.raises(LimitError):
+        kgraph.compile("output ((1.0))", limits=Limits(max_depth=1))

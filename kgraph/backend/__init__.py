@@ -10,6 +10,10 @@ from .creation import (cast_to_floatx, constant, dtype, epsilon, eye, is_placeho
                        random_normal_variable, random_uniform_variable, variable, zeros)
 from .functions import (Function, KUpdate, batch_get_value, batch_set_value, eval_tensor, function, get_value,
                         set_value, update, update_add, update_sub)
+from .compat import NAMES as _COMPAT_NAMES
+from .compat import (backend, ctc_label_dense_to_sparse, experimental, get_graph, get_session, get_uid,
+                     is_keras_tensor, is_sparse, manual_variable_initialization, moving_average_update,
+                     name_scope, reset_uids, set_epsilon, set_session, stop_gradient, switch, to_dense)
 from .ops import op_functions as _op_functions
 from .phase import (global_learning_phase_is_set, in_test_phase, in_train_phase, learning_phase,
                     learning_phase_scope, set_learning_phase, symbolic_learning_phase)
@@ -31,4 +35,4 @@ __all__ = sorted([
     "set_image_data_format", "KTensor", "KVariable",
     "global_learning_phase_is_set", "in_test_phase", "in_train_phase", "learning_phase",
     "learning_phase_scope", "set_learning_phase", "symbolic_learning_phase",
-    *_GENERATED])
+    *_COMPAT_NAMES, *_GENERATED])

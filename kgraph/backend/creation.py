@@ -47,7 +47,8 @@ def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None, ragg
     """
     span = caller_span()
     if sparse or ragged:
-        raise KGraphError("sparse and ragged placeholders are not supported", span)
+        raise KGraphError("kgraph has no sparse or ragged tensors: declare a dense placeholder "
+                          "(sparse=False, ragged=False) and feed dense arrays", span)
     if shape is None:
         if ndim is None:
             raise ArgumentError("K.placeholder needs shape= or ndim= (a tensor of unknown rank is not "

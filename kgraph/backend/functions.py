@@ -71,6 +71,15 @@ def update_sub(x: KVariable, decrement: Any) -> KUpdate:
     return update(x, call_op("subtract", [x, decrement], {}))
 
 
+def _as_update(u) -> KUpdate:
+    if isinstance(u, KUpdate):
+        return u
+    if isinstance(u, (tuple, list)) and len(u) == 2:
+        return update(*u)
+    raise KGraphError(f"K.function's updates are K.update(v, new_v) results or (v, new_v) pairs, "
+                      f"got {u!r}", caller_span())
+
+
 class Function:
     """A compiled piece of the session's graph: call it with the input values (a list, a dict
     for dict inputs, or one value for one bare input)."""
@@ -91,7 +100,7 @@ class Function:
         self._single = isinstance(outputs, KTensor)
         listed = list(outputs.values()) if isinstance(outputs, dict) else [outputs] if self._single else outputs
         self.outputs = [_tensor(x, "K.function's outputs") for x in listed]
-        pairs = [u if isinstance(u, KUpdate) else update(*u) for u in (updates or [])]
+        pairs = [_as_update(u) for u in (updates or [])]
         seen = set()
         for u in pairs:
             if u.variable.name in seen:
@@ -129,14 +138,16 @@ class Function:
         return list(inputs)
 
     def __call__(self, inputs=()):
-        given = dict(zip(self.inputs, self._values(inputs)))
+        # A symbolic value (a variable, a constant) is fed its value, as Keras evaluates it.
+        given = {x: eval_tensor(v) if isinstance(v, KTensor) else v
+                 for x, v in zip(self.inputs, self._values(inputs))}
         session = self.session
         variables = {v: session.values[v] for v in self.program.graph.variables}
         training = False
         for x, v in given.items():
             if x.node.op == "variable" and x.name in variables:
                 variables[x.name] = np.asarray(v, dtype=np_dtype(x.dtype))  # fed for this run
-            elif x.node.op == "learning_phase":
+            elif x.node.op == "learning_phase" and v is not None:  # None: the default, test
                 training = learning_phase_value(v.item() if isinstance(v, np.ndarray) else v)
         try:
             feeds = self.program.check_feeds({x.name: v for x, v in given.items() if x.name in self._fed})

@@ -82,6 +82,10 @@ class Lifting:
                                         f"{describe(v)}", site.arg_span(p.name))
                 out[p.name] = [self.tensor(x, site.arg_span(p.name, i)) for i, x in enumerate(v)]
             else:
+                if p.name in op.runtime and (isinstance(v, Node) or (
+                        isinstance(v, (list, tuple)) and any(isinstance(x, Node) for x in v))):
+                    out[p.name] = v  # known at run time: the op's build decides
+                    continue
                 if isinstance(v, Node):
                     raise ArgumentError(f"{op.name}(): '{p.name}' must be known at compile time, "
                                         f"but {site.label(p.name)} is a tensor", site.arg_span(p.name))
@@ -90,8 +94,6 @@ class Lifting:
                 v = freeze(v)
                 if p.name == "dtype" and op.dtype_none_is_floatx and v is None:
                     v = self.floatx
-                if p.name == "data_format" and v is None:
-                    v = self.image_data_format
                 if p.name == "dtype" and v is not None:
                     v = self._dtype(v, site.arg_span(p.name))
                 out[p.name] = v
@@ -117,6 +119,8 @@ class Lifting:
                     srcs.append(x)
                     operands.append((p.name, i, x))
             else:
+                if p.name == "data_format" and v is None:  # Keras: image_data_format()
+                    v = self.image_data_format
                 attrs[p.name] = freeze(v)
         guards.check_static_ints(site.name, attrs, site)
         if op.unique:
@@ -173,7 +177,13 @@ class Lifting:
             dtype = self._literal_dtype(v)
             try:
                 array = np.asarray(v, dtype=np_dtype(dtype))
-            except ValueError:
+            except OverflowError:
+                raise ArgumentError(f"the literal holds an integer that does not fit in {dtype}",
+                                    span) from None
+            except ValueError as e:
+                if "maximum number of dimension" in str(e):
+                    raise ShapeError("a literal array may have at most 64 dimensions (NumPy's "
+                                     "limit)", span) from None
                 raise ShapeError("a literal array must be rectangular (every row the same length)",
                                  span) from None
             self._lifted[id(v)] = (v, self.constant(array))

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any, Iterator
 
+from .. import mesh as meshes
 from .. import sharding
 from ..diagnostics import print_code
 
@@ -59,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--floatx", default="float32", choices=("float16", "bfloat16", "float32", "float64"),
                    help="the default float dtype (floatx()), float32 unless set")
     p.add_argument("--seed", type=seed_value, default=0, help="seed for random ops without one (default 0)")
-    sharding.add_arguments(p, distributed=False)  # `shard` statements and :ir show the layouts
+    meshes.add_arguments(p, distributed=False)  # `shard` statements and :ir show the layouts
 
 
 class Session:
@@ -383,7 +384,7 @@ def main(args) -> int:
 
     interactive = sys.stdin.isatty()
     session = Session(args.floatx, args.seed, filename="<repl>" if interactive else "<stdin>",
-                      mesh=sharding.mesh_from_args(args))
+                      mesh=meshes.mesh_from_args(args))
     if args.file:
         try:
             with open(args.file, encoding="utf-8") as f:

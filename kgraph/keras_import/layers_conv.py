@@ -33,6 +33,8 @@ def _window(layer: Layer, x: Tensor, op: str, n: int) -> tuple[tuple, tuple, tup
     kernel, strides = _tuple(layer, "kernel_size", n), _tuple(layer, "strides", n)
     dilation = _tuple(layer, "dilation_rate", n)
     padding = _padding(layer, ("valid", "same", "causal") if n == 1 else ("valid", "same"))
+    if layer.get("groups", 1) != 1:
+        raise layer.refuse(f"groups={layer.config['groups']} (grouped convolution) is not translated")
     return kernel, strides, dilation, padding
 
 
@@ -75,8 +77,6 @@ def conv(n: int):
     def translate(w, layer, xs):
         x = one(layer, xs)
         kernel, strides, dilation, padding = _window(layer, x, op, n)
-        if layer.get("groups", 1) != 1:
-            raise layer.refuse(f"groups={layer.config['groups']} (grouped convolution) is not translated")
         filters, use_bias = layer.get("filters"), layer.get("use_bias", True)
         roles = ["kernel", "bias"] if use_bias else ["kernel"]
         v = weights(w, layer, roles, [kernel + (x.shape[-1], filters), (filters,)])

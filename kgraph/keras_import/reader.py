@@ -158,7 +158,8 @@ def _group_arrays(group, budget: _Budget, where: str) -> list[np.ndarray]:
         if any(not k.isdigit() for k in keys):
             raise KGraphError(f"{budget.path}: layer {where} has weights that are not numbered")
         arrays += [budget.read(group["vars"][k], f"{where}/vars/{k}") for k in keys]
-    unexpected = [k for k in group if k != "vars" and k not in SUBGROUPS]
+    # Bidirectional also keeps its unbuilt template `layer`: a group with no arrays is nothing.
+    unexpected = [k for k in group if k != "vars" and k not in SUBGROUPS and _holds_arrays(group[k])]
     if unexpected:
         raise KGraphError(f"{budget.path}: layer {where} holds weights of nested layers "
                           f"({', '.join(unexpected)}), which kgraph cannot import")
@@ -166,6 +167,12 @@ def _group_arrays(group, budget: _Budget, where: str) -> list[np.ndarray]:
         if sub in group:
             arrays += _group_arrays(group[sub], budget, f"{where}/{sub}")
     return arrays
+
+
+def _holds_arrays(group) -> bool:
+    found = []
+    group.visititems(lambda name, item: found.append(name) if not hasattr(item, "keys") else None)
+    return bool(found)
 
 
 def _text(value) -> str:

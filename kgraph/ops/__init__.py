@@ -1,12 +1,12 @@
 """The op registry: every op of the language, one `Op` entry each, gathered explicitly."""
 from __future__ import annotations
 
-from . import (compare, conv, core, creation, elementwise, image, internal, linalg, loops, nn, pool, reduce,
-               rnn, shape, static, training)
+from . import (compare, conv, core, creation, elementwise, image, internal, linalg, loops, losses, nn,
+               pool, random, reduce, rnn, shape, static, training)
 from .registry import REQUIRED, Op, OpError, Param
 
-_MODULES = (core, creation, elementwise, compare, reduce, linalg, shape, nn, training, conv, pool, image,
-            static, internal, loops, rnn)
+_MODULES = (core, creation, random, elementwise, compare, reduce, linalg, shape, nn, losses, training,
+            conv, pool, image, static, internal, loops, rnn)
 
 
 def _gather() -> dict[str, Op]:

@@ -1,12 +1,4 @@
-"""Tensor creation: zeros, ones, eye, constants, ranges and random tensors.
-
-Random draws come in two IR ops per Keras function. `random_normal` (and its
-siblings) is the unseeded form: `unique` (never merged by CSE, never folded) and
-lowered with `lower_node`, which folds the node's `uid` into the interpreter's
-per-run key (`Interpreter.rng`, set by `Program.run`), so every run draws fresh
-values. With a `seed`, the front end makes `random_normal_seeded` instead: a
-pure function of its attributes, so it may be constant-folded and merged.
-"""
+"""Tensor creation: zeros, ones, eye, constants and ranges (random tensors are in random.py)."""
 from __future__ import annotations
 
 import jax
@@ -123,55 +115,6 @@ def _lower_arange(**attrs):
     return values.astype(dtype)
 
 
-# ---- random draws -----------------------------------------------------------------
-
-def _random_type(types, attrs):
-    if not is_float(attrs["dtype"]):
-        raise OpError(f"random values must have a floating-point dtype, got {attrs['dtype']}",
-                      kind="dtype")
-    seed = attrs["seed"]
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise OpError(f"seed must be an int, got {seed!r}", kind="argument")
-    return _filled_type(types, attrs)
-
-
-def _normal(key, shape, sample_dtype, mean, stddev):
-    return jax.random.normal(key, shape, sample_dtype) * stddev + mean
-
-
-def _uniform(key, shape, sample_dtype, low, high):
-    return jax.random.uniform(key, shape, sample_dtype, low, high)
-
-
-def _random_ops(signature, draw, doc, example, seeded_example):
-    """The unseeded op of `signature` and its seeded IR twin `<name>_seeded`."""
-    name = signature[: signature.index("(")]
-
-    def sample(key, attrs):
-        dtype = attrs["dtype"]
-        sample_dtype = jnp.float64 if dtype == "float64" else jnp.float32
-        a, b = (attrs[p.name] for p in fresh.params[1:3])
-        return draw(key, attrs["shape"], sample_dtype, a, b).astype(dtype)
-
-    def lower_seeded(**attrs):
-        return sample(jax.random.PRNGKey(attrs["seed"]), attrs)
-
-    def lower_fresh(ctx, node, inputs):
-        if ctx.rng is None:
-            raise RuntimeError(f"{name} without a seed was evaluated outside a run (folded?)")
-        return sample(jax.random.fold_in(ctx.rng, node.attr("uid")), node.kw)
-
-    def build(builder, site, args):
-        return builder.make_node(name if args["seed"] is None else name + "_seeded", args, site)
-
-    fresh = Op(signature, infer=_random_type, lower=None, lower_node=lower_fresh, tensors=(),
-               foldable=False, unique=True, build=build, doc=doc, example=example, category="creation")
-    seeded = Op(name + "_seeded" + signature[len(name):], infer=_random_type, lower=lower_seeded,
-                tensors=(), category="internal", example=seeded_example,
-                doc=f"{name} with a seed (an IR op; write `{name}(..., seed=0)`): the same values every run.")
-    return [fresh, seeded]
-
-
 OPS = [
     Op("zeros(shape, dtype=None)", infer=_filled_type, tensors=(),
        lower=lambda *, shape, dtype: jnp.zeros(shape, dtype),
@@ -204,19 +147,4 @@ OPS = [
        tensors=(),
        doc="A 1-D range as tf.range: int32 by default, float32 when a bound is a float.",
        example="output arange(5), arange(1, 10, 3), arange(0, 2, 0.5)", category="creation"),
-    *_random_ops("random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None)", _normal,
-                 "Values drawn from a normal distribution: fresh every run, or fixed by `seed`.",
-                 "output random_normal((2, 3), mean=0.0, stddev=1.0)",
-                 "output random_normal((2, 3), mean=0.0, stddev=1.0, seed=0)"),
-    *_random_ops("random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None)", _uniform,
-                 "Values drawn uniformly from [minval, maxval): fresh every run, or fixed by `seed`.",
-                 "output random_uniform((2, 3))", "output random_uniform((2, 3), seed=1)"),
-    *_random_ops("random_normal_variable(shape, mean, scale, dtype=None, seed=None)", _normal,
-                 "A variable's initial values from a normal distribution (deterministic for a seed).",
-                 "output random_normal_variable((2, 2), mean=0.0, scale=1.0)",
-                 "variable W = random_normal_variable((2, 2), mean=0.0, scale=1.0, seed=0)\noutput W"),
-    *_random_ops("random_uniform_variable(shape, low, high, dtype=None, seed=None)", _uniform,
-                 "A variable's initial values drawn uniformly from [low, high) (deterministic for a seed).",
-                 "output random_uniform_variable((2, 2), low=-1.0, high=1.0)",
-                 "variable W = random_uniform_variable((2, 2), low=-1.0, high=1.0, seed=0)\noutput W"),
 ]

@@ -100,7 +100,7 @@ def _sparse_crossentropy_type(types, attrs):
     return TensorType(output.dtype, rest)
 
 
-def _lower_sparse_categorical_crossentropy(target, output, *, from_logits, axis):
+def _lower_sparse_categorical_crossentropy(target, output, *, from_logits, axis, ignore_class):
     logits = jnp.moveaxis(output, one_axis(axis, output.ndim), -1)
     if not from_logits:
         logits = jnp.log(_clipped(logits))
@@ -112,7 +112,10 @@ def _lower_sparse_categorical_crossentropy(target, output, *, from_logits, axis)
     picked = jnp.take_along_axis(logits, jnp.where(valid, labels, 0)[..., None], axis=-1)[..., 0]
     loss = jax.nn.logsumexp(logits, axis=-1) - picked
     # A label out of range is an error in TensorFlow (on CPU); here its loss is NaN.
-    return jnp.where(valid, loss, jnp.asarray(jnp.nan, output.dtype))
+    loss = jnp.where(valid, loss, jnp.asarray(jnp.nan, output.dtype))
+    if ignore_class is None:
+        return loss
+    return jnp.where(labels == ignore_class, jnp.zeros((), output.dtype), loss)  # tf_keras: 0 there
 
 
 def _binary_crossentropy_type(types, attrs):
@@ -133,7 +136,8 @@ def _lower_binary_crossentropy(target, output, *, from_logits):
 
 # The activation whose output each loss reads as its logits (tf_keras's _get_logits).
 READS_LOGITS = {"categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax",
-                "binary_crossentropy": "sigmoid"}
+                "binary_crossentropy": "sigmoid", "categorical_focal_crossentropy": "softmax",
+                "binary_focal_crossentropy": "sigmoid"}
 
 
 def logits_read(loss_op: str, output: Node) -> Node | None:
@@ -156,9 +160,10 @@ def logits_read(loss_op: str, output: Node) -> Node | None:
 def _build_loss(builder, site, args):
     output = args["output"]
     if args["from_logits"] and logits_read(site.name, output) is not None:
-        builder.warn(f"{site.name} received from_logits=True, but {site.label('output')} was "
-                     f"produced by {output.op} and so does not represent logits; the logits "
-                     f"under it are used", site.arg_span("output"))
+        # tf_keras's wording (_get_logits), naming the op as TensorFlow does.
+        builder.warn(f"`{site.name}` received `from_logits=True`, but the `output` argument was "
+                     f"produced by a {output.op.capitalize()} activation and thus does not represent "
+                     f"logits. Was this intended?", site.arg_span("output"))
     return builder.make_node(site.name, args, site)
 
 
@@ -244,10 +249,11 @@ OPS = [
           "Categorical crossentropy between a one-hot target and an output tensor (probabilities "
           "renormalised to sum 1 and clipped to [1e-7, 1 - 1e-7]; a softmax output over the last axis is read as its logits).",
           "t = [[0.0, 1.0, 0.0]]\np = softmax([[1.0, 2.0, 3.0]])\noutput categorical_crossentropy(t, p)"),
-    _loss("sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1)",
+    _loss("sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1, ignore_class=None)",
           _sparse_crossentropy_type, _lower_sparse_categorical_crossentropy,
           "Categorical crossentropy with integer class targets (probabilities clipped to "
-          "[1e-7, 1 - 1e-7]; a softmax output over the last axis is read as its logits).",
+          "[1e-7, 1 - 1e-7]; a softmax output over the last axis is read as its logits); the loss "
+          "of a target equal to `ignore_class` is 0.",
           "p = [[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]\noutput sparse_categorical_crossentropy([1, 2], p)"),
     _loss("binary_crossentropy(target, output, from_logits=False)", _binary_crossentropy_type,
           _lower_binary_crossentropy,

@@ -70,6 +70,9 @@ class Op:
     functions: tuple[str, ...] = ()  # arguments that are function values (rnn's step_function)
     # Tensor arguments without a Keras default that may still be None (batch norm's gamma, beta).
     nullable: tuple[str, ...] = ()
+    # Static arguments that may also be known only at run time (a random op's shape: shape(x)); the
+    # op's `build` takes them as given, tensors included.
+    runtime: tuple[str, ...] = ()
     foldable: bool = True
     elementwise: bool = False
     # Never merged with an equal-looking node (unseeded random draws, prints): the

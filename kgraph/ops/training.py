@@ -17,6 +17,8 @@ one; every other case returns the biased variance (tf.nn.moments).
 """
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -207,8 +209,12 @@ def _lower_batch_moment(x, *, axes, keepdims, moment):
     else:  # tf.nn.moments' value (without its stop_gradient, which breaks second derivatives)
         value = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
         if moment == "unbiased":
-            n = int(np.prod([x.shape[a] for a in axes]))
-            value = value * jnp.asarray(n / max(n - 1, 1), x.dtype)
+            n = math.prod(x.shape[a] for a in axes)
+            if isinstance(n, int):
+                value = value * jnp.asarray(n / max(n - 1, 1), x.dtype)
+            else:  # a symbolic dimension (an exported program's batch): the count is computed
+                count = jnp.asarray(n, x.dtype)
+                value = value * (count / jnp.maximum(count - 1, 1))
     return value if keepdims else jnp.squeeze(value, axes)
 
 

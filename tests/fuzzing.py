@@ -1,0 +1,281 @@
+"""The fuzzer behind tests/test_fuzz.py: mutated programs, feeds, state files and exports.
+
+Programs are mutated token by token, knowing what each token is (a number becomes an
+edge value such as 2**64 or 1e308, a name another op or a dtype, a bracket is dropped
+or doubled, an operand is nested deeply), starting from examples/*.kg and every op's
+registry example. Feeds (.npy, .npz), state files and .kgx exports are mutated byte by
+byte (flips, truncations, insertions, headers overwritten). A case passes if kgraph
+answers it with a KGraphError (or succeeds); anything else is a bug.
+
+Cases run in a worker process (`python tests/fuzzing.py worker`) whose address space is
+capped (resource.setrlimit) and which is killed when one case takes too long, so a
+runaway case cannot take the machine and a crash (a signal) is seen as a bug too.
+
+    KGRAPH_FUZZ_CASES=5000 KGRAPH_FUZZ_SEED=7 python -m pytest -q tests/test_fuzz.py
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import random
+import re
+import resource
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MEMORY_BYTES = 2 << 30   # the worker's address-space cap
+CASE_SECONDS = 20        # a case that takes longer is a bug (a hang)
+WORKER_LIMITS = dict(max_elements=10**7, max_file_bytes=10**8)  # what a fuzz case may ask
+
+TOKEN = re.compile(r'\d+\.\d*(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?|"[^"\n]*"|[A-Za-z_]\w*'
+                   r'|\*\*|//|[<>=!]=|\n|[^\S\n]+|.')
+EDGE_NUMBERS = ["0", "1", "-1", "2", "3", "255", "2**31", "2**62", "2**63", "2**64", "10**12",
+                "10**400", "10 ** 10 ** 10", "1e308", "1e-320", "0.0", "-0.0", "1e39", "7" * 60]
+DTYPES = ['"float16"', '"bfloat16"', '"float32"', '"float64"', '"int8"', '"int32"', '"int64"',
+          '"uint8"', '"bool"', '"complex64"', '"a\\x00"']
+PUNCTUATION = ["(", ")", "[", "]", ",", ":", "=", "*", "-", "None", "...", "::0", "\n", "\t"]
+
+
+@dataclass
+class Case:
+    kind: str      # "program", "feed", "state" or "export"
+    payload: str   # program text, or base64 of the file's bytes
+    origin: str    # what it was mutated from
+
+    def describe(self) -> str:
+        body = self.payload if self.kind == "program" else f"{len(base64.b64decode(self.payload))} bytes"
+        return f"{self.kind} from {self.origin}: {body[:400]!r}"
+
+
+# ---- seeds ------------------------------------------------------------------------------
+
+def seed_programs() -> list[tuple[str, str]]:
+    from kgraph.ops import REGISTRY
+
+    out = [(p.name, p.read_text()) for p in sorted((ROOT / "examples").glob("*.kg"))]
+    out += [(f"ops:{name}", op.example) for name, op in sorted(REGISTRY.items()) if op.example]
+    return out
+
+
+def seed_files(directory: Path) -> dict[str, list[tuple[str, bytes]]]:
+    """Valid feeds, state files and exports to mutate (made once, in the parent)."""
+    import numpy as np
+
+    import kgraph
+    from kgraph.export import export_program
+
+    def npy(array) -> bytes:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+
+    def npz(arrays, compressed) -> bytes:
+        buffer = io.BytesIO()
+        (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+        return buffer.getvalue()
+
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    program = kgraph.compile("placeholder x: float32[None, 2]\nvariable w = ones((2,))\n"
+                             "update w = w * 0.5\noutput sum(x * w, axis=1)\n")
+    program.run(x=x)
+    program.save_state(directory / "state.npz")
+    export_program(program, directory / "m.kgx")
+    return {
+        "feed": [("x.npy", npy(x)), ("fortran.npy", npy(np.asfortranarray(x))),
+                 ("x.npz", npz({"x": x}, False)), ("xz.npz", npz({"x": x}, True))],
+        "state": [("state.npz", (directory / "state.npz").read_bytes())],
+        "export": [("m.kgx", (directory / "m.kgx").read_bytes())],
+    }
+
+
+# ---- mutators ---------------------------------------------------------------------------
+
+def mutate_program(text: str, rng: random.Random, names: list[str]) -> str:
+    tokens = TOKEN.findall(text)
+    for _ in range(rng.randint(1, 3)):
+        if not tokens:
+            break
+        i = rng.randrange(len(tokens))
+        tok = tokens[i]
+        choice = rng.randrange(9)
+        if tok[0].isdigit() and choice < 4:
+            tokens[i] = rng.choice(EDGE_NUMBERS)
+        elif tok[0] == '"' and choice < 5:
+            tokens[i] = rng.choice(DTYPES)
+        elif (tok[0].isalpha() or tok[0] == "_") and choice < 3:
+            tokens[i] = rng.choice(names)
+        elif choice == 5:
+            depth = rng.choice([3, 60, 300])
+            tokens[i] = "(" * depth + tok + ")" * depth if tok.strip() else tok
+        elif choice == 6:
+            del tokens[i]
+        elif choice == 7:
+            tokens.insert(i, rng.choice(PUNCTUATION + [tok]))
+        else:
+            j = rng.randrange(len(tokens))
+            tokens[i], tokens[j] = tokens[j], tokens[i]
+    return "".join(tokens)
+
+
+def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        choice = rng.randrange(5)
+        i = rng.randrange(max(len(data), 1))
+        if choice == 0 and data:
+            data[i] ^= 1 << rng.randrange(8)
+        elif choice == 1:
+            data = data[: i]
+        elif choice == 2:
+            data[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        elif choice == 3 and data:
+            digits = str(rng.choice([0, 2**31, 10**12, 2**64, 10**30])).encode()
+            data[i:i + len(digits)] = digits  # a header's shape or a size, say
+        else:
+            data[i:i + 8] = b"\xff" * 8
+    return bytes(data)
+
+
+def make_cases(count: int, seed: int, files: dict[str, list[tuple[str, bytes]]]) -> list[Case]:
+    from kgraph.ops import REGISTRY
+
+    rng = random.Random(seed)
+    programs = seed_programs()
+    names = [n for n, op in REGISTRY.items() if op.category != "internal"] + ["x", "y", "w", "None"]
+    cases = []
+    for i in range(count):
+        if i % 5 < 3:  # three in five are programs
+            origin, text = rng.choice(programs)
+            cases.append(Case("program", mutate_program(text, rng, names), origin))
+        else:
+            kind = rng.choice(list(files))
+            origin, data = rng.choice(files[kind])
+            cases.append(Case(kind, base64.b64encode(mutate_bytes(data, rng)).decode(), origin))
+    return cases
+
+
+# ---- the worker (a child process) ------------------------------------------------------
+
+def _feeds_for(placeholders: dict) -> dict:
+    import numpy as np
+
+    return {name: np.zeros(tuple(d if isinstance(d, int) else 2 for d in shape), dtype=dtype)
+            for name, (dtype, shape) in placeholders.items()}
+
+
+def run_case(case: Case, directory: Path) -> tuple[str, str]:
+    """("ok" | "error" | "bug", detail); only "bug" fails the fuzz test."""
+    import kgraph
+    from kgraph import bugs, limits
+    from kgraph.feeds import read_feed_value
+    from kgraph.state import read_state_file
+
+    bugs.clear()
+    with limits.using(limits.Limits(**WORKER_LIMITS)):
+        try:
+            if case.kind == "program":
+                program = kgraph.compile(case.payload, filename="fuzz.kg")
+                program.run(**_feeds_for(program.placeholders))
+                return "ok", ""
+            path = directory / {"feed": "f.npz", "state": "s.npz", "export": "m.kgx"}[case.kind]
+            if case.kind == "feed" and not case.origin.endswith(".npz"):
+                path = directory / "f.npy"
+            path.write_bytes(base64.b64decode(case.payload))
+            if case.kind == "feed":
+                try:
+                    read_feed_value(str(path))
+                except ValueError as e:  # the feed reader's protocol: the caller names the feed
+                    return "error", str(e)[:200]
+            elif case.kind == "state":
+                read_state_file(path)
+            else:
+                program = kgraph.load(path)
+                program.run(**_feeds_for(program.placeholders))
+            return "ok", ""
+        except kgraph.KGraphError as e:
+            return "error", e.message[:200]
+        except Exception as e:  # noqa: BLE001 - the point: anything else is a bug to report
+            return "bug", bugs.report(e)
+
+
+def worker() -> None:
+    import warnings
+
+    warnings.simplefilter("ignore")
+    directory = Path(tempfile.mkdtemp(prefix="kgraph-fuzz-"))
+    replies = os.fdopen(os.dup(1), "w")  # what a case prints (print_tensor) must not mix in
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    sys.stdout = open(os.devnull, "w")
+    for line in sys.stdin:
+        start = time.perf_counter()
+        outcome, detail = run_case(Case(**json.loads(line)), directory)
+        seconds = time.perf_counter() - start
+        if seconds > CASE_SECONDS:
+            outcome, detail = "bug", f"took {seconds:.1f} s (the limit is {CASE_SECONDS} s)"
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+        print(json.dumps({"outcome": outcome, "detail": detail, "peak": peak}), file=replies, flush=True)
+
+
+# ---- the parent --------------------------------------------------------------------------
+
+class Worker:
+    def __init__(self):
+        env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONWARNINGS="ignore")
+        self.proc = subprocess.Popen([sys.executable, __file__, "worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env=env, cwd=ROOT)
+        self.peak = 0  # the largest resident size the worker reported, in bytes
+
+    def run(self, case: Case) -> tuple[str, str]:
+        self.proc.stdin.write(json.dumps(case.__dict__) + "\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], CASE_SECONDS + 10)  # + start-up
+        line = self.proc.stdout.readline() if ready else ""
+        if line:
+            reply = json.loads(line)
+            self.peak = max(self.peak, reply["peak"])
+            return reply["outcome"], reply["detail"]
+        self.proc.kill()
+        code = self.proc.wait()
+        return "bug", ("hung past the time limit" if not ready else f"worker died with status {code}")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+def fuzz(count: int, seed: int) -> tuple[dict[str, int], list[tuple[Case, str]]]:
+    """Run `count` cases; the outcome counts (and "peak", the largest worker's resident
+    bytes) and the bugs (each case with what went wrong)."""
+    with tempfile.TemporaryDirectory() as d:
+        cases = make_cases(count, seed, seed_files(Path(d)))
+    counts = {"ok": 0, "error": 0, "bug": 0}
+    found = []
+    worker_ = Worker()
+    try:
+        for case in cases:
+            outcome, detail = worker_.run(case)
+            counts[outcome] += 1
+            counts["peak"] = max(counts.get("peak", 0), worker_.peak)
+            if outcome == "bug":
+                found.append((case, detail))
+                if worker_.proc.poll() is not None:
+                    worker_ = Worker()
+    finally:
+        worker_.close()
+    return counts, found
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["worker"]:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))  # before JAX starts
+    sys.path.insert(0, str(ROOT))
+    worker()
