@@ -369,13 +369,19 @@ def test_ctc_beam_decode_matches_tf_keras(ctc_programs, width, paths):
         np.testing.assert_array_equal(out[f"d_{i}"], expected[f"decoded{i}"], err_msg=f"path {i}")
 
 
-def test_ctc_beam_merges_repeated_labels():
-    """TF's v1 beam decoder (merge_repeated=True) emits 'a blank a' as 'a'."""
-    from kgraph.ops.losses import prefix_beam_search
-
-    logp = np.log(np.array([[0.9, 0.05, 0.05], [0.05, 0.05, 0.9], [0.9, 0.05, 0.05]]))
-    paths, _ = prefix_beam_search(logp, 3, 10, 1)
-    assert paths == [[0]]
+def test_ctc_beam_merges_repeated_labels_as_tf_keras():
+    """TF's v1 beam decoder (merge_repeated=True) prints the beam 'a a' as 'a', so two of the
+    top paths read [0]; the greedy decoder keeps 'a blank a' as [0, 0]."""
+    r = ref("ctc_repeats")
+    prog = kgraph.compile("placeholder p: float32[None, 4, 3]\n"
+                          "d, lp = ctc_decode(p, [4], greedy=False, beam_width=10, top_paths=3)\n"
+                          "g, glp = ctc_decode(p, [4])\noutput d, lp, g[0] as greedy, glp")
+    out = prog.run(p=r["probs"])
+    for i in range(3):
+        np.testing.assert_array_equal(out[f"d_{i}"], r[f"decoded{i}"])
+    np.testing.assert_allclose(out["lp"], r["log_prob"], rtol=1e-5)
+    np.testing.assert_array_equal(out["greedy"], r["greedy"])
+    np.testing.assert_allclose(out["glp"], r["greedy_log_prob"], rtol=1e-5)
 
 
 def test_ctc_batch_cost_gradient_check_grads():

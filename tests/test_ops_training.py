@@ -150,6 +150,17 @@ def test_dropout_gradient_is_the_mask_over_keep():
     np.testing.assert_array_equal(out["g_0"], out["y"])  # x is ones: y is the scaled mask
 
 
+def test_dropout_and_in_train_phase_gradients_check_grads():
+    prog = kgraph.compile("placeholder x: float64[3, 5]\n"
+                          "output sum(square(in_train_phase(dropout(x, 0.4, seed=5), x * 3))) as y",
+                          floatx="float64")
+    f = prog.as_jax_function()
+    x = np.random.default_rng(2).normal(size=(3, 5))
+    with jax.enable_x64(True):
+        for training in (True, False):
+            check_grads(lambda v: f({}, x=v, training=training)["y"], (x,), order=2, modes=["rev"])
+
+
 def test_dropout_errors():
     with pytest.raises(KGraphError, match="level must be a number in"):
         kgraph.compile("placeholder x: float32[None, 4]\noutput dropout(x, 1.0)")
