@@ -112,6 +112,9 @@ output a, b, c, d
      "strides must be a tuple of 2 positive integers"),
     ("placeholder x: float32[None, 8, 8, 3]\noutput pool2d(x, (2, 2), data_format='nhwc')",
      "unknown data_format 'nhwc'"),
+    ("placeholder x: bool[None, 4, 4, 1]\noutput pool2d(x, (2, 2))", "max pooling takes numbers, not bool"),
+    ("placeholder x: int32[None, 4, 4, 1]\noutput pool2d(x, (2, 2), pool_mode='avg')",
+     "expects a floating-point tensor"),
     ("placeholder x: float32[None, 8, 3]\noutput conv2d(x, ones((3, 3, 3, 1)))",
      "expects a 4-D input, but x is float32[None, 8, 3]"),
     ("placeholder x: float32[None, 4, 4, 3]\n"
@@ -278,6 +281,7 @@ def test_conv1d():
 @pytest.mark.slow
 def test_local_conv_channels_dim():
     filters, batch_size = 3, 2
+    pairs = []  # (channels_first result, channels_last result, dim): evaluated in one K.function
     for input_shape in [(3, 5), (2, 3, 5), (2, 5, 3, 4)]:
         channels_in, spatial = input_shape[0], input_shape[1:]
         dim = len(spatial)
@@ -297,9 +301,12 @@ def test_local_conv_channels_dim():
                     np.transpose(kernel, list(range(dim)) + [dim + 1, dim, dim + 2]), kernel_shape))
                 conv_cl = K.local_conv(inputs_cl, kernel_cl, kernel_sizes, strides, output_shape,
                                        "channels_last")
-                np.testing.assert_allclose(
-                    K.eval(conv_cf), np.transpose(K.eval(conv_cl), [0, dim + 1] + list(range(1, dim + 1))),
-                    atol=1e-5)
+                pairs.append((conv_cf, conv_cl, dim))
+    values = K.function([], [t for cf, cl, _ in pairs for t in (cf, cl)])([])
+    for i, (_, _, dim) in enumerate(pairs):
+        conv_cf, conv_cl = values[2 * i], values[2 * i + 1]
+        np.testing.assert_allclose(conv_cf, np.transpose(conv_cl, [0, dim + 1] + list(range(1, dim + 1))),
+                                   atol=1e-5)
 
 
 @pytest.mark.parametrize("input_shape, kernel_sizes, strides, output_shape", [

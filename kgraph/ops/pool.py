@@ -36,6 +36,8 @@ def _pool_type(n: int):
         require_rank(x, n + 2, 0, "input")
         if attrs["pool_mode"] == "avg":
             require_float(types)
+        elif x.dtype == "bool":
+            raise OpError("max pooling takes numbers, not bool: {0}", kind="dtype")
         first, size, strides, padding = _pool_layout(attrs, n)
         spatial = tuple(window_dim(d, k, s, 1, padding)
                         for d, k, s in zip(spatial_dims(x, first), size, strides))
