@@ -191,7 +191,8 @@ output gradients(loss, [p, z]) as g
 def test_from_logits_with_a_softmax_output_warns_and_reads_through():
     src = ("placeholder z: float32[None, 3]\nt = [[0.0, 1.0, 0.0]]\n"
            "output categorical_crossentropy(t, softmax(z), True)")
-    warning = r"from_logits=True, but softmax\(z\) was produced by softmax"
+    warning = (r"`categorical_crossentropy` received `from_logits=True`, but the `output` argument was "
+               r"produced by a Softmax activation and thus does not represent logits")  # Keras's words
     with pytest.warns(kgraph.KGraphWarning, match=warning):
         prog = kgraph.compile(src)
     z = np.array([[1.0, 2.0, 3.0]], np.float32)

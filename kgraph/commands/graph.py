@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KGraphError
-from ..ir import ConstValue, Graph, Node
+from ..ir import ConstValue, Graph, Node, toposort
 
 NAME = "graph"
 HELP = "draw a program's IR as .svg, .png, .pdf or .dot"
@@ -37,10 +37,11 @@ STYLE = {
     "grad": dict(shape="box", style="filled,rounded", fillcolor="#f4cccc"),
     "op": dict(shape="box", style="rounded"),
     "fused": dict(shape="box", style="filled,rounded", fillcolor="#fff2cc"),  # ops inside a region
+    "param": dict(shape="invhouse", style="filled", fillcolor="#d0e0ff"),  # a loop body's parameter
     "output": dict(shape="box", style="filled,bold", fillcolor="#d9ead3"),
     "update": dict(shape="box", style="filled,bold", fillcolor="#fce5cd"),
 }
-HIDDEN_ATTRS = {"uid", "name", "value"}
+HIDDEN_ATTRS = {"uid", "name", "value", "body"}
 MAX_ATTR = 32
 
 
@@ -115,6 +116,9 @@ def to_dot(graph: Graph, title: str = ""):
             for node in group:
                 _draw_node(sub, node, f"n{node.id}")
     for node in order:
+        if node.op == "scan":
+            _draw_loop(dot, node, "")
+            continue
         if body_of(node) is not None:
             continue  # drawn with its region
         for j, src in enumerate(node.srcs):
@@ -153,6 +157,36 @@ def _draw_fused(dot, node: Node, body) -> None:
     for j, (_, refs, _) in enumerate(body.eqns):  # edges outside the cluster: it must not
         for r in refs:                             # swallow the input nodes
             dot.edge(ids[r], ids[len(node.srcs) + j])
+
+
+def _draw_loop(dot, node: Node, prefix: str) -> None:
+    """The body as a cluster: the loop's sources feed its parameters, its results the loop."""
+    body = node.attr("body")
+    n_carry, n_xs = node.attr("n_carry"), node.attr("n_xs")
+    inner = f"{prefix}b{node.id}_"
+    nodes = toposort(body.results)
+    drawn = {n.id for n in nodes}
+    with dot.subgraph(name=f"cluster_{inner}") as sub:
+        sub.attr(label=f"loop body (one step; {n_carry} carried, {n_xs} stepped over)", style="rounded",
+                 color="#1f6feb", fontcolor="#1f6feb")
+        for n in nodes:
+            if n.op == "param":
+                i = n.attr("index")
+                role = "carried" if i < n_carry else "one step of" if i < n_carry + n_xs else "captured"
+                sub.node(f"{inner}n{n.id}", f"param {i}\n{role}\n{n.type.short()}", **STYLE["param"])
+            else:
+                _draw_node(sub, n, f"{inner}n{n.id}")
+    for n in nodes:
+        if n.op == "scan":
+            _draw_loop(dot, n, inner)
+            continue
+        for src in n.srcs:
+            dot.edge(f"{inner}n{src.id}", f"{inner}n{n.id}")
+    for param, src in zip(body.params, node.srcs):
+        target = f"{inner}n{param.id}" if param.id in drawn else f"{prefix}n{node.id}"
+        dot.edge(f"{prefix}n{src.id}", target, style="dotted")
+    for i, result in enumerate(body.results):
+        dot.edge(f"{inner}n{result.id}", f"{prefix}n{node.id}", style="dashed", label=f"r{i}")
 
 
 # ---- the command ---------------------------------------------------------------------
