@@ -198,7 +198,7 @@ class Lifting:
     def check_constant(self, node: Node, span: Span, what: str) -> None:
         """Refuse a value that cannot be computed at compile time."""
         for n in toposort([node]):
-            if n.op in ("placeholder", "variable"):
+            if n.is_leaf:
                 raise KGraphError(f"{what} must be computable at compile time, but it depends on "
                                   f"{n.op} '{n.attr('name')}'", span)
             if n.op == "learning_phase":
