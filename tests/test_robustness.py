@@ -547,3 +547,33 @@ def test_brackets_nested_past_max_depth_are_refused_before_parsing():
     assert kgraph.compile("output " + "(" * 200 + "1.0" + ")" * 200 + "  # ((((").run()["out0"] == 1.0
     with pytest.raises(LimitError):
         kgraph.compile("output ((1.0))", limits=Limits(max_depth=1))
+
+
+@pytest.mark.parametrize("source, cls, needle", [
+    ("placeholder x: float32[None, 3]\noutput int_shape(x)[::0]", kgraph.ArgumentError,
+     "slice step cannot be zero"),
+    ('output "a\0b"', kgraph.ParseError, "cannot hold a NUL character"),
+    ('output ones((2,), dtype="\\N{no such name}")', kgraph.ParseError, "cannot be read"),
+])
+def test_python_errors_from_odd_values_are_located(source, cls, needle):
+    assert needle in error_of(source, cls).message
+
+
+@pytest.mark.parametrize("level", [0, 2])
+def test_a_run_time_batch_clash_in_a_crossentropy_has_its_line(level):
+    # At -O2 the crossentropy is rewritten to read the logits; the new node keeps the line.
+    prog = kgraph.compile("placeholder x: float32[None, 3]\nplaceholder y: float32[None, 3]\n"
+                          "output categorical_crossentropy(x, softmax(y))", filename="p.kg",
+                          opt_level=level)
+    with pytest.raises(kgraph.ShapeError) as info:
+        prog.run(x=np.ones((2, 3), np.float32), y=np.ones((3, 3), np.float32))
+    assert info.value.line == 3 and "run-time shapes do not agree" in info.value.message
+
+
+def test_a_fifo_as_the_state_file_on_the_command_line(counter, tmp_path):
+    import os
+
+    fifo = tmp_path / "state.npz"
+    os.mkfifo(fifo)
+    code, text = cli("run", counter, "--feed", "x=[[1, 2]]", "--state", fifo, "--epochs", "1")
+    assert code == 1 and "a FIFO (named pipe), not a regular file" in text
