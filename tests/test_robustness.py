@@ -577,3 +577,11 @@ def test_a_fifo_as_the_state_file_on_the_command_line(counter, tmp_path):
     os.mkfifo(fifo)
     code, text = cli("run", counter, "--feed", "x=[[1, 2]]", "--state", fifo, "--epochs", "1")
     assert code == 1 and "a FIFO (named pipe), not a regular file" in text
+
+
+def test_load_state_reads_within_the_programs_limits(tmp_path):
+    prog = kgraph.compile("variable w = zeros((100,))\noutput w", limits=Limits(max_file_bytes=500))
+    prog.save_state(tmp_path / "s.npz")
+    with pytest.raises(LimitError, match="max_file_bytes = 500"):
+        prog.load_state(tmp_path / "s.npz")
+    kgraph.compile("variable w = zeros((100,))\noutput w").load_state(tmp_path / "s.npz")
