@@ -585,3 +585,23 @@ def test_load_state_reads_within_the_programs_limits(tmp_path):
     with pytest.raises(LimitError, match="max_file_bytes = 500"):
         prog.load_state(tmp_path / "s.npz")
     kgraph.compile("variable w = zeros((100,))\noutput w").load_state(tmp_path / "s.npz")
+
+
+@pytest.mark.parametrize("source, cls, needle", [
+    ("output truncated_normal(32, (), stddev=0.5)", kgraph.ArgumentError,
+     "mean must be a number known at compile time"),
+    ("x = [1.0, 2.0]\noutput x == 10**400", kgraph.ArgumentError, "of 401 digits does not fit in float32"),
+    ("output getitem([0, 2, 1], 3)", kgraph.ArgumentError, "index must be a tuple of indices"),
+    ("output constant(7, dtype='int32', shape=(2**64, 3))", LimitError, "max_elements"),
+    ("output constant(7, dtype='int32', shape=(2**40, 3))", LimitError, "max_elements"),
+])
+def test_found_by_the_soak(source, cls, needle):
+    assert needle in error_of(source, cls).message
+
+
+def test_random_parameters_past_int32_are_numbers_not_overflows():
+    # Once OverflowError in JAX's argument parsing (exit 70); now floats, as tf.random's are.
+    out = kgraph.compile("output random_uniform_variable((2, 2), low=-2**63, high=2**31, seed=1), "
+                         "truncated_normal((2, 3), stddev=2**31, seed=0)").run()
+    assert np.all(out["out0"] >= -2.0**63) and np.all(out["out0"] < 2.0**31)
+    assert np.all(np.abs(out["out1"]) <= 2 * 2.0**31)
