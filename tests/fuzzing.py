@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY_BYTES = 2 << 30   # the worker's address-space cap
 CASE_SECONDS = 20        # a case that takes longer is a bug (a hang)
+CASES_PER_WORKER = 100   # a fresh worker then: JAX's caches of compiled programs only grow
 WORKER_LIMITS = dict(max_elements=10**7, max_file_bytes=10**8)  # what a fuzz case may ask
 
 TOKEN = re.compile(r'\d+\.\d*(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?|"[^"\n]*"|[A-Za-z_]\w*'
@@ -312,7 +313,10 @@ def fuzz(count: int, seed: int) -> tuple[dict[str, int], list[tuple[Case, str]]]
     found = []
     worker_ = Worker()
     try:
-        for case in cases:
+        for i, case in enumerate(cases):
+            if i and i % CASES_PER_WORKER == 0:
+                worker_.close()
+                worker_ = Worker()
             outcome, detail = worker_.run(case)
             counts[outcome] += 1
             counts["peak"] = max(counts.get("peak", 0), worker_.peak)

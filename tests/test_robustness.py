@@ -605,3 +605,17 @@ def test_random_parameters_past_int32_are_numbers_not_overflows():
                          "truncated_normal((2, 3), stddev=2**31, seed=0)").run()
     assert np.all(out["out0"] >= -2.0**63) and np.all(out["out0"] < 2.0**31)
     assert np.all(np.abs(out["out1"]) <= 2 * 2.0**31)
+
+
+def test_a_zip_entry_claiming_more_compressed_bytes_than_the_file(kgx, tmp_path):
+    # Found by the soak: zipfile read (and allocated) the 4 GB the damaged directory claimed.
+    import struct
+
+    data = bytearray(kgx.read_bytes())
+    at = data.index(b"program.jaxexport", data.index(b"PK\x01\x02")) - 46  # its central-directory entry
+    assert data[at:at + 4] == b"PK\x01\x02"
+    data[at + 20:at + 24] = struct.pack("<I", 0xFFFFFFF0)  # compressed size
+    bad = tmp_path / "claims.kgx"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(kgraph.KGraphError, match="claims 4,294,967,280 bytes"):
+        kgraph.load(bad)
