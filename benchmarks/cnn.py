@@ -68,8 +68,9 @@ def _train_loss(params, x, y, key, level):
     return loss, (accuracy, mean, var * n / (n - 1))
 
 
-def _step(params, velocities, moving, x, y, key, level):
+def _step(params, velocities, moving, x, y, count, level):
     """cnn.kg: the training loss, its gradients, momentum SGD and the moving statistics."""
+    key = jax.random.fold_in(jax.random.PRNGKey(0), count)  # a fresh dropout mask per step
     (loss, (accuracy, mean, var)), grads = jax.value_and_grad(_train_loss, has_aux=True)(
         params, x, y, key, level)
     velocities = tuple(0.9 * v - 0.02 * g for v, g in zip(velocities, grads))
@@ -105,10 +106,10 @@ class Hand:
         return [np.asarray(v) for v in self.forward(self.params, self.moving, x.astype(np.float32), y)]
 
     def step(self, x, y):
-        key = jax.random.fold_in(jax.random.PRNGKey(0), self.steps)
+        count = np.int32(self.steps)
         self.steps += 1
         self.params, self.velocities, self.moving, loss, accuracy = self.step_fn(
-            self.params, self.velocities, self.moving, x.astype(np.float32), y, key, self.level)
+            self.params, self.velocities, self.moving, x.astype(np.float32), y, count, self.level)
         return [np.asarray(loss), np.asarray(accuracy)]
 
 

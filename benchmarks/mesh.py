@@ -32,7 +32,7 @@ STEPS, BATCH = 1000, 64
 def measure(mesh: str | None, steps: int, repeats: int) -> list[float]:
     """Seconds for `steps` training steps, `repeats` times, after a warm-up epoch."""
     import kgraph
-    from kgraph.sharding import make_mesh, parse_mesh
+    from kgraph.mesh import make_mesh, parse_mesh
     from kgraph.train import Batches, Plan, train
 
     program = kgraph.load(DIGITS / "train.kg", mesh=make_mesh(parse_mesh(mesh)) if mesh else None)

@@ -113,7 +113,11 @@ def trace_body(builder, fn: Any, types: list[TensorType], arrange: Callable, col
     builder.graph, builder._lifted = graph, {}
     try:
         params = [graph.make("param", (), {"index": i}, t) for i, t in enumerate(types)]
-        results = collect(params, call_function(builder, fn, arrange(params), call, note))
+        result = call_function(builder, fn, arrange(params), call, note)
+        try:
+            results = collect(params, result)
+        except KGraphError as err:  # the result's structure or types: located at the return
+            raise err.with_note(call, note) from None
         if graph.updates:
             raise KGraphError("`update` inside a loop's body is not supported; update the variable "
                               "from the loop's results", graph.updates[0][1].span)

@@ -27,6 +27,10 @@ from .timing import timed
 from .types import np_dtype
 
 WIDE_DTYPES = frozenset({"float64", "int64"})
+try:  # the class of a concrete JAX array, for run's fast path (any other class takes the full check)
+    from jax._src.array import ArrayImpl as _ARRAY_IMPL
+except ImportError:  # pragma: no cover - a JAX that moved it: JAX arrays take the full check
+    _ARRAY_IMPL = np.ndarray
 
 
 class Program:
@@ -82,6 +86,9 @@ class Program:
         # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
         self._plain = self._device is None and not self._x64
         self._feed_specs = _feed_specs(self._feeds_needed)
+        # run's fast path (the common inference call): no state, no context, every shape fixed.
+        self._fast = self._feed_specs if self._plain and self._stateless and all(
+            None not in shape for _, _, shape in self._feed_specs or ()) else None
         self._place_fixed()
 
     def _place_fixed(self) -> None:
@@ -246,12 +253,30 @@ class Program:
             args += (np.bool_(self.training if training is None else training),)
         return self._layout.place_scalars(args, self._scalars) if self._layout else args
 
-    def run(self, training: Any = None, **feeds: Any) -> dict[str, np.ndarray]:
+    def run(self, training: Any = None, to_numpy: bool = True, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once and apply the updates: a dict from output name to numpy array, in output order.
 
         Outputs and updates are all computed from the variables' values at the start of the run.
         `training` sets the learning phase (default `self.training`, False unless set).
+        `to_numpy=False` returns the outputs as JAX arrays on the device, without waiting for them.
         """
+        fast = self._fast
+        if fast is not None and len(feeds) == len(fast):
+            # Each feed a NumPy or JAX array of exactly its placeholder's dtype and shape: the
+            # jitted step directly (a mismatch of any kind takes the full path below). `is` on
+            # dtypes: NumPy's native dtypes are singletons, and any other one is checked in full.
+            args = []
+            for name, dtype, shape in fast:
+                value = feeds.get(name)
+                cls = value.__class__
+                if (cls is not np.ndarray and cls is not _ARRAY_IMPL or value.dtype is not dtype
+                        or value.shape != shape):
+                    break
+                args.append(value)
+            else:
+                outs = (self._jitted or self._function())(*args)
+                self._runs += 1
+                return self._results(outs, to_numpy)
         arrays = self._checked(feeds)
         if training is not None:
             training = learning_phase_value(training)
@@ -260,14 +285,42 @@ class Program:
         else:
             with self.running():
                 outs = self.execute(arrays, training)
-        # A plain loop over precomputed pairs: in CPython 3.11 a comprehension is a call with its
-        # own frame, and zip() an object per run (each measurable against a 13 µs jitted call).
-        result = Outputs()  # a dict that a notebook shows as a table
-        for i, name in self._numbered_outputs:
-            result[name] = np.asarray(outs[i])
-        return result
+        return self._results(outs, to_numpy)
 
     __call__ = run
+
+    def _results(self, outs: tuple, to_numpy: bool) -> dict:
+        """The outputs by name. A plain loop over precomputed pairs: in CPython 3.11 a
+        comprehension is a call with its own frame, and zip() an object per run (each
+        measurable against a 13 µs jitted call)."""
+        result = Outputs()  # a dict that a notebook shows as a table
+        if to_numpy:
+            for i, name in self._numbered_outputs:
+                result[name] = np.asarray(outs[i])
+        else:
+            for i, name in self._numbered_outputs:
+                result[name] = outs[i]
+        return result
+
+    @property
+    def jitted(self):
+        """The compiled step itself, for the lowest per-call cost with device arrays.
+
+        For a program without variables, random draws or `learning_phase()` it is
+        `f(*feeds) -> (outputs...)`: the feeds positionally in `feed_names` order (NumPy or
+        JAX arrays of the placeholders' dtypes; unchecked) and the outputs as JAX arrays in
+        `outputs` order. Any other program keeps state between runs, so its step takes more
+        (see `arguments`); use `run(..., to_numpy=False)` for those.
+        """
+        if not self._stateless:
+            raise KGraphError("Program.jitted is the step of a program without variables, random "
+                              "draws or learning_phase(); use run(..., to_numpy=False)")
+        return self._function()
+
+    @property
+    def feed_names(self) -> list[str]:
+        """The placeholders a run needs, in the order `jitted` takes them."""
+        return list(self._feed_names)
 
     def running(self) -> contextlib.AbstractContextManager:
         """The context every run happens in: JAX's 64-bit mode if the program has a 64-bit
@@ -360,23 +413,12 @@ def needs_x64(graph: Graph, seed: int) -> bool:
     seeds = [seed]
     nodes = graph.all_nodes() + list(graph.placeholders.values()) + list(graph.variables.values())
     for node in nodes:
-        if node.dtype in WIDE_DTYPES or any(t.dtype in WIDE_DTYPES for t in _inner_types(node)):
+        if node.dtype in WIDE_DTYPES:
             return True
         node_seed = node.attr("seed")
         if isinstance(node_seed, int):
             seeds.append(node_seed)
     return not all(0 <= s < 2**32 for s in seeds)
-
-
-def _inner_types(node) -> list:
-    """The types of a fused node's inner equations (no other node has any)."""
-    if node.op != "fused":
-        return []
-    body = node.attr("body")
-    env = [s.type for s in node.srcs]
-    for op, refs, attrs in body.eqns:
-        env.append(REGISTRY[op].infer([env[r] for r in refs], dict(attrs)))
-    return env[len(node.srcs):]
 
 
 def _feed_specs(placeholders: list) -> list[tuple[str, np.dtype, tuple]] | None:

@@ -36,7 +36,7 @@ def evaluate(nodes: list[Node], feeds: dict[str, Any], variables: dict[str, Any]
     """The values of graph nodes, compiled and run: feeds and variables by leaf name."""
     if not nodes:
         return []
-    leaves = [n for n in toposort(nodes) if n.op in ("placeholder", "variable")]
+    leaves = [n for n in toposort(nodes) if n.is_leaf]
     interpreter = _QuietInterpreter if quiet else Interpreter
 
     def run(leaf_values, rng):
@@ -59,6 +59,7 @@ class Step:
     python: Any = None
     value: np.ndarray | None = None
     missing: str = ""  # why there is no value
+    per_step: bool = False  # a loop's outputs stacked over its steps (see _loop_steps)
 
 
 def steps_of(bindings: Iterable[Binding]) -> list[Step]:
@@ -77,7 +78,7 @@ def steps_of(bindings: Iterable[Binding]) -> list[Step]:
 
 def trace(program, feeds: dict[str, Any]) -> list[Step]:
     """Run the program's named steps with the feeds and state of its next run."""
-    steps = steps_of(program.module.bindings)
+    steps = _loop_steps(steps_of(program.module.bindings))
     arrays = program.check_feeds(feeds)
     with running():  # the key of the next run (unseeded random ops draw from it)
         rng = jax.random.fold_in(jax.random.PRNGKey(program.seed), program._runs)
@@ -98,6 +99,22 @@ def trace(program, feeds: dict[str, Any]) -> list[Step]:
     for step in tensor_steps:
         step.value = by_id[step.node.id]
     return steps
+
+
+def _loop_steps(steps: list[Step]) -> list[Step]:
+    """Before the first name computed from a loop, the loop's per-step outputs, stacked."""
+    out, seen = [], set()
+    for step in steps:
+        if step.node is not None:
+            for n in toposort([step.node]):
+                if n.op == "scan" and n.id not in seen:
+                    seen.add(n.id)
+                    for i in range(n.attr("n_carry"), len(n.type.types)):
+                        stacked = n.graph.make("nth", (n,), {"index": i}, span=n.span)
+                        label = f"each step of {n.span.text().split('(')[0]} (output {i - n.attr('n_carry')})"
+                        out.append(Step(label, step.binding, node=stacked, per_step=True))
+        out.append(step)
+    return out
 
 
 # ---- printing -------------------------------------------------------------------
@@ -158,7 +175,9 @@ def format_steps(steps: list[Step], filename: str) -> str:
             lines.append(f"{short}:{b.span.line}: {source}")
             last_span = b.span
         head = f"    {step.name}"
-        if step.node is None:
+        if step.per_step and step.value is not None:
+            lines += format_per_step(step.name, step.value)
+        elif step.node is None:
             lines.append(f"{head} = {_describe_python(step.python)}")
         elif step.value is None:
             lines.append(f"{head}: {step.node.type} ({step.missing})")
@@ -167,3 +186,23 @@ def format_steps(steps: list[Step], filename: str) -> str:
             lines.append(f"{head}: {format_type(step.value)}{body[0]}")
             lines += body[1:]
     return "\n".join(lines)
+
+
+PER_STEP_LIMIT = 8  # steps summarised one by one up to this many; beyond, the first and the last
+
+
+def format_per_step(name: str, stacked: np.ndarray) -> list[str]:
+    """A loop's outputs: one line per step, or the first and last steps' values and a summary."""
+    n = stacked.shape[0]
+    lines = [f"    {name}: {n} steps of {format_type(stacked[0]) if n else '(none)'}"]
+    shown = range(n) if n <= PER_STEP_LIMIT else (0, n - 1)
+    for t in shown:
+        if n > PER_STEP_LIMIT and t == n - 1:
+            lines.append(f"      ... {n - 2} steps ...")
+        value = stacked[t]
+        text = summarize(value) if value.size > FULL_LIMIT else np.array2string(
+            value, max_line_width=100, threshold=FULL_LIMIT).replace("\n", "")
+        lines.append(f"      step {t}: {' '.join(text.split())}")
+    if n > PER_STEP_LIMIT:
+        lines.append(f"      all steps: {summarize(stacked)}")
+    return lines

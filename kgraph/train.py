@@ -23,7 +23,8 @@ import numpy as np
 from .errors import FeedError, KGraphError, StateError
 from .metrics import MetricsLog, default_every, log_format
 from .progress import Tee, make_reporter
-from .sharding import check_batches, describe_mesh, steps_in_flight
+from .mesh import describe_mesh
+from .sharding import check_batches, steps_in_flight
 
 INTERRUPTED = 130
 SAVE_INTERVAL_S = 60.0  # without --save-every, a crash loses at most this much training

@@ -30,6 +30,24 @@ TRAIN_FLAGS = ["--feed", f"x={DIGITS / 'digits.npz'}:x_train", "--feed", f"y={DI
                "--batch-size", "32", "--quiet"]
 
 
+# Unseeded random ops (the run counter) and the learning phase: the step's scalar arguments.
+RANDOM = """\
+placeholder x: float32[None, 4]
+r = random_normal((8, 4))
+output x + r as a, dropout(x, 0.5) as b, in_train_phase(x * 2.0, x) as c
+"""
+RANDOM_X = np.arange(32, dtype=np.float32).reshape(8, 4)
+
+
+def random_outputs(mesh=None) -> dict[str, np.ndarray]:
+    """Two runs (a training one, then not): what the run counter and the phase give."""
+    import kgraph
+
+    program = kgraph.compile(RANDOM, mesh=mesh)
+    runs = [program.run(x=RANDOM_X, training=phase) for phase in (True, False)]
+    return {f"{name}{i}": value for i, run in enumerate(runs) for name, value in run.items()}
+
+
 def example_files() -> list[Path]:
     """Every .kg program under examples/ (its own example of what users write)."""
     return sorted(EXAMPLES.glob("*.kg")) + sorted(EXAMPLES.glob("*/*.kg"))
@@ -89,7 +107,7 @@ def cli(*args) -> dict:
 
 
 def run_examples(out: Path) -> None:
-    from kgraph.sharding import make_mesh
+    from kgraph.mesh import make_mesh
 
     data8, data4model2 = make_mesh((("data", 8),)), make_mesh((("data", 4), ("model", 2)))
     arrays, failures = {}, {}
@@ -102,6 +120,7 @@ def run_examples(out: Path) -> None:
                 failures[f"{key} on {mesh_name}"] = f"{type(e).__name__}: {e}"
                 continue
             arrays.update({f"{key}|{mesh_name}|{name}": value for name, value in outputs.items()})
+    arrays.update({f"random|data=8|{k}": v for k, v in random_outputs(data8).items()})
     np.savez(out / "outputs.npz", **arrays)
     (out / "failures.json").write_text(json.dumps(failures))
 
@@ -144,10 +163,28 @@ def run_errors(out: Path) -> dict:
     }
 
 
+def layouts_between_steps() -> dict:
+    """Tensor-parallel digits on data=4,model=2: the variables' layouts after two steps, and
+    whether the first step's input buffers were donated (deleted) to its outputs."""
+    import kgraph
+    from kgraph.mesh import make_mesh
+
+    shards = "shard W1: [None, model]\nshard b1: [model]\nshard W2: [model, None]\n"
+    source = (DIGITS / "train.kg").read_text().replace("def predict", shards + "def predict")
+    program = kgraph.compile(source, mesh=make_mesh((("data", 4), ("model", 2))))
+    with np.load(DIGITS / "digits.npz") as data:
+        x, y = data["x_train"][:32], data["y_train"][:32]
+    first = dict(program._values)
+    for _ in range(2):
+        program.run(x=x, y=y)
+    return {"specs": {k: str(tuple(v.sharding.spec)) for k, v in program._values.items()},
+            "donated": {k: v.is_deleted() for k, v in first.items()}}
+
+
 def main(out: Path, parent: Path) -> None:
     import jax
     import kgraph
-    from kgraph.sharding import make_mesh
+    from kgraph.mesh import make_mesh
 
     assert jax.device_count() == 8, jax.devices()
     np.save(out / "y12.npy", np.eye(3, dtype=np.float32)[np.arange(12) % 3])
@@ -155,6 +192,7 @@ def main(out: Path, parent: Path) -> None:
     results = run_training(out, parent) | run_errors(out)
     program = kgraph.load(DIGITS / "train.kg", mesh=make_mesh((("data", 8),)))
     results["ir"] = {"code": 0, "out": program.ir(), "err": ""}
+    results["kept"] = {"code": 0, "out": json.dumps(layouts_between_steps()), "err": ""}
     (out / "cli.json").write_text(json.dumps(results))
 
 

@@ -7,8 +7,7 @@ The convention (a page that breaks it fails here, naming the page and line):
   block may not hold `$ ` command lines.
 - A page's blocks run in order, in a fresh Python process, in a scratch directory that holds the
   repository's examples/ and docs/ (links): paths read as from the repository root, and written
-  files stay out of it. `python tests/test_docs_blocks.py PAGE` runs one page in the current
-  directory.
+  files stay out of it. `python tests/test_docs_blocks.py PAGE` runs one page the same way.
 - ```python blocks share one namespace per page and run in place (errors and kgraph spans name
   the page and its line). A block written as a doctest (`>>> ` lines) compares what each
   statement prints with the lines under it (doctest, with ELLIPSIS and NORMALIZE_WHITESPACE);
@@ -16,7 +15,9 @@ The convention (a page that breaks it fails here, naming the page and line):
 - ```kg blocks are compiled (filename: the page, lines as in the page); one without
   placeholders is also run. A kg block after `<!-- docs-test: file NAME -->` is not compiled
   but written to NAME in the scratch directory, for the commands that follow to use.
-- ```sh blocks: a line starting `$ ` is a command (a trailing `\\` continues it), run with bash;
+- ```sh blocks: a line starting `$ ` is a command (a trailing `\\` continues it), run with bash
+  (a plain `kgraph ...`, with no pipe, redirection or expansion, runs through kgraph.cli.main
+  in the page's process: the executable's code path without a JAX import per command);
   the lines after it, up to the next `$ `, are its expected output (stdout and stderr together).
   Lines starting `kg> ` among them are the command's standard input, not output (kgraph repl
   prints no prompt when its input is not a terminal). Output is compared line by line with
@@ -35,8 +36,10 @@ import doctest
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,15 +163,50 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     return re.fullmatch("".join(pattern), text) is not None
 
 
+ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb", "PYTHONHASHSEED": "0"}
+PLAIN = re.compile(r"kgraph(\s[^|&;<>$`(){}*?\\]*)?")  # no pipes, redirects, expansions
+
+
+def in_process(command: str, stdin: str) -> subprocess.CompletedProcess:
+    """A plain `kgraph ...` command through kgraph.cli.main, in this (the page's) process:
+    the code path of the executable without a JAX import per command."""
+    from kgraph.cli import main
+
+    out = io.StringIO()
+    old_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                code = main(shlex.split(command, comments=True)[1:])
+            except SystemExit as e:  # argparse: --help, a bad command line
+                code = e.code
+    finally:
+        sys.stdin = old_stdin
+    return subprocess.CompletedProcess(command, code, out.getvalue())
+
+
 def shell(command: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               COLUMNS="100", NO_COLOR="1", TERM="dumb", PYTHONHASHSEED="0")
+    if PLAIN.fullmatch(command.strip()):
+        return in_process(command, stdin)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **ENV)
     return subprocess.run(["bash", "-c", command], input=stdin, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, env=env, timeout=TIMEOUT)
 
 
+def script_lines(code: str) -> list[str]:
+    """A script's commands, continuation lines joined, comments and blank lines dropped."""
+    lines = re.sub(r"\s*\\\n\s*", " ", code).splitlines()
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
 def run_sh(block: Block):
     if not re.search(r"^\$ ", block.code, re.M):
+        lines = script_lines(block.code)
+        if all(PLAIN.fullmatch(line.strip()) for line in lines):  # kgraph commands only: each in turn
+            for line in lines:
+                done = shell(line)
+                assert done.returncode == 0, f"{block.where}: `{line}` exited {done.returncode}:\n{done.stdout}"
+            return
         done = shell("set -eo pipefail\n" + block.code)
         assert done.returncode == 0, f"{block.where}: the script failed ({done.returncode}):\n{done.stdout}"
         return
@@ -209,8 +247,6 @@ def run_page(page: Path):
 def test_page_runs_as_written(page, tmp_path):
     # Each page runs in a fresh interpreter, so what one page sets (jax.enable_x64, the
     # compilation cache, a backend session) reaches neither another page nor this process.
-    for name in ("examples", "docs"):
-        (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
     done = subprocess.run([sys.executable, __file__, str(page)], cwd=tmp_path, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=3 * TIMEOUT)
     assert done.returncode == 0, done.stdout
@@ -230,6 +266,9 @@ def test_the_runner_compares_output():
     assert matches(["took ... ms"], ["took 1.5 ms"])
     assert not matches(["a", "d"], ["a", "b", "d"])
     assert not matches(["took ... ms"], ["took 1.5 s"])
+    assert script_lines("# a\nkgraph run a.kg \\\n  --feed x=1  # b\n\necho hi\n") == [
+        "kgraph run a.kg --feed x=1  # b", "echo hi"]
+    assert PLAIN.fullmatch("kgraph run a.kg --feed x='[[1, 2]]'  # c") and not PLAIN.fullmatch("kgraph ir a.kg | head")
     assert commands("$ kgraph repl\nkg> 1 + 1\n2.0\n$ echo a \\\n  b\na b\n") == [
         ("kgraph repl", ["1 + 1"], ["2.0"]), ("echo a b", [], ["a b"])]
 
@@ -243,5 +282,15 @@ def test_the_runner_finds_every_page_and_its_markers(tmp_path):
     assert second.info == "" and second.marker is None
 
 
+def main(page: Path):
+    """Run `page` in a scratch directory that links the repository's examples/ and docs/."""
+    os.environ.update(ENV)
+    with tempfile.TemporaryDirectory(prefix="kgraph-docs-") as scratch:
+        for name in ("examples", "docs"):
+            (Path(scratch) / name).symlink_to(ROOT / name, target_is_directory=True)
+        os.chdir(scratch)
+        run_page(page)
+
+
 if __name__ == "__main__":
-    run_page(Path(sys.argv[1]))
+    main(Path(sys.argv[1]).resolve())

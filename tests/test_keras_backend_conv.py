@@ -112,6 +112,9 @@ output a, b, c, d
      "strides must be a tuple of 2 positive integers"),
     ("placeholder x: float32[None, 8, 8, 3]\noutput pool2d(x, (2, 2), data_format='nhwc')",
      "unknown data_format 'nhwc'"),
+    ("placeholder x: bool[None, 4, 4, 1]\noutput pool2d(x, (2, 2))", "max pooling takes numbers, not bool"),
+    ("placeholder x: int32[None, 4, 4, 1]\noutput pool2d(x, (2, 2), pool_mode='avg')",
+     "expects a floating-point tensor"),
     ("placeholder x: float32[None, 8, 3]\noutput conv2d(x, ones((3, 3, 3, 1)))",
      "expects a 4-D input, but x is float32[None, 8, 3]"),
     ("placeholder x: float32[None, 4, 4, 3]\n"
@@ -278,6 +281,7 @@ def test_conv1d():
 @pytest.mark.slow
 def test_local_conv_channels_dim():
     filters, batch_size = 3, 2
+    pairs = []  # (channels_first result, channels_last result, dim): evaluated in one K.function
     for input_shape in [(3, 5), (2, 3, 5), (2, 5, 3, 4)]:
         channels_in, spatial = input_shape[0], input_shape[1:]
         dim = len(spatial)
@@ -297,9 +301,12 @@ def test_local_conv_channels_dim():
                     np.transpose(kernel, list(range(dim)) + [dim + 1, dim, dim + 2]), kernel_shape))
                 conv_cl = K.local_conv(inputs_cl, kernel_cl, kernel_sizes, strides, output_shape,
                                        "channels_last")
-                np.testing.assert_allclose(
-                    K.eval(conv_cf), np.transpose(K.eval(conv_cl), [0, dim + 1] + list(range(1, dim + 1))),
-                    atol=1e-5)
+                pairs.append((conv_cf, conv_cl, dim))
+    values = K.function([], [t for cf, cl, _ in pairs for t in (cf, cl)])([])
+    for i, (_, _, dim) in enumerate(pairs):
+        conv_cf, conv_cl = values[2 * i], values[2 * i + 1]
+        np.testing.assert_allclose(conv_cf, np.transpose(conv_cl, [0, dim + 1] + list(range(1, dim + 1))),
+                                   atol=1e-5)
 
 
 @pytest.mark.parametrize("input_shape, kernel_sizes, strides, output_shape", [
@@ -414,3 +421,36 @@ def test_conv3d():
         K.conv3d(x, k, (2, 2, 2), data_format="other")
     with pytest.raises(KGraphError):
         K.conv3d(x, k, (2, 2))
+
+
+def test_causal_conv1d_pads_the_time_axis_in_both_formats():
+    """tf_keras pads axis 1 (the channels, for channels_first); kgraph pads time (docs/conv.md)."""
+    rng = np.random.default_rng(7)
+    x, k = rng.normal(size=(2, 6, 3)), rng.normal(size=(3, 3, 4))
+    last = K.eval(K.conv1d(K.constant(x), K.constant(k), padding="causal", dilation_rate=2))
+    first = K.eval(K.conv1d(K.constant(x.transpose(0, 2, 1)), K.constant(k), padding="causal",
+                            dilation_rate=2, data_format="channels_first"))
+    np.testing.assert_allclose(first, last.transpose(0, 2, 1), rtol=1e-5, atol=1e-6)
+    # Output t sees inputs t, t - 2, t - 4 only: changing the last step changes only the last output.
+    x2 = x.copy()
+    x2[:, -1] += 1.0
+    moved = K.eval(K.conv1d(K.constant(x2), K.constant(k), padding="causal", dilation_rate=2))
+    np.testing.assert_allclose(moved[:, :-1], last[:, :-1], rtol=1e-6)
+    assert not np.allclose(moved[:, -1], last[:, -1])
+
+
+def test_run_time_sizes_are_checked_where_the_compiler_could_not():
+    prog = kgraph.compile("placeholder x: float32[1, None, None, 1]\n"
+                          "output conv2d_transpose(x, ones((3, 3, 1, 1)), (1, 4, 4, 1), strides=(2, 2), "
+                          "padding='same') as y", filename="t.kg")
+    assert prog.run(x=np.ones((1, 2, 2, 1), np.float32))["y"].shape == (1, 4, 4, 1)
+    with pytest.raises(KGraphError, match="run-time shapes do not agree") as err:
+        prog.run(x=np.ones((1, 3, 3, 1), np.float32))
+    assert err.value.filename == "t.kg" and err.value.line == 2
+    prog = kgraph.compile("placeholder x: float32[1, None, None, 1]\noutput conv2d(x, ones((3, 3, 1, 1)))")
+    with pytest.raises(KGraphError, match="run-time shapes"):
+        prog.run(x=np.ones((1, 2, 2, 1), np.float32))
+    prog = kgraph.compile("placeholder x: float32[1, None, None, 1]\noutput pool2d(x, (3, 3))")
+    assert prog.run(x=np.ones((1, 3, 4, 1), np.float32))["out0"].shape == (1, 1, 2, 1)
+    with pytest.raises(KGraphError, match="run-time shapes"):
+        prog.run(x=np.ones((1, 2, 2, 1), np.float32))

@@ -24,7 +24,8 @@ MODELS = Path(__file__).resolve().parent / "keras_models"
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 # Every fixture whose layers this kgraph has the ops for.
 READY = ["mlp", "cnn_bn", "legacy_h5", "shapes", "shared", "two_in_two_out", "activations", "conv1d",
-         "conv3d", "conv2d_kinds", "global_pools"]
+         "conv3d", "conv2d_kinds", "global_pools", "lstm_text", "gru", "bilstm", "rnn_norm",
+         "variants", "no_input_layer", "causal_separable"]
 
 
 def model_file(name: str) -> Path:
@@ -200,6 +201,32 @@ def test_what_cannot_be_translated_is_refused(tmp_path, edit, message):
     assert message in str(e.value)
 
 
+@pytest.mark.parametrize("name, layer, change, message", [
+    ("lstm_text", "lstm", {"dropout": 0.2}, "layer 'lstm' (LSTM, layer 3 of 4 of model 'lstm_text'): "
+     "dropout=0.2 is not translated"),
+    ("cnn_bn", "conv", {"data_format": "channels_first"}, "layer 'conv' (Conv2D, layer 2 of 9 of model "
+     "'cnn_bn'): data_format='channels_first': kgraph translates channels_last layers only"),
+    ("cnn_bn", "bn", {"axis": [1]}, "layer 'bn' (BatchNormalization, layer 3 of 9 of model 'cnn_bn'): "
+     "axis=[1]: kgraph translates batch normalization over the last axis only"),
+    ("lstm_text", "positive", {"activation": {"class_name": "MyActivation"}}, "layer 'positive' (Dense, "
+     "layer 4 of 4 of model 'lstm_text'): activation {'class_name': 'MyActivation'} is not a built-in"),
+])
+def test_arguments_that_would_change_the_values_are_refused(tmp_path, name, layer, change, message):
+    path = edited(tmp_path, name, lambda c: layer_config(c, layer)["config"].update(change))
+    with pytest.raises(kgraph.KGraphError) as e:
+        kgraph.import_keras(path)
+    assert message in str(e.value)
+
+
+def test_a_mask_is_never_dropped(tmp_path):
+    def flatten_after_embedding(config):
+        layers = config["config"]["layers"]
+        layers[2] = {"class_name": "Flatten", "config": {"name": "flat", "data_format": "channels_last"}}
+    with pytest.raises(kgraph.KGraphError, match="layer 'flat' \\(Flatten, layer 3 of 4 of model 'lstm_text'\\): "
+                       "its input carries a mask"):
+        kgraph.import_keras(edited(tmp_path, "lstm_text", flatten_after_embedding))
+
+
 def test_the_cli_reports_a_refusal_without_a_traceback(tmp_path, capsys):
     path = edited(tmp_path, "shapes", lambda c: layer_config(c, "proj").update(class_name="Lambda"))
     assert cli_main(["import", str(path), "-o", str(tmp_path / "x.kg")]) == 1
@@ -325,3 +352,10 @@ def test_the_example_cnn_imports_to_the_committed_program(tmp_path):
     prog.load_state(example / "cnn.npz")
     with np.load(example / "keras_predictions.npz") as keras:
         np.testing.assert_allclose(prog.run(pixels=keras["pixels"])["digit"], keras["digit"], **TOLERANCE)
+
+
+def test_the_program_shown_in_docs_keras_md_is_what_the_import_writes(tmp_path):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "keras.md").read_text()
+    start = doc.index("# mlp.keras: ")
+    kg, _ = write_import(model_file("mlp"), tmp_path / "mlp.kg")
+    assert doc[start:doc.index("```", start)] == kg.read_text()

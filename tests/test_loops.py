@@ -287,3 +287,47 @@ def test_kgraph_run_shows_a_loop_at_the_command_line(tmp_path):
     path = tmp_path / "f.kg"
     path.write_text("x = [1.0, 2.0, 3.0]\noutput foldr(lambda acc, v: acc * 10.0 + v, x) as y\n")
     assert main(["run", str(path), "--format", "json"]) == 0
+
+
+@pytest.mark.slow
+def test_the_lstm_example_trains_to_95_percent_on_digits(tmp_path):
+    """examples/sequence/README.md's commands, as written (30 epochs of shuffled batches of 32)."""
+    import json
+    from pathlib import Path
+
+    from kgraph.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    data, state = root / "examples" / "digits" / "digits.npz", tmp_path / "lstm.npz"
+    assert main(["run", str(root / "examples" / "sequence" / "lstm.kg"), "--feed", f"x={data}:x_train",
+                 "--feed", f"y={data}:y_train", "--batch-size", "32", "--shuffle", "--epochs", "30",
+                 "--state", str(state), "--quiet"]) == 0
+    evaluate = kgraph.load(root / "examples" / "sequence" / "evaluate_lstm.kg")
+    evaluate.load_state(state)
+    digits = np.load(data)
+    accuracy = float(evaluate.run(x=digits["x_test"], y=digits["y_test"])["accuracy"])
+    assert accuracy >= 0.95, json.dumps({"accuracy": accuracy})
+
+
+def test_kgraph_graph_draws_a_loop_body_as_a_cluster():
+    from kgraph.commands.graph import to_dot
+
+    dot = to_dot(kgraph.compile(LSTM).graph).source
+    assert dot.count("subgraph cluster_b") == 1 and "loop body (one step; 2 carried, 1 stepped over)" in dot
+    assert "param 2\none step of\nf32[None,3]" in dot and "captured" in dot
+    assert 'label=r0 style=dashed' in dot or 'style=dashed label=r0' in dot
+
+
+def test_run_trace_shows_each_step_of_a_loop(capsys):
+    from kgraph.trace import format_steps, trace
+
+    prog = kgraph.compile("x = [1.0, 2.0, 3.0]\ny = map_fn(lambda v: v * v, x)\n"
+                          "z = [[0.5], [1.5]]\nt = foldl(lambda a, v: a + v, arange(20) * 1.0)\noutput y, t\n",
+                          filename="t.kg")
+    text = format_steps(trace(prog, {}), "t.kg")
+    assert "    each step of map_fn (output 0): 3 steps of float32[]" in text
+    assert "      step 0: 1.\n      step 1: 4.\n      step 2: 9.\n    y: float32[3] = [1. 4. 9.]" in text
+    prog = kgraph.compile("x = arange(20) * 1.0\ny = map_fn(lambda v: v + 1.0, x)\noutput y\n", filename="u.kg")
+    text = format_steps(trace(prog, {}), "u.kg")
+    assert "step 0: 1.\n      ... 18 steps ...\n      step 19: 20.\n" in text
+    assert "all steps: min 1  max 20  mean 10.5" in text

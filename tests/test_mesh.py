@@ -22,7 +22,7 @@ import pytest
 
 import kgraph
 from kgraph.cli import main
-from kgraph.sharding import make_mesh, parse_mesh
+from kgraph.mesh import make_mesh, parse_mesh
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mesh_child  # noqa: E402
@@ -139,6 +139,17 @@ def test_drop_remainder_skips_the_short_batch_of_each_epoch(tmp_path):
     assert code == 1 and "the batched feeds have 10 rows, fewer than one batch of 12" in err
 
 
+def test_the_repl_shows_layouts_and_refuses_an_axis_the_mesh_lacks(monkeypatch):
+    session = "placeholder x: float32[None, 4]\nvariable W = ones((4, 2))\nshard W: [None, model]\n" \
+              "shard x: [data, None]\n:names\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(session))
+    code, out, err = kgraph_main("repl", "--mesh", "data=1")
+    assert code == 1 and "<stdin>:3:1: error: shard W: the mesh has no axis 'model' (mesh data=1)" in err
+    assert out.splitlines() == [
+        "x: [data, None] on mesh data=1, per device float32[None, 4]: 16 B x None",
+        "x: float32[None, 4]  placeholder  @[data,None]", "W: float32[4, 2]  variable  @[None,None]"]
+
+
 # ---- on 8 devices, in one child process --------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -176,7 +187,7 @@ def assert_states_equal(a: Path, b: Path) -> None:
 def test_every_example_gives_the_one_device_outputs_on_two_meshes(child):
     assert json.loads((child / "failures.json").read_text()) == {}
     with np.load(child / "outputs.npz") as meshed:
-        seen = {key.split("|")[0] for key in meshed.files}
+        seen = {key.split("|")[0] for key in meshed.files} - {"random"}
         assert seen == {str(p.relative_to(mesh_child.EXAMPLES)) for p in mesh_child.example_files()}
         for path in mesh_child.example_files():
             reference = mesh_child.example_outputs(path)
@@ -189,9 +200,23 @@ def test_every_example_gives_the_one_device_outputs_on_two_meshes(child):
 
 
 @pytest.mark.slow
+def test_random_draws_and_the_learning_phase_are_the_one_device_ones(child):
+    with np.load(child / "outputs.npz") as meshed:
+        for name, value in mesh_child.random_outputs().items():
+            np.testing.assert_array_equal(meshed[f"random|data=8|{name}"], value, err_msg=name)
+
+
+@pytest.mark.slow
 def test_training_on_8_devices_equals_1_device(child, results, parent_states):
     assert results["train8"]["code"] == 0, results["train8"]["err"]
     assert_states_equal(child / "s8_4.npz", parent_states / "s1_4.npz")
+
+
+@pytest.mark.slow
+def test_variables_keep_their_layouts_between_steps_and_are_donated(results):
+    kept = json.loads(results["kept"]["out"])
+    assert kept["specs"] == {"W1": "(None, 'model')", "b1": "('model',)", "W2": "('model', None)", "b2": "(None,)"}
+    assert kept["donated"] == {"W1": True, "b1": True, "W2": True, "b2": True}
 
 
 @pytest.mark.slow

@@ -214,12 +214,47 @@ class ProgramWriter:
         self.bind(f"({x} * {y} + {y} * {x}) - ({x} * {y})", both)
         self.lines.append(f"dead{self.count} = {x} * 2.0 - {y}")
 
+    def loop(self):
+        """A map_fn, fold or rnn whose body is itself a random program over a row and the pool.
+
+        The body's statements use the loop's parameters and, as closures, values of the
+        enclosing program (loop-invariant work for the hoist pass); their constants fold and
+        their repeats merge inside the body.
+        """
+        x, shape = self.draw(st.sampled_from([v for v in self.pool if len(v[1]) == 2]))
+        row = shape[1:]
+        kind = self.draw(st.sampled_from(["map_fn", "foldl", "foldr", "rnn"]))
+        params = ["r"] if kind == "map_fn" else ["acc", "r"]
+        body = ProgramWriter(self.draw)
+        body.lines, body.count = [], self.count
+        body.pool = [(p, row) for p in params] + [v for v in self.pool if v[1] in (row, ())]
+        for _ in range(self.draw(st.integers(1, 4))):
+            self.draw(st.sampled_from([body.unary, body.binary, body.constant, body.repeat, body.divide]))()
+        result = [n for n, sh in body.pool if sh == row][-1]
+        fn = f"f{self.count}"
+        self.count = body.count + 1
+        self.lines.append(f"def {fn}({', '.join(params)}):")
+        self.lines += [f"    {line}" for line in body.lines] + [f"    return {result} + 0.0 * {params[-1]}"]
+        if kind == "map_fn":
+            self.bind(f"map_fn({fn}, {x})", shape)
+        elif kind == "rnn":
+            backwards = self.draw(st.booleans())
+            seq = f"reshape({x}, (1, {shape[0]}, {shape[1]}))"
+            step = f"lambda x_t, s: ({fn}(s[0], x_t), [{fn}(s[0], x_t)])"
+            self.lines.append(f"last{self.count}, outs{self.count}, st{self.count} = rnn({step}, {seq}, "
+                              f"[zeros((1, {shape[1]}), dtype='float64')], go_backwards={backwards})")
+            self.bind(f"outs{self.count}[0]", shape)
+        else:
+            init = self.draw(st.sampled_from([None, "tanh({x}[0])", "zeros_like({x}[0])"]))
+            extra = "" if init is None else f", initializer={init.format(x=x)}"
+            self.bind(f"{kind}({fn}, {x}{extra})", row)
+
 
 @st.composite
 def programs(draw) -> str:
     w = ProgramWriter(draw)
     kinds = [w.unary, w.binary, w.divide, w.constant, w.unstable, w.reduce, w.dot_chain,
-             w.layout, w.softmax_loss, w.repeat]
+             w.layout, w.softmax_loss, w.repeat, w.loop]
     for _ in range(draw(st.integers(2, 10))):
         draw(st.sampled_from(kinds))()
     results = [name for name, _ in w.pool[len(SHAPES):]][-3:] or ["v"]

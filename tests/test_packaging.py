@@ -18,13 +18,22 @@ def test_wheel_installs_and_parses(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "kgraph/grammar/kgraph.lark" in names
     assert not any(n.startswith(("tests/", "grammar/")) for n in names)
+    sources = {str(p.relative_to(ROOT)) for p in (ROOT / "kgraph").rglob("*.py")}
+    assert not sources - set(names), f"not in the wheel (pyproject.toml's packages): {sorted(sources - set(names))}"
 
-    # A fresh venv that borrows jax/numpy/lark from this interpreter but gets kgraph only from the wheel.
+    # A fresh venv that gets kgraph only from the wheel and borrows its dependencies from this
+    # interpreter's site directories (a .pth line per directory: the .pth files in them, such
+    # as an editable install's, are not run, so the checkout's kgraph stays out).
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, timeout=300)
+    site_dir = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    borrowed = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+    assert borrowed, sys.path
+    (Path(site_dir) / "borrowed.pth").write_text("".join(p + "\n" for p in borrowed))
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                    "--no-index", str(wheel)], check=True, timeout=300)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     where = subprocess.run([str(python), "-c", "import kgraph; print(kgraph.__file__)"], cwd=elsewhere,

@@ -94,8 +94,6 @@ class Lifting:
                 v = freeze(v)
                 if p.name == "dtype" and op.dtype_none_is_floatx and v is None:
                     v = self.floatx
-                if p.name == "data_format" and v is None:
-                    v = self.image_data_format
                 if p.name == "dtype" and v is not None:
                     v = self._dtype(v, site.arg_span(p.name))
                 out[p.name] = v
@@ -121,6 +119,8 @@ class Lifting:
                     srcs.append(x)
                     operands.append((p.name, i, x))
             else:
+                if p.name == "data_format" and v is None:  # Keras: image_data_format()
+                    v = self.image_data_format
                 attrs[p.name] = freeze(v)
         guards.check_static_ints(site.name, attrs, site)
         if op.unique:
@@ -202,7 +202,7 @@ class Lifting:
     def check_constant(self, node: Node, span: Span, what: str) -> None:
         """Refuse a value that cannot be computed at compile time."""
         for n in toposort([node]):
-            if n.op in ("placeholder", "variable"):
+            if n.is_leaf:
                 raise KGraphError(f"{what} must be computable at compile time, but it depends on "
                                   f"{n.op} '{n.attr('name')}'", span)
             if n.op == "learning_phase":

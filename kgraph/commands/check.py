@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import sharding
+from .. import mesh as meshes
 from ..errors import KGraphError
 
 NAME = "check"
@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE.kg", help="the program to check")
     p.add_argument("--strict", action="store_true", help="exit 1 when there is any warning")
     add_compile_options(p)
-    sharding.add_arguments(p)
+    meshes.add_arguments(p)
 
 
 def signature_lines(program) -> list[str]:
@@ -52,7 +52,7 @@ def signature_lines(program) -> list[str]:
 def main(args) -> int:
     from ..program import load
 
-    mesh = sharding.mesh_from_args(args)
+    mesh = meshes.mesh_from_args(args)
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
                    image_data_format=args.image_data_format, mesh=mesh)
     print(f"{args.file}: ok, {len(program.warnings)} warning{'s' * (len(program.warnings) != 1)}")

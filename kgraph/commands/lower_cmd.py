@@ -7,7 +7,8 @@ import sys
 
 import numpy as np
 
-from .. import limits, sharding
+from .. import limits
+from .. import mesh as meshes
 from ..errors import FeedError
 from ..types import DTYPES, TensorType
 
@@ -60,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("cpu", "gpu", "tpu"), default=None,
                    help="the device to lower for (default: JAX's default device)")
     add_compile_options(p)
-    sharding.add_arguments(p)
+    meshes.add_arguments(p)
 
 
 def concrete_feeds(program, given: list[tuple[str, str | None, tuple[int, ...]]]) -> tuple[dict, list[str]]:
@@ -121,7 +122,7 @@ def lowered_text(program, feeds: dict, emit: str) -> str:
 def main(args) -> int:
     from ..program import load
 
-    mesh = sharding.mesh_from_args(args)
+    mesh = meshes.mesh_from_args(args)
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
                    image_data_format=args.image_data_format, device=args.device, mesh=mesh)
     feeds, notes = concrete_feeds(program, args.feed_shape)

@@ -8,7 +8,8 @@ import sys
 
 import numpy as np
 
-from .. import sharding, train
+from .. import mesh as meshes
+from .. import train
 from ..errors import FeedError, KGraphError
 
 NAME = "run"
@@ -58,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the time spent in parse, build, optimize, lower, XLA compile and execute")
     add_compile_options(p)
     train.add_arguments(p)
-    sharding.add_arguments(p)
+    meshes.add_arguments(p)
 
 
 def seed_value(text: str) -> int:
@@ -114,8 +115,8 @@ def main(args) -> int:
     from ..program import load
 
     timings: dict = {}
-    mesh = sharding.mesh_from_args(args)  # first: joining other processes precedes all JAX work
-    if mesh is not None and not sharding.writes_files():
+    mesh = meshes.mesh_from_args(args)  # first: joining other processes precedes all JAX work
+    if mesh is not None and not meshes.writes_files():
         args.quiet, args.out = True, None  # process 0 prints and writes for all of them
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
                    image_data_format=args.image_data_format, seed=args.seed,

@@ -27,9 +27,9 @@ def import_keras(path: str | Path, max_bytes: int = MAX_WEIGHT_BYTES) -> tuple[s
     """
     saved = read_model(path, max_bytes=max_bytes)
     model = build_model(saved)
-    version = saved.config.get("keras_version") or ""
+    version = saved.keras_version
     title = (f"{Path(path).name}: the {saved.config['class_name']} model '{model.name}'"
-             f"{' (Keras ' + version + ')' if version else ''}, imported by `kgraph import`.\n"
+             f"{' (saved by Keras ' + version + ')' if version else ''}, imported by `kgraph import`.\n"
              f"Its weights are in a state file: kgraph run THIS.kg --state WEIGHTS.npz --feed ...")
     writer = translate(model, title)
     return writer.text(), writer.state

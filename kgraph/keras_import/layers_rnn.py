@@ -132,8 +132,8 @@ def bidirectional(w, layer, xs):
         raise layer.refuse(f"merge_mode={merge!r} is not translated")
     units = int(forward.config.get("units"))
     roles, shapes = _roles(forward, x, units)
-    if backward.cls != forward.cls or int(backward.config.get("units")) != units:
-        raise layer.refuse("its backward layer differs from its forward layer in class or units")
+    if backward.cls != forward.cls or int(backward.get("units")) != units or _roles(backward, x, units) != (roles, shapes):
+        raise layer.refuse("its backward layer differs from its forward layer in class, units or weights")
     both = [f"forward_{r}" for r in roles] + [f"backward_{r}" for r in roles]
     v = weights(w, layer, both, shapes + shapes)
     outs = []

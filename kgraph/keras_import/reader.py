@@ -36,6 +36,7 @@ class SavedModel:
     path: str
     config: dict  # {"class_name": "Sequential" | "Functional" | "Model", "config": {...}}
     weights: dict[str, list[np.ndarray]]  # layer name -> its arrays in Keras's weight order
+    keras_version: str = ""
 
 
 def _h5py():
@@ -114,6 +115,7 @@ def _read_keras(path: Path, max_bytes: int) -> SavedModel:
         with zipfile.ZipFile(path) as z:
             config = _json(_member(z, "config.json", MAX_CONFIG_BYTES, path), path)
             blob = _member(z, "model.weights.h5", max_bytes + MAX_CONFIG_BYTES, path)
+            version = _version(z, path)
     except (zipfile.BadZipFile, OSError) as e:
         raise KGraphError(f"{path} is not a readable .keras file ({e})") from None
     h5py = _h5py()
@@ -123,7 +125,18 @@ def _read_keras(path: Path, max_bytes: int) -> SavedModel:
             weights = _keras_weights(f, config, budget, path)
     except OSError as e:
         raise KGraphError(f"{path}: model.weights.h5 is not a readable HDF5 file ({e})") from None
-    return SavedModel(str(path), config, weights)
+    return SavedModel(str(path), config, weights, version)
+
+
+def _version(z: zipfile.ZipFile, path) -> str:
+    """The Keras version metadata.json names, if it is there and readable (only a comment uses it)."""
+    if "metadata.json" not in z.namelist():
+        return ""
+    try:
+        meta = json.loads(_member(z, "metadata.json", MAX_CONFIG_BYTES, path))
+    except (ValueError, RecursionError):
+        return ""
+    return str(meta.get("keras_version", "")) if isinstance(meta, dict) else ""
 
 
 def _layer_configs(config: dict) -> list[dict]:
@@ -158,7 +171,8 @@ def _group_arrays(group, budget: _Budget, where: str) -> list[np.ndarray]:
         if any(not k.isdigit() for k in keys):
             raise KGraphError(f"{budget.path}: layer {where} has weights that are not numbered")
         arrays += [budget.read(group["vars"][k], f"{where}/vars/{k}") for k in keys]
-    unexpected = [k for k in group if k != "vars" and k not in SUBGROUPS]
+    # Bidirectional also keeps its unbuilt template `layer`: a group with no arrays is nothing.
+    unexpected = [k for k in group if k != "vars" and k not in SUBGROUPS and _holds_arrays(group[k])]
     if unexpected:
         raise KGraphError(f"{budget.path}: layer {where} holds weights of nested layers "
                           f"({', '.join(unexpected)}), which kgraph cannot import")
@@ -166,6 +180,12 @@ def _group_arrays(group, budget: _Budget, where: str) -> list[np.ndarray]:
         if sub in group:
             arrays += _group_arrays(group[sub], budget, f"{where}/{sub}")
     return arrays
+
+
+def _holds_arrays(group) -> bool:
+    found = []
+    group.visititems(lambda name, item: found.append(name) if not hasattr(item, "keys") else None)
+    return bool(found)
 
 
 def _text(value) -> str:
@@ -184,6 +204,7 @@ def _read_legacy_h5(path: Path, max_bytes: int) -> SavedModel:
             if len(raw) > MAX_CONFIG_BYTES:
                 raise KGraphError(f"{path}: the model config is over {MAX_CONFIG_BYTES} bytes")
             config = _json(_text(raw).encode(), path)
+            version = _text(f.attrs.get("keras_version", ""))
             root = f["model_weights"] if "model_weights" in f else f
             weights = {}
             for layer in _layer_configs(config):
@@ -193,4 +214,4 @@ def _read_legacy_h5(path: Path, max_bytes: int) -> SavedModel:
                 weights[name] = [budget.read(group[n], n) for n in names]
     except OSError as e:
         raise KGraphError(f"{path} is not a readable .h5 model ({e})") from None
-    return SavedModel(str(path), config, weights)
+    return SavedModel(str(path), config, weights, version)

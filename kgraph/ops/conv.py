@@ -66,6 +66,11 @@ def _conv_type(n: int):
 def _convolve(x, kernel, strides, padding, first, dilation, groups=1, kernel_spec="IO"):
     dtype = promote(str(x.dtype), str(kernel.dtype))
     n = kernel.ndim - 2
+    sizes = x.shape[2:] if first else x.shape[1:-1]
+    if padding == "VALID" and any(d < (k - 1) * r + 1 for d, k, r in zip(sizes, kernel.shape, dilation)):
+        # Only a dim unknown at compile time gets here (lower.py makes it a ShapeError); XLA
+        # would return an empty result where TensorFlow refuses.
+        raise ValueError(f"the window {kernel.shape[:n]} is larger than the input {x.shape}")
     return lax.conv_general_dilated(
         x.astype(dtype), kernel.astype(dtype), window_strides=strides, padding=padding,
         rhs_dilation=dilation, dimension_numbers=_numbers(n, first, kernel_spec),
@@ -138,6 +143,9 @@ def _lower_conv2d_transpose(x, kernel, *, output_shape, strides, padding, data_f
     pads = []
     for size_in, size_out, k, s, r in zip(x_spatial, out_spatial, kernel.shape[:2], strides, dilation):
         k_eff = (k - 1) * r + 1
+        if (-(-size_out // s) if padding == "same" else (size_out - k_eff) // s + 1) != size_in:
+            # Only a dim unknown at compile time gets here (lower.py makes it a ShapeError).
+            raise ValueError(f"output_shape {out} does not map back to the input's {x.shape}")
         before = same_padding(size_out, k, s, r)[0] if padding == "same" else 0
         low = k_eff - 1 - before
         pads.append((low, size_out + k_eff - 1 - (size_in - 1) * s - 1 - low))

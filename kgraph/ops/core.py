@@ -110,10 +110,12 @@ def _grad_type(types, attrs):
 
 
 def _gradients(ctx, loss, targets, values):
-    def total(*vals):
-        return jnp.sum(ctx.evaluate_with(loss, dict(zip(targets, vals))))
+    """The gradients of sum(loss), and the loss as the differentiated forward pass computed it."""
+    def forward(*vals):
+        return ctx.evaluate_with(loss, dict(zip(targets, vals)))
 
-    return jax.grad(total, argnums=tuple(range(len(targets))))(*values)
+    value, pullback = jax.vjp(forward, *values)
+    return value, pullback(jnp.ones_like(value))
 
 
 def _lower_grad(ctx, node, inputs):
@@ -129,9 +131,13 @@ def _lower_grad(ctx, node, inputs):
         loss, targets = node.srcs[0], node.srcs[1:]
         nested = any(t is not u and depends_on(t, u) for t in targets for u in targets)
         if nested:
-            ctx.memo[key] = [_gradients(ctx, loss, [t], [v])[0] for t, v in zip(targets, inputs[1:])]
+            ctx.memo[key] = [_gradients(ctx, loss, [t], [v])[1][0] for t, v in zip(targets, inputs[1:])]
         else:
-            ctx.memo[key] = _gradients(ctx, loss, targets, inputs[1:])
+            value, ctx.memo[key] = _gradients(ctx, loss, targets, inputs[1:])
+            if loss.id in ctx.env and loss.op not in ("placeholder", "variable"):
+                # Later uses of the loss read the forward pass the gradient ran, so XLA can drop
+                # the first one (it does not merge two equal loops, a scan's say, by itself).
+                ctx.env[loss.id] = value
     return ctx.memo[key][node.attr("index")]
 
 
@@ -147,9 +153,9 @@ def _lower_print(x, *, message, uid):
 
 
 OPS = [
-    Op("placeholder(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
+    Op("placeholder(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False, leaf=True,
        doc="A value fed at run time.", category="internal"),
-    Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
+    Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False, leaf=True,
        doc="A variable: a value kept by the program across runs.", category="internal"),
     Op("const(value)", infer=_leaf_type, lower=_lower_const, tensors=(),
        doc="A compile-time constant.", category="internal"),

@@ -36,6 +36,8 @@ def _pool_type(n: int):
         require_rank(x, n + 2, 0, "input")
         if attrs["pool_mode"] == "avg":
             require_float(types)
+        elif x.dtype == "bool":
+            raise OpError("max pooling takes numbers, not bool: {0}", kind="dtype")
         first, size, strides, padding = _pool_layout(attrs, n)
         spatial = tuple(window_dim(d, k, s, 1, padding)
                         for d, k, s in zip(spatial_dims(x, first), size, strides))
@@ -52,6 +54,9 @@ def _lower_pool(x, *, pool_size, strides, padding, data_format, pool_mode):
     window = (1, 1) + size if first else (1,) + size + (1,)
     steps = (1, 1) + strides if first else (1,) + strides + (1,)
     pad = padding.upper()
+    if padding == "valid" and any(d < k for d, k in zip(x.shape[2:] if first else x.shape[1:-1], size)):
+        # Only a dim unknown at compile time gets here (lower.py makes it a ShapeError).
+        raise ValueError(f"the pool window {size} is larger than the input {x.shape}")
     # Python scalars as the initial values: lax recognises a concrete identity and lowers to
     # the differentiable reduce_window_max / reduce_window_sum primitives.
     if pool_mode == "max":

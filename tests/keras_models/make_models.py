@@ -194,8 +194,37 @@ def activations():
     return keras.Model(x, outs, name="activations")
 
 
+def variants():
+    tokens = L.Input((5,), dtype="int32", name="tokens")
+    img = L.Input((4, 4, 2), name="img")
+    seq = L.Embedding(16, 3, mask_zero=True, name="embed")(tokens)
+    back = L.LSTM(2, return_sequences=True, go_backwards=True, name="lstm_back")(seq)
+    ave = L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode="ave", name="bi_ave")(back)
+    mul = L.Bidirectional(L.SimpleRNN(2), merge_mode="mul", name="bi_mul")(ave)
+    up = L.UpSampling2D((2, 3), interpolation="bilinear", name="bilinear")(img)
+    dil = L.Conv2D(2, 2, dilation_rate=2, padding="same", activation="softsign", name="dilated")(up)
+    keep = L.GlobalAveragePooling2D(keepdims=True, name="keep")(dil)
+    flat = L.Flatten(name="flat")(keep)
+    return keras.Model([tokens, img], [mul, flat], name="variants")
+
+
+def causal_separable():
+    return keras.Sequential([
+        L.Input((7, 2), name="signal"),
+        L.SeparableConv1D(3, 3, padding="causal", dilation_rate=2, depth_multiplier=2, name="causal_sep"),
+    ], name="causal_separable")
+
+
+def no_input_layer():
+    return keras.Sequential([
+        L.Dense(3, activation="relu", input_shape=(4,), name="first"),
+        L.Dense(2, name="second"),
+    ], name="no_input_layer")
+
+
 MODELS = [mlp, cnn_bn, lstm_text, gru, bilstm, two_in_two_out, shared, legacy_h5, conv1d, conv3d,
-          conv2d_kinds, global_pools, rnn_norm, shapes, activations]
+          conv2d_kinds, global_pools, rnn_norm, shapes, activations, variants, no_input_layer,
+          causal_separable]
 TRAINING = {"cnn_bn"}  # deterministic in training mode: batch norm, no dropout
 
 
@@ -250,5 +279,9 @@ def make(build) -> None:
 
 
 if __name__ == "__main__":
+    import sys
+
+    chosen = sys.argv[1:]  # names to remake (default: all)
     for build in MODELS:
-        make(build)
+        if not chosen or build.__name__ in chosen:
+            make(build)

@@ -102,6 +102,14 @@ for width, paths in [(100, 1), (100, 3), (2, 2), (1, 1)]:
     put(f"ctc_beam{width}_{paths}", log_prob=ev(log_prob),
         **{f"decoded{i}": ev(d) for i, d in enumerate(decoded)})
 
+# A beam path 'a blank a a': TF's v1 beam decoder merges repeats (two beams print as [0]).
+rep = np.array([[[0.9, 0.05, 0.05], [0.05, 0.05, 0.9], [0.9, 0.05, 0.05], [0.9, 0.05, 0.05]]], np.float32)
+decoded, log_prob = K.ctc_decode(K.constant(rep), K.constant([4], "int32"), greedy=False, beam_width=10,
+                                 top_paths=3)
+put("ctc_repeats", probs=rep, log_prob=ev(log_prob), **{f"decoded{i}": ev(d) for i, d in enumerate(decoded)})
+decoded, log_prob = K.ctc_decode(K.constant(rep), K.constant([4], "int32"))
+put("ctc_repeats", greedy=ev(decoded[0]), greedy_log_prob=ev(log_prob))
+
 names = sorted(n for n in dir(K) if not n.startswith("_"))
 data["names"] = np.array(names)
 np.savez_compressed(OUT, **data)
