@@ -484,8 +484,9 @@ def test_an_internal_error_names_the_stage_the_op_and_the_place(tmp_path, monkey
     assert "internal error in lowering at op 'exp': KeyError" in text
     assert f"{path}:2:5: note: the input that reached it" in text
     assert "please report it" in text and "Traceback" not in text
-    code, text = cli("run", path, "--feed", "x=[1, 2]")  # -O2 fuses exp and *
-    assert code == 70 and "internal error in lowering at op " in text
+    # At -O2 exp is inside a fused body, which the interpreter evaluates node by node: the error
+    # still names the op itself.
+    assert "at op 'exp'" in cli("run", path, "--feed", "x=[1, 2]")[1]
 
 
 def test_an_internal_error_in_a_pass(tmp_path, monkeypatch):
