@@ -377,9 +377,11 @@ class Program:
         or take them from a dict name → array (the state `kgraph.import_keras` returns).
 
         Raises StateError, changing nothing, unless the file holds exactly this program's
-        variables with their shapes and dtypes.
+        variables with their shapes and dtypes. The file is read within the limits the
+        program was compiled with.
         """
-        self._values.update(load_state_file(path, self.state_signature()))
+        with using(getattr(self, "limits", None)):
+            self._values.update(load_state_file(path, self.state_signature()))
         self._state_loaded = True
         self._place_fixed()
 
