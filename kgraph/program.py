@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import operator
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from . import passes
 from .display import Outputs, program_html
 from .errors import FeedError, KGraphError, KGraphWarning
 from .device import find_device, running
+from .fastpath import dims_match, feed_specs, is_device_array, tuple_getter
 from .feeds import check_feed
 from .frontend import Module, check_floatx, frontend
 from .ir import Graph, format_ir, toposort
@@ -24,7 +24,6 @@ from .ops.training import learning_phase_value
 from .sharding import Layout
 from .state import load_state_file, save_state_file
 from .timing import timed
-from .types import np_dtype
 
 WIDE_DTYPES = frozenset({"float64", "int64"})
 try:  # the class of a concrete JAX array, for run's fast path (any other class takes the full check)
@@ -67,7 +66,7 @@ class Program:
         self._donated = [name for name in needed if name in self._update_names]
         self._fixed = [name for name in needed if name not in self._update_names]
         self._get_donated, self._get_fixed, self._get_feeds = (
-            _tuple_getter(names) for names in (self._donated, self._fixed, self._feed_names))
+            tuple_getter(names) for names in (self._donated, self._fixed, self._feed_names))
         # Unseeded random ops (never merged, lowered by the interpreter) fold the run
         # counter into their key; without them the step needs no counter.
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
@@ -85,7 +84,7 @@ class Program:
         self._x64 = needs_x64(graph, seed)
         # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
         self._plain = self._device is None and not self._x64
-        self._feed_specs = _feed_specs(self._feeds_needed)
+        self._feed_specs = feed_specs(self._feeds_needed)
         # run's fast path (the common inference call): no state, no context, every shape fixed.
         self._fast = self._feed_specs if self._plain and self._stateless and all(
             None not in shape for _, _, shape in self._feed_specs or ()) else None
@@ -211,8 +210,8 @@ class Program:
             # array to the host, and the step would copy it back.
             for name, dtype, shape in specs:
                 value = feeds.get(name)
-                if (not (value.__class__ is np.ndarray or _is_device_array(value)) or value.dtype != dtype
-                        or (value.shape != shape and not _dims_match(value.shape, shape))):
+                if (not (value.__class__ is np.ndarray or is_device_array(value)) or value.dtype != dtype
+                        or (value.shape != shape and not dims_match(value.shape, shape))):
                     break
             else:
                 return feeds
@@ -419,34 +418,6 @@ def needs_x64(graph: Graph, seed: int) -> bool:
         if isinstance(node_seed, int):
             seeds.append(node_seed)
     return not all(0 <= s < 2**32 for s in seeds)
-
-
-def _feed_specs(placeholders: list) -> list[tuple[str, np.dtype, tuple]] | None:
-    """(name, dtype, shape) of each placeholder for check_feeds' fast path; None where a
-    placeholder has a named dim (agreement across feeds is the full check's job)."""
-    if any(isinstance(d, str) for n in placeholders for d in n.shape):
-        return None
-    return [(n.attr("name"), np_dtype(n.dtype), n.shape) for n in placeholders]
-
-
-def _is_device_array(value: Any) -> bool:
-    """A concrete JAX array (not a tracer: a run cannot be traced)."""
-    return isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer)
-
-
-def _dims_match(shape: tuple, declared: tuple) -> bool:
-    """`shape` has `declared`'s rank and its size on every axis that `declared` fixes."""
-    return len(shape) == len(declared) and all(d is None or d == s for d, s in zip(declared, shape))
-
-
-def _tuple_getter(names: list[str]):
-    """dict → the tuple of its values at `names` (operator.itemgetter, always a tuple)."""
-    if not names:
-        return lambda d: ()
-    if len(names) == 1:
-        name = names[0]
-        return lambda d: (d[name],)
-    return operator.itemgetter(*names)
 
 
 def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx: str = "float32",
