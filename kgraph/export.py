@@ -237,9 +237,10 @@ class ExportedProgram:
                                 f"(got shape {out[name].shape})")
         return out
 
-    def run(self, training: Any = None, **feeds: Any) -> dict[str, np.ndarray]:
+    def run(self, training: Any = None, to_numpy: bool = True, **feeds: Any) -> dict[str, np.ndarray]:
         """Run once: a dict from output name to numpy array, in output order; `training` sets
-        the learning phase (default `self.training`, False unless set), as Program.run."""
+        the learning phase (default `self.training`, False unless set), and `to_numpy=False`
+        returns JAX arrays, as Program.run."""
         from .ops.training import learning_phase_value
 
         arrays = self.check_feeds(feeds)
@@ -256,7 +257,8 @@ class ExportedProgram:
                 self._call = jax.jit(self._exported.call)
             key = jax.random.fold_in(jax.random.PRNGKey(self.seed), self._runs)
             outputs, state = self._call(variables, key, *phase_arg, arrays)
-            result = {name: np.asarray(outputs[name]) for name in self.outputs}
+            convert = np.asarray if to_numpy else (lambda value: value)
+            result = {name: convert(outputs[name]) for name in self.outputs}
             for name, value in state.items():
                 self._values[name] = np.asarray(value)
         self._runs += 1

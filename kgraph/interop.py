@@ -47,7 +47,7 @@ def extract(outputs: list[tuple[str, Node]], updates: list[tuple[str, Node]] = (
         if "uid" in attrs:
             attrs["uid"] = graph.fresh_id()
         new[node.id] = graph.make(node.op, [new[s.id] for s in node.srcs], attrs, type_, span=node.span)
-    for node in sorted((n for n in toposort(roots) if n.op in ("placeholder", "variable")),
+    for node in sorted((n for n in toposort(roots) if n.is_leaf),
                        key=lambda n: n.id):
         leaves = graph.placeholders if node.op == "placeholder" else graph.variables
         leaves[node.attr("name")] = new[node.id]
@@ -87,7 +87,7 @@ def uses_64bit(graph: Graph) -> bool:
 def declares_64bit(graph: Graph) -> bool:
     """Whether the program asks for a 64-bit type itself (a leaf, a constant, a `dtype=`),
     rather than only getting one from an op (`argmax`'s int64 indices, exact in 32 bits)."""
-    return any((n.dtype in NARROW and n.op in ("placeholder", "variable", "const"))
+    return any((n.dtype in NARROW and (n.is_leaf or n.op == "const"))
                or n.attr("dtype") in NARROW for n in graph.all_nodes())
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import jax
 
 from . import bugs
 from .errors import KGraphError, ShapeError
-from .ir import Node, toposort
+from .ir import Body, Node, toposort
 from .ops import REGISTRY
 from .types import np_dtype
 
@@ -50,6 +51,20 @@ class Interpreter:
         env = dict(self.leaves)
         env.update({n.id: v for n, v in overrides.items()})
         return inner.evaluate([root], env)[0]
+
+    def call_body(self, region: Body, inputs: list[Any]) -> tuple:
+        """A region's results with its params bound to `inputs`, as one jitted call; the
+        function is made once per distinct region (equal regions are traced once)."""
+        function = region.cache.get("jit")
+        if function is None:
+            ids = [p.id for p in region.params]
+            results = list(region.results)
+
+            def body(*values):
+                return tuple(Interpreter(dict(zip(ids, values))).evaluate(results))
+
+            function = region.cache["jit"] = jax.jit(body)
+        return function(*inputs)
 
     def apply(self, node: Node, inputs: list[Any]) -> Any:
         op = REGISTRY[node.op]

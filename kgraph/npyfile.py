@@ -167,7 +167,17 @@ def _open_npz(path, what: str, error):
     return f
 
 
+def _check_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> None:
+    """A member cannot hold more compressed bytes than the archive does: zipfile would try to
+    read (and allocate) whatever a damaged directory claims."""
+    size = os.fstat(z.fp.fileno()).st_size
+    if info.compress_size > size or info.header_offset > size:
+        raise ValueError(f"{what}: its zip entry claims {info.compress_size:,} bytes at offset "
+                         f"{info.header_offset:,} in a file of {size:,} (the archive is damaged)")
+
+
 def read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> np.ndarray:
+    _check_member(z, info, what)
     with z.open(info) as member:
         array = read_npy(member, what, available=info.file_size)
         if member.read(1):  # reading to the end also runs the CRC check
@@ -179,5 +189,6 @@ def read_member_bytes(z: zipfile.ZipFile, name: str, what: str) -> bytes:
     """A zip member's bytes, its claimed size checked first and its CRC checked by reading."""
     info = z.getinfo(name)
     limits.check("max_file_bytes", info.file_size, f"the size {what} claims")
+    _check_member(z, info, what)
     with z.open(info) as member:
         return member.read()

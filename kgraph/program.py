@@ -377,9 +377,11 @@ class Program:
         or take them from a dict name → array (the state `kgraph.import_keras` returns).
 
         Raises StateError, changing nothing, unless the file holds exactly this program's
-        variables with their shapes and dtypes.
+        variables with their shapes and dtypes. The file is read within the limits the
+        program was compiled with.
         """
-        self._values.update(load_state_file(path, self.state_signature()))
+        with using(getattr(self, "limits", None)):
+            self._values.update(load_state_file(path, self.state_signature()))
         self._state_loaded = True
         self._place_fixed()
 
@@ -411,23 +413,12 @@ def needs_x64(graph: Graph, seed: int) -> bool:
     seeds = [seed]
     nodes = graph.all_nodes() + list(graph.placeholders.values()) + list(graph.variables.values())
     for node in nodes:
-        if node.dtype in WIDE_DTYPES or any(t.dtype in WIDE_DTYPES for t in _inner_types(node)):
+        if node.dtype in WIDE_DTYPES:
             return True
         node_seed = node.attr("seed")
         if isinstance(node_seed, int):
             seeds.append(node_seed)
     return not all(0 <= s < 2**32 for s in seeds)
-
-
-def _inner_types(node) -> list:
-    """The types of a fused node's inner equations (no other node has any)."""
-    if node.op != "fused":
-        return []
-    body = node.attr("body")
-    env = [s.type for s in node.srcs]
-    for op, refs, attrs in body.eqns:
-        env.append(REGISTRY[op].infer([env[r] for r in refs], dict(attrs)))
-    return env[len(node.srcs):]
 
 
 def _feed_specs(placeholders: list) -> list[tuple[str, np.dtype, tuple]] | None:

@@ -23,6 +23,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .errors import KGraphError, ShapeError, Span
+from .ir import Node
 from .mesh import auto_axes, describe_mesh, writes_files
 from .types import np_dtype
 _TRACING_ON_MESH = contextvars.ContextVar("kgraph_tracing_on_mesh", default=False)
@@ -50,7 +51,7 @@ def declare(graph, stmt, leaf) -> None:
 
     A mesh is not needed for this: without one the statement is checked and has no effect.
     """
-    if leaf is None or getattr(leaf, "op", None) not in ("placeholder", "variable"):
+    if leaf is None or not (isinstance(leaf, Node) and leaf.is_leaf):
         what = "is not defined" if leaf is None else "is not a placeholder or a variable"
         raise KGraphError(f"shard {stmt.name}: '{stmt.name}' {what}; `shard` lays out a "
                           f"placeholder or a variable declared before it", stmt.name_span)

@@ -36,7 +36,7 @@ def evaluate(nodes: list[Node], feeds: dict[str, Any], variables: dict[str, Any]
     """The values of graph nodes, compiled and run: feeds and variables by leaf name."""
     if not nodes:
         return []
-    leaves = [n for n in toposort(nodes) if n.op in ("placeholder", "variable")]
+    leaves = [n for n in toposort(nodes) if n.is_leaf]
     interpreter = _QuietInterpreter if quiet else Interpreter
 
     def run(leaf_values, rng):

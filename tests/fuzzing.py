@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY_BYTES = 2 << 30   # the worker's address-space cap
 CASE_SECONDS = 20        # a case that takes longer is a bug (a hang)
+CASES_PER_WORKER = 100   # a fresh worker then: JAX's caches of compiled programs only grow
 WORKER_LIMITS = dict(max_elements=10**7, max_file_bytes=10**8)  # what a fuzz case may ask
 
 TOKEN = re.compile(r'\d+\.\d*(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?|"[^"\n]*"|[A-Za-z_]\w*'
@@ -41,6 +42,17 @@ EDGE_NUMBERS = ["0", "1", "-1", "2", "3", "255", "2**31", "2**62", "2**63", "2**
                 "10**400", "10 ** 10 ** 10", "1e308", "1e-320", "0.0", "-0.0", "1e39", "7" * 60]
 DTYPES = ['"float16"', '"bfloat16"', '"float32"', '"float64"', '"int8"', '"int32"', '"int64"',
           '"uint8"', '"bool"', '"complex64"', '"a\\x00"']
+# Command lines: a subcommand, a program (or an odd path) and options with odd values.
+COMMANDS = ["run", "check", "lower", "ir", "graph", "export", "ops"]
+ODD_PATHS = ["/dev/zero", "/dev/null", "/tmp", "missing.kg", "", "-"]
+OPTIONS = ["--feed", "--feed-shape", "--seed", "--epochs", "--steps", "--batch-size", "--state",
+           "--out", "-O", "--floatx", "--format", "--emit", "--max-elements", "--max-depth",
+           "--max-file-bytes", "--max-int-digits", "--fold-limit", "--disable-pass", "--after",
+           "--shuffle", "--trace", "--time", "--strict", "--quiet", "--output", "--platform"]
+VALUES = ["-1", "0", "1", "3", "2**64", "99999999999999999999", "x=[[1, 2, 3, 4]]", "x=-",
+          "x=/dev/zero", "x=[99999999999,4]", "x=float32[2,4]", "y=[[0, 0, 1]]", "x=" + "[" * 3000,
+          "/dev/zero", "/tmp", "file", "allow_pickle", "json", "hlo", "float64", "fold", "nan",
+          "out.npz", "s.npz", "m.kgx"]
 PUNCTUATION = ["(", ")", "[", "]", ",", ":", "=", "*", "-", "None", "...", "::0", "\n", "\t"]
 
 
@@ -51,7 +63,7 @@ class Case:
     origin: str    # what it was mutated from
 
     def describe(self) -> str:
-        body = self.payload if self.kind == "program" else f"{len(base64.b64decode(self.payload))} bytes"
+        body = self.payload if self.kind in ("program", "cli") else f"{len(base64.b64decode(self.payload))} bytes"
         return f"{self.kind} from {self.origin}: {body[:400]!r}"
 
 
@@ -144,6 +156,19 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
     return bytes(data)
 
 
+def make_command_line(rng: random.Random, programs) -> list[str]:
+    examples = [str(p) for p in sorted((ROOT / "examples").glob("*.kg"))]
+    command = rng.choice(COMMANDS)
+    target = rng.choice(sorted(n for n, _ in programs if n.startswith("ops:")))[4:] \
+        if command == "ops" else rng.choice(examples * 3 + ODD_PATHS)
+    argv = [command, target]
+    for _ in range(rng.randint(0, 4)):
+        argv.append(rng.choice(OPTIONS))
+        if rng.random() < 0.8:
+            argv.append(rng.choice(VALUES))
+    return argv
+
+
 def make_cases(count: int, seed: int, files: dict[str, list[tuple[str, bytes]]]) -> list[Case]:
     from kgraph.ops import REGISTRY
 
@@ -152,7 +177,9 @@ def make_cases(count: int, seed: int, files: dict[str, list[tuple[str, bytes]]])
     names = [n for n, op in REGISTRY.items() if op.category != "internal"] + ["x", "y", "w", "None"]
     cases = []
     for i in range(count):
-        if i % 5 < 3:  # three in five are programs
+        if i % 10 == 9:  # one in ten is a command line
+            cases.append(Case("cli", json.dumps(make_command_line(rng, programs)), "argv"))
+        elif i % 5 < 3:  # three in five are programs
             origin, text = rng.choice(programs)
             cases.append(Case("program", mutate_program(text, rng, names), origin))
         else:
@@ -179,6 +206,8 @@ def run_case(case: Case, directory: Path) -> tuple[str, str]:
     from kgraph.state import read_state_file
 
     bugs.clear()
+    if case.kind == "cli":
+        return run_command_line(json.loads(case.payload))
     with limits.using(limits.Limits(**WORKER_LIMITS)):
         try:
             if case.kind == "program":
@@ -206,11 +235,33 @@ def run_case(case: Case, directory: Path) -> tuple[str, str]:
             return "bug", bugs.report(e)
 
 
+def run_command_line(argv: list[str]) -> tuple[str, str]:
+    """`kgraph ARGV` in this process: exits 0, 1 and 2 are answers, 70 (a bug) is not."""
+    import contextlib
+
+    from kgraph.cli import main
+
+    limits = [f"--max-elements={WORKER_LIMITS['max_elements']}"] if "ops" not in argv[:1] else []
+    errors = io.StringIO()
+    with open(os.devnull) as nothing, contextlib.redirect_stderr(errors):
+        sys.stdin = nothing  # `--feed x=-` reads standard input, which is the cases' pipe
+        try:
+            code = main(argv[:2] + limits + argv[2:])
+        except SystemExit as e:  # argparse: a bad command line, or --help
+            code = e.code
+        finally:
+            sys.stdin = sys.__stdin__
+    if code in (0, 1, 2, None):
+        return ("ok" if not code else "error"), errors.getvalue()[-200:]
+    return "bug", f"exit {code}: {errors.getvalue()[-600:]}"
+
+
 def worker() -> None:
     import warnings
 
     warnings.simplefilter("ignore")
     directory = Path(tempfile.mkdtemp(prefix="kgraph-fuzz-"))
+    os.chdir(directory)  # what a command line writes (--out, export -o) stays out of the repository
     replies = os.fdopen(os.dup(1), "w")  # what a case prints (print_tensor) must not mix in
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     sys.stdout = open(os.devnull, "w")
@@ -262,7 +313,10 @@ def fuzz(count: int, seed: int) -> tuple[dict[str, int], list[tuple[Case, str]]]
     found = []
     worker_ = Worker()
     try:
-        for case in cases:
+        for i, case in enumerate(cases):
+            if i and i % CASES_PER_WORKER == 0:
+                worker_.close()
+                worker_ = Worker()
             outcome, detail = worker_.run(case)
             counts[outcome] += 1
             counts["peak"] = max(counts.get("peak", 0), worker_.peak)

@@ -121,17 +121,15 @@ def test_graph_dot_tells_node_kinds_apart(files, tmp_path):
 
 def test_graph_draws_fused_regions_as_clusters():
     from kgraph.commands.graph import to_dot
-    from kgraph.ir import Graph
+    from kgraph.ir import Graph, Body
     from kgraph.types import TensorType
-
-    class Body:  # the optimizer's fused body: equations over the node's inputs and earlier results
-        arity, eqns = 2, (("multiply", (0, 1), ()), ("negative", (2,), ()))
 
     g = Graph()
     t = TensorType("float32", (3,))
+    body = Body.build([t, t], lambda b, p: [b.make("negative", [b.make("multiply", p)])])
     x = g.make("placeholder", (), {"name": "x"}, t)
     w = g.make("variable", (), {"name": "w"}, t)
-    fused = g.make("fused", [x, w], {"body": Body()}, t)
+    fused = g.make("fused", [x, w], {"body": body})
     g.placeholders["x"], g.variables["w"] = x, w
     g.outputs.append(("y", fused))
     source = to_dot(g).source

@@ -76,3 +76,11 @@ def test_named_and_unknown_dims_skip_the_fast_path():
     prog = kgraph.compile("placeholder x: float32[None, 2]\noutput x + 1.0 as y")
     assert prog._fast is None
     np.testing.assert_array_equal(prog.run(x=np.zeros((3, 2), np.float32))["y"], np.ones((3, 2)))
+
+
+def test_exported_program_returns_device_arrays_too(prog, tmp_path):
+    loaded = kgraph.load(prog.export(tmp_path / "tiny.kgx"))
+    on_device = loaded.run(x=X, y=Y, to_numpy=False)
+    assert all(isinstance(v, jax.Array) for v in on_device.values())
+    np.testing.assert_array_equal(np.asarray(on_device["z"]), loaded.run(x=X, y=Y)["z"])
+    np.testing.assert_array_equal(loaded.run(x=X, y=Y)["z"], X * 2 + Y)

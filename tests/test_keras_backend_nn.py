@@ -252,6 +252,7 @@ def test_from_logits_warning_in_keras_wording():
         K.binary_focal_crossentropy(t, K.sigmoid(logits), from_logits=True)
 
 
+@pytest.mark.slow
 def test_focal_gradients_check_grads():
     rng = np.random.default_rng(0)
     t = (rng.uniform(size=(3, 4)) > 0.5).astype(np.float64)
@@ -384,6 +385,7 @@ def test_ctc_beam_merges_repeated_labels_as_tf_keras():
     np.testing.assert_allclose(out["glp"], r["greedy_log_prob"], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_ctc_batch_cost_gradient_check_grads():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(2, 5, 4))
@@ -442,6 +444,7 @@ output truncated_normal(shape(x), stddev=0.5, seed=1) as t, random_bernoulli(sha
 """
 
 
+@pytest.mark.slow
 def test_random_ops_with_run_time_shapes():
     prog = kgraph.compile(RUNTIME)
     assert prog.graph.outputs[0][1].shape == (None, 3) and prog.graph.outputs[1][1].shape == (None, 2)

@@ -25,7 +25,7 @@ TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 # Every fixture whose layers this kgraph has the ops for.
 READY = ["mlp", "cnn_bn", "legacy_h5", "shapes", "shared", "two_in_two_out", "activations", "conv1d",
          "conv3d", "conv2d_kinds", "global_pools", "lstm_text", "gru", "bilstm", "rnn_norm",
-         "variants", "no_input_layer"]
+         "variants", "no_input_layer", "causal_separable"]
 
 
 def model_file(name: str) -> Path:

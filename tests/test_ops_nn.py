@@ -126,10 +126,14 @@ output categorical_crossentropy(t, softmax(z, axis=0)) as other_axis
     # (tf.nn.softmax makes a Softmax op only for the last axis).
     np.testing.assert_allclose(out["clipped"], -np.log(np.float32(EPS)), rtol=1e-6)
     np.testing.assert_allclose(out["other_axis"], cce(np.array([[1.0, 0.0, 0.0]]), softmax(z, 0)), rtol=1e-6)
-    # The graph keeps the program as written; the optimizer makes the read-through explicit.
-    assert "softmax" in kgraph.compile(src, opt_level=0).ir()
-    ir = kgraph.compile(src.split("\noutput categorical_crossentropy(t, softmax(z) * 1)")[0]).ir()
-    assert "softmax" not in ir.replace("crossentropy", "")
+    # The front end builds the logits form (no softmax is left to read), at every level.
+    for level in (0, 2):
+        ir = kgraph.compile(src.split("\noutput categorical_crossentropy(t, softmax(z) * 1)")[0],
+                            opt_level=level).ir()
+        assert "softmax" not in ir.replace("crossentropy", "") and "from_logits=False" not in ir
+    # A softmax that simplify uncovers (softmax(z) * 1 -> softmax(z)) stays probabilities.
+    clipped = "placeholder z: float32[None, 3]\noutput categorical_crossentropy([[1.0, 0.0, 0.0]], softmax(z) * 1)"
+    assert "from_logits=False" in kgraph.compile(clipped).ir()
 
 
 def test_saturated_crossentropies_of_activations_agree_at_every_level_values_and_gradients():

@@ -128,6 +128,7 @@ def test_dropout_drops_and_scales_as_keras(dropout_prog):
     assert 0 < np.count_nonzero(rows[:, 0]) < 200
 
 
+@pytest.mark.slow
 def test_seeded_dropout_is_one_mask_and_unseeded_is_fresh_but_reproducible(dropout_prog):
     x = np.ones((8, 200), np.float32)
     dropout_prog.reset()  # the run counter back to 0, as a fresh program's
@@ -150,6 +151,7 @@ def test_dropout_gradient_is_the_mask_over_keep():
     np.testing.assert_array_equal(out["g_0"], out["y"])  # x is ones: y is the scaled mask
 
 
+@pytest.mark.slow
 def test_dropout_and_in_train_phase_gradients_check_grads():
     prog = kgraph.compile("placeholder x: float64[3, 5]\n"
                           "output sum(square(in_train_phase(dropout(x, 0.4, seed=5), x * 3))) as y",
@@ -244,6 +246,7 @@ def test_normalize_batch_gradients_check_grads(axes):
                         modes=["rev"], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_batch_normalization_gradients_check_grads():
     rng = np.random.default_rng(1)
     source = ("placeholder x: float64[5, 3]\nplaceholder m: float64[3]\nplaceholder v: float64[3]\n"

@@ -26,7 +26,7 @@ def test_every_op_has_a_shape_rule_and_a_lowering():
             # A front-end function (gradients, int_shape, constant): it makes other ops' nodes
             # or folds to a Python value, so it has a build and no node of its own.
             assert op.build is not None and op.lower is None, name
-        elif name not in ("placeholder", "variable", "param"):  # leaves: fed, kept, or passed by a loop
+        elif not op.leaf and name != "param":  # leaves: fed, kept, or passed by a loop
             assert op.lower is not None or op.lower_node is not None, f"{name} has no lowering"
 
 

@@ -102,3 +102,13 @@ def test_tile_of_eye_in_the_repl(env):
     assert code == 0, err
     assert out == ("float32[4, 4] =\n  [[1. 0. 1. 0.]\n   [0. 1. 0. 1.]\n   [1. 0. 1. 0.]\n"
                    "   [0. 1. 0. 1.]]\n")
+
+
+def test_image_data_format_in_the_repl(env):
+    script = "x = ones((1, 2, 3, 3))\nint_shape(pool2d(x, (2, 2)))\n"
+    code, out, err = repl(script, "--image-data-format", "channels_first", env=env)
+    assert code == 0, err
+    assert "(1, 2, 2, 2)" in out
+    code, out, err = repl(script, env=env)
+    assert code == 0, err
+    assert "(1, 1, 2, 3)" in out

@@ -19,9 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kgraph
-from kgraph.ir import Graph
+from kgraph.ir import Graph, Body
 from kgraph.ops import REGISTRY
-from kgraph.ops.internal import FusedBody
 from kgraph.program import needs_x64
 from kgraph.types import TensorType
 
@@ -87,12 +86,16 @@ def test_a_64_bit_value_inside_a_fused_region_needs_x64():
     """The fuser takes no casts today, so only a hand-made region has a wide inside."""
     graph = Graph()
     x = graph.make("placeholder", [], {"name": "x"}, TensorType("float32", (3,)))
-    wide = FusedBody(1, (("cast", (0,), (("dtype", "float64"),)), ("exp", (1,), ()),
-                         ("cast", (2,), (("dtype", "float32"),))))
+    f32 = TensorType("float32", (3,))
+
+    def cast(g, x, dtype):
+        return g.make("cast", [x], {"dtype": dtype})
+
+    wide = Body.build([f32], lambda g, p: [cast(g, g.make("exp", [cast(g, p[0], "float64")]), "float32")])
     graph.placeholders["x"] = x
     graph.outputs = [("y", graph.make("fused", [x], {"body": wide}))]
     assert graph.outputs[0][1].dtype == "float32" and needs_x64(graph, 0)
-    narrow = FusedBody(1, (("exp", (0,), ()), ("negative", (1,), ())))
+    narrow = Body.build([f32], lambda g, p: [g.make("negative", [g.make("exp", p)])])
     graph.outputs = [("y", graph.make("fused", [x], {"body": narrow}))]
     assert not needs_x64(graph, 0)
 

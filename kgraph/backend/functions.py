@@ -93,7 +93,7 @@ class Function:
         given = list(inputs.values()) if isinstance(inputs, dict) else [inputs] if self._bare_input else inputs
         self.inputs = [_tensor(x, "K.function's inputs") for x in given]
         for x in self.inputs:
-            if x.node.op not in ("placeholder", "variable", "learning_phase"):
+            if not x.node.is_leaf and x.node.op != "learning_phase":
                 raise KGraphError(f"K.function's inputs must be placeholders, variables or "
                                   f"K.learning_phase(); {x!r} is computed", span)
         self._output_keys = list(outputs) if isinstance(outputs, dict) else None

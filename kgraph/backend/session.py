@@ -59,8 +59,8 @@ class Session:
 
     def name_of(self, node: Node) -> str:
         if node.id not in self.names:
-            base = node.attr("name") if node.op in ("placeholder", "variable") else node.op
-            self.names[node.id] = base if node.op in ("placeholder", "variable") else self.unique_name(base)
+            base = node.attr("name") if node.is_leaf else node.op
+            self.names[node.id] = base if node.is_leaf else self.unique_name(base)
         return self.names[node.id]
 
 

@@ -7,6 +7,8 @@ graph and where an op's shape rule is run with the call's source labels.
 """
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,21 @@ from ..ir import Graph, Node
 from ..ops import REGISTRY
 from ..types import TensorType, np_dtype
 from ..values import Binding, Function, Scope, describe, nested_numbers
-from .expressions import Expressions
+from .expressions import FRAMES_PER_CALL, MAX_CALL_DEPTH, Expressions
 from .lifting import Lifting
 from .updates import Updates
 
+
+
+@contextmanager
+def deep_recursion(frames: int):
+    """Python's recursion limit at least `frames` more than now, for the duration."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, before + frames))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 class Builder(Updates, Expressions, Lifting):
     def __init__(self, filename: str = "<string>", source: str = "", floatx: str = "float32",
@@ -53,8 +66,9 @@ class Builder(Updates, Expressions, Lifting):
 
     # ---- statements ----------------------------------------------------------
     def build(self, program: ast.Program) -> Graph:
-        for stmt in program.statements:
-            self.statement(stmt, self.globals)
+        with deep_recursion(MAX_CALL_DEPTH * FRAMES_PER_CALL):
+            for stmt in program.statements:
+                self.statement(stmt, self.globals)
         if not self.graph.outputs and not self.graph.updates:
             raise KGraphError("the program has no `output` statement; add one, e.g. `output y`",
                               Span(self.filename, 1, 1, 1, 1, self.source))

@@ -24,10 +24,33 @@ PY_INFIX = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operat
 UPDATE_CALLS = {"update_add": ("add", "increment"), "update_sub": ("subtract", "decrement")}
 
 
+# Functions are inlined by recursion in the builder (each nested call is a few Python frames,
+# which in CPython 3.11 use no C stack): Builder.build lifts Python's recursion limit to fit.
+MAX_CALL_DEPTH = 2_000
+FRAMES_PER_CALL = 12
+
 class Expressions:
     # ---- expressions -----------------------------------------------------------
     def expr(self, e, scope: Scope) -> Any:
+        if type(e) is ast.BinOp:
+            return self._binop_chain(e, scope)
         return getattr(self, "expr_" + type(e).__name__)(e, scope)
+
+    def _binop_chain(self, root: ast.BinOp, scope: Scope) -> Any:
+        """A tree of infix operators evaluated with an explicit stack, left operand first as
+        the recursive walk would, so a 5,000-term `x + x + ...` needs no Python recursion."""
+        values: list[Any] = []
+        tasks: list[tuple[bool, Any]] = [(False, root)]  # (operands done, expression)
+        while tasks:
+            operands_done, e = tasks.pop()
+            if operands_done:
+                right = values.pop()
+                values.append(self._binop(e, values.pop(), right))
+            elif type(e) is ast.BinOp:
+                tasks += [(True, e), (False, e.right), (False, e.left)]
+            else:
+                values.append(getattr(self, "expr_" + type(e).__name__)(e, scope))
+        return values[0]
 
     def expr_Number(self, e: ast.Number, scope):
         return e.value
@@ -63,7 +86,9 @@ class Expressions:
         return self.apply(REGISTRY["negative"], [v], {}, site)
 
     def expr_BinOp(self, e: ast.BinOp, scope: Scope):
-        left, right = self.expr(e.left, scope), self.expr(e.right, scope)
+        return self._binop_chain(e, scope)
+
+    def _binop(self, e: ast.BinOp, left: Any, right: Any) -> Any:
         if is_number(left) and is_number(right) and e.op in PY_INFIX:
             return guards.fold_numbers(PY_INFIX[e.op], e.op, left, right, e.span)
         if isinstance(left, tuple) and isinstance(right, tuple) and e.op == "+":
@@ -179,6 +204,9 @@ class Expressions:
         d = fn.definition
         if any(c is d for c in self._calls):
             raise KGraphError(f"function '{d.name}' calls itself; recursion is not supported", call_span)
+        if len(self._calls) >= MAX_CALL_DEPTH:
+            raise KGraphError(f"calls nest {len(self._calls) + 1:,} deep, over the limit of "
+                              f"MAX_CALL_DEPTH = {MAX_CALL_DEPTH:,} nested function calls", call_span)
         local = Scope(fn.scope)
         local.names.update(bound)
         self._calls.append(d)

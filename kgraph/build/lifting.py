@@ -165,7 +165,11 @@ class Lifting:
                 info = np.iinfo(np_dtype(dtype))
                 if not info.min <= v <= info.max:
                     raise ArgumentError(f"the integer {guards.show_int(v)} does not fit in {dtype}", span)
-            return self.constant(np.asarray(v, dtype=np_dtype(dtype)))
+            try:
+                return self.constant(np.asarray(v, dtype=np_dtype(dtype)))
+            except OverflowError:  # an integer past every float (10**400 as float32)
+                raise ArgumentError(f"the integer {guards.show_int(v)} does not fit in {dtype}",
+                                    span) from None
         if isinstance(v, (list, tuple)):
             if id(v) in self._lifted:  # one node per literal, so a name bound to one is one tensor
                 return self._lifted[id(v)][1]
@@ -198,7 +202,7 @@ class Lifting:
     def check_constant(self, node: Node, span: Span, what: str) -> None:
         """Refuse a value that cannot be computed at compile time."""
         for n in toposort([node]):
-            if n.op in ("placeholder", "variable"):
+            if n.is_leaf:
                 raise KGraphError(f"{what} must be computable at compile time, but it depends on "
                                   f"{n.op} '{n.attr('name')}'", span)
             if n.op == "learning_phase":

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KGraphError
-from ..ir import ConstValue, Graph, Node, toposort
+from ..ir import Body, ConstValue, Graph, Node, format_attr, toposort
 
 NAME = "graph"
 HELP = "draw a program's IR as .svg, .png, .pdf or .dot"
@@ -57,19 +57,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # ---- IR → Graphviz ---------------------------------------------------------------
 
-def body_of(node: Node) -> Any | None:
-    """A fused node's region: an attribute with `arity` and `eqns`, each eqn (op, refs, attrs)
-    where a ref below `arity` is an input of the node and a larger one an earlier eqn."""
-    for _, value in node.attrs:
-        if hasattr(value, "arity") and hasattr(value, "eqns"):
-            return value
-    return None
+def body_of(node: Node) -> Body | None:
+    """A fused node's region (its `body` attribute), or None (a loop's body is drawn apart)."""
+    return node.attr("body") if node.op == "fused" else None
 
 
 def _attr_text(value: Any) -> str:
-    from ..ir import _format_attr
-
-    text = _format_attr(value)
+    text = format_attr(value)
     return text if len(text) <= MAX_ATTR else text[: MAX_ATTR - 3] + "..."
 
 
@@ -81,7 +75,7 @@ def op_label(op: str, attrs, type_) -> str:
 
 def label_of(node: Node) -> str:
     t = node.type.short()
-    if node.op in ("placeholder", "variable"):
+    if node.is_leaf:
         return f"{node.attr('name')}\n{node.op} {t}"
     if node.op == "const":
         value = node.attr("value")
@@ -140,23 +134,19 @@ def _draw_node(dot, node: Node, node_id: str) -> None:
     dot.node(node_id, label_of(node), **STYLE.get(node.op, STYLE["op"]))
 
 
-def _draw_fused(dot, node: Node, body) -> None:
+def _draw_fused(dot, node: Node, body: Body) -> None:
     """The region as a cluster of its equations; the last one stands for the node itself."""
-    from ..ops import REGISTRY
-
-    types = [s.type for s in node.srcs]
-    ids = [f"n{s.id}" for s in node.srcs]
+    eqns = body.eqns
+    ids = {p.id: f"n{s.id}" for p, s in zip(body.params, node.srcs)}
     with dot.subgraph(name=f"cluster_n{node.id}") as sub:
-        sub.attr(label=f"fused region ({len(body.eqns)} ops)", style="filled,rounded",
+        sub.attr(label=f"fused region ({len(eqns)} ops)", style="filled,rounded",
                  fillcolor="#fffbe6", color="#bf9000")
-        for j, (op, refs, attrs) in enumerate(body.eqns):
-            last = j == len(body.eqns) - 1
-            types.append(node.type if last else REGISTRY[op].infer([types[r] for r in refs], dict(attrs)))
-            ids.append(f"n{node.id}" if last else f"n{node.id}_{j}")
-            sub.node(ids[-1], op_label(op, attrs, types[-1]), **STYLE["fused"])
-    for j, (_, refs, _) in enumerate(body.eqns):  # edges outside the cluster: it must not
-        for r in refs:                             # swallow the input nodes
-            dot.edge(ids[r], ids[len(node.srcs) + j])
+        for j, inner in enumerate(eqns):
+            ids[inner.id] = f"n{node.id}" if j == len(eqns) - 1 else f"n{node.id}_{j}"
+            sub.node(ids[inner.id], op_label(inner.op, inner.attrs, inner.type), **STYLE["fused"])
+    for inner in eqns:  # edges outside the cluster: it must not swallow the input nodes
+        for s in inner.srcs:
+            dot.edge(ids[s.id], ids[inner.id])
 
 
 def _draw_loop(dot, node: Node, prefix: str) -> None:

@@ -59,14 +59,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a value for one of FILE's placeholders (repeat for each)")
     p.add_argument("--floatx", default="float32", choices=("float16", "bfloat16", "float32", "float64"),
                    help="the default float dtype (floatx()), float32 unless set")
+    p.add_argument("--image-data-format", default="channels_last",
+                   choices=("channels_last", "channels_first"),
+                   help="the image ops' data_format when none is given, channels_last unless set")
     p.add_argument("--seed", type=seed_value, default=0, help="seed for random ops without one (default 0)")
     meshes.add_arguments(p, distributed=False)  # `shard` statements and :ir show the layouts
 
 
 class Session:
     def __init__(self, floatx: str = "float32", seed: int = 0, out=None, filename: str = "<repl>",
-                 mesh=None):
+                 mesh=None, image_data_format: str = "channels_last"):
         self.floatx, self.mesh = floatx, mesh
+        self.image_data_format = image_data_format
         self.seed = seed
         self.out = out or sys.stdout
         self.filename = filename
@@ -77,7 +81,7 @@ class Session:
     def reset(self) -> None:
         from ..build import Builder
 
-        self.builder = Builder(self.filename, "", self.floatx)
+        self.builder = Builder(self.filename, "", self.floatx, self.image_data_format)
         self.feeds: dict[str, Any] = {}
 
     def say(self, text: str) -> None:
@@ -201,7 +205,7 @@ class Session:
 
         latest: dict[str, Node] = {}
         for binding in self.builder.bindings:
-            if isinstance(binding.value, Node) and binding.value.op not in ("placeholder", "variable"):
+            if isinstance(binding.value, Node) and not binding.value.is_leaf:
                 latest.pop(binding.name, None)
                 latest[binding.name] = binding.value
         roots = list(latest.items()) + list(self.builder.graph.outputs)
@@ -221,7 +225,7 @@ class Session:
             self.say("(no names yet)")
         for name, value in names.items():
             if isinstance(value, Node):
-                kind = value.op if value.op in ("placeholder", "variable") else "tensor"
+                kind = value.op if value.is_leaf else "tensor"
                 fed = "  (fed)" if name in self.feeds else ""
                 self.say(f"{name}: {value.type}  {kind}{'  ' * (name in layouts)}{layouts.get(name, '')}{fed}")
             elif isinstance(value, Function):
@@ -384,7 +388,7 @@ def main(args) -> int:
 
     interactive = sys.stdin.isatty()
     session = Session(args.floatx, args.seed, filename="<repl>" if interactive else "<stdin>",
-                      mesh=meshes.mesh_from_args(args))
+                      mesh=meshes.mesh_from_args(args), image_data_format=args.image_data_format)
     if args.file:
         try:
             with open(args.file, encoding="utf-8") as f:

@@ -129,7 +129,13 @@ def separable(n: int):
         roles = ["depthwise_kernel", "pointwise_kernel"] + (["bias"] if use_bias else [])
         v = weights(w, layer, roles, [kernel + (channels, mult), (1,) * n + (channels * mult, filters),
                                       (filters,)])
-        expr = (f"{op}({x.name}, {v['depthwise_kernel']}, {v['pointwise_kernel']}"
+        source = x.name
+        if padding == "causal":  # as tf_keras: zeros in front, then a 'valid' convolution
+            need(layer, "temporal_padding")
+            source, padding = f"temporal_padding({x.name}, ({(kernel[0] - 1) * dilation[0]}, 0))", "valid"
+            x = Tensor(x.name, (x.shape[0], None if x.shape[1] is None else x.shape[1] + (kernel[0] - 1) * dilation[0],
+                                x.shape[2]))
+        expr = (f"{op}({source}, {v['depthwise_kernel']}, {v['pointwise_kernel']}"
                 f"{_window_args(n, strides, padding, dilation)})")
         shape = (x.shape[0],) + _spatial(x.shape[1:-1], kernel, strides, padding, dilation) + (filters,)
         return _finish(w, layer, expr, v, shape)

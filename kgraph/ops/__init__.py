@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import (compare, conv, core, creation, elementwise, image, internal, linalg, loops, losses, nn,
                pool, random, reduce, rnn, shape, static, training)
+from ..ir import use_registry
 from .registry import REQUIRED, Op, OpError, Param
 
 _MODULES = (core, creation, random, elementwise, compare, reduce, linalg, shape, nn, losses, training,
@@ -20,5 +21,6 @@ def _gather() -> dict[str, Op]:
 
 
 REGISTRY: dict[str, Op] = _gather()
+use_registry(REGISTRY)  # Graph.make runs these shape rules
 
 __all__ = ["REGISTRY", "REQUIRED", "Op", "OpError", "Param"]

@@ -133,12 +133,12 @@ _COMPARISONS = [
 def _compare(name, fn, infix, doc):
     return Op(f"{name}(x, y)", infer=lambda types, attrs: elementwise_type(types, dtype="bool"), lower=fn,
               doc=doc, example=_XY + f"output {name}(x, y), x {infix} 3", tensors=("x", "y"),
-              elementwise=True, category="elementwise")
+              elementwise=True, category="elementwise", commutative=name in ("equal", "not_equal"))
 
 
 def _chooser(name, fn):
     return Op(f"{name}(x, y)", infer=lambda types, attrs: elementwise_type(types), lower=fn,
-              tensors=("x", "y"), elementwise=True, category="elementwise",
+              tensors=("x", "y"), elementwise=True, category="elementwise", commutative=True,
               doc=f"Element-wise {name} of two tensors (at a tie the gradient goes to x, as TensorFlow).",
               example=_XY + f"output {name}(x, y), {name}(x, 0.0)")
 

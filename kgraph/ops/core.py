@@ -27,6 +27,9 @@ def _lower_const(*, value):
 
 def _getitem_type(types, attrs):
     (x,), index = types, attrs["index"]
+    if not isinstance(index, tuple):  # getitem(x, 3) written as a call: x[3] is the way
+        raise OpError(f"index must be a tuple of indices (write x[i, j]), got {index!r}",
+                      kind="argument")
     n_real = sum(1 for it in index if it is not None and it is not Ellipsis)
     if sum(1 for it in index if it is Ellipsis) > 1:
         raise OpError("an index can only have a single ellipsis ('...')", kind="argument")
@@ -150,9 +153,9 @@ def _lower_print(x, *, message, uid):
 
 
 OPS = [
-    Op("placeholder(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
+    Op("placeholder(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False, leaf=True,
        doc="A value fed at run time.", category="internal"),
-    Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False,
+    Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False, leaf=True,
        doc="A variable: a value kept by the program across runs.", category="internal"),
     Op("const(value)", infer=_leaf_type, lower=_lower_const, tensors=(),
        doc="A compile-time constant.", category="internal"),

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import limits
 from ..errors import ArgumentError, ShapeError
 from ..types import TensorType, is_float, np_dtype
 from ..values import is_number
@@ -62,6 +63,8 @@ def _build_constant(builder, site, args):
             shape = static_shape(shape)
         except OpError as e:
             raise ArgumentError(f"constant: {e.template}", site.arg_span("shape")) from None
+        limits.check("max_elements", limits.elements(shape), "constant: the element count of its "
+                     "shape", site.arg_span("shape"))
         if cast.size == 1:
             cast = np.full(shape, cast.reshape(()), dtype=target)
         elif cast.size == int(np.prod(shape, dtype=np.int64)):

@@ -158,14 +158,14 @@ def _direct(lax_fn, jnp_fn):
     return lower
 
 
-def _unary(signature, fn, doc, example="", infer=_float_same):
+def _unary(signature, fn, doc, example="", infer=_float_same, **facts):
     return Op(signature, infer=infer, lower=fn, doc=doc, example=example,
-              elementwise=True, category="elementwise")
+              elementwise=True, category="elementwise", **facts)
 
 
-def _binary(signature, fn, doc, example="", infer=_same, tensors=("x", "y")):
+def _binary(signature, fn, doc, example="", infer=_same, tensors=("x", "y"), **facts):
     return Op(signature, infer=infer, lower=fn, doc=doc, example=example, tensors=tensors,
-              elementwise=True, category="elementwise")
+              elementwise=True, category="elementwise", **facts)
 
 
 _X = "x = [[1.0, -2.0], [3.0, 4.0]]\n"
@@ -173,10 +173,11 @@ _X = "x = [[1.0, -2.0], [3.0, 4.0]]\n"
 OPS = [
     # arithmetic: the infix operators build these
     _binary("add(x, y)", _direct(lax.add, jnp.add), "Element-wise sum x + y, with NumPy broadcasting.",
-            "output [1, 2] + [[10], [20]]"),
+            "output [1, 2] + [[10], [20]]", commutative=True),
     _binary("subtract(x, y)", _direct(lax.sub, jnp.subtract), "Element-wise difference x - y.", "output [1.0, 2.0] - 0.5",
             infer=_numeric),
-    _binary("multiply(x, y)", _direct(lax.mul, jnp.multiply), "Element-wise product x * y.", "output [1.0, 2.0] * 3"),
+    _binary("multiply(x, y)", _direct(lax.mul, jnp.multiply), "Element-wise product x * y.", "output [1.0, 2.0] * 3",
+            commutative=True),
     _binary("divide(x, y)", _lower_divide, "Element-wise true division x / y (integers give floats).",
             "output [1, 2] / 2", infer=_true_divide),
     _binary("floor_divide(x, y)", jnp.floor_divide, "Element-wise floor division x // y, rounding towards -inf.",
@@ -193,7 +194,7 @@ OPS = [
            infer=_numeric),
     _unary("round(x)", jnp.round, "Element-wise rounding to the closest integer, ties to even.",
            "output round([0.5, 1.5, 2.5, -0.5, -1.7])", infer=_numeric),
-    _unary("exp(x)", lax.exp, "Element-wise exponential.", _X + "output exp(x)"),
+    _unary("exp(x)", lax.exp, "Element-wise exponential.", _X + "output exp(x)", positive=True),
     _unary("log(x)", lax.log, "Element-wise natural logarithm.", "output log([1.0, 2.0, 0.0])"),
     _unary("sqrt(x)", _lower_sqrt, "Element-wise square root (negative values are clipped to 0 first).",
            _X + "output sqrt(x)"),
@@ -204,7 +205,7 @@ OPS = [
            "imported Keras models need it for the exact gelu).", _X + "output erf(x)"),
     # activations
     _unary("sigmoid(x)", jax.nn.sigmoid, "Element-wise sigmoid, 1 / (1 + exp(-x)).",
-           _X + "output sigmoid(x)"),
+           _X + "output sigmoid(x)", positive=True),
     _unary("hard_sigmoid(x)", _lower_hard_sigmoid,
            "Segment-wise linear approximation of sigmoid: clip(0.2 * x + 0.5, 0, 1).",
            "output hard_sigmoid([-3.0, -1.0, 0.0, 1.0, 3.0])"),
@@ -218,7 +219,7 @@ OPS = [
            "otherwise.", "output elu([-2.0, 0.0, 2.0]), elu([-2.0, 0.0, 2.0], alpha=0.5)",
            infer=_elu_type),
     _unary("softplus(x)", jax.nn.softplus, "Softplus of a tensor, log(exp(x) + 1).",
-           _X + "output softplus(x)"),
+           _X + "output softplus(x)", positive=True),
     _unary("softsign(x)", _lower_softsign, "Softsign of a tensor, x / (abs(x) + 1).",
            _X + "output softsign(x)"),
     # casts: not elementwise in the weak-typing sense (a Python scalar becomes its own dtype)

@@ -1,7 +1,8 @@
 """More losses and metrics: in_top_k, the focal crossentropies, CTC loss and decoding.
 
 The focal crossentropies read a sigmoid's or softmax's logits as the other
-crossentropies do (nn.py, `READS_LOGITS`). `ctc_batch_cost` is optax.ctc_loss on
+crossentropies do (nn.py: each loss's `reads_logits`, settled when it is built).
+`ctc_batch_cost` is optax.ctc_loss on
 log(y_pred + epsilon), as tf_keras feeds TF's ctc_loss; the blank is the last
 class. `ctc_decode` is one packed IR node (decoded labels and each path's log
 probability, `(batch, top_paths, time + 1)`) that the front end slices into
@@ -221,7 +222,7 @@ OPS = [
           "gamma=2.0, from_logits=False)", _binary_crossentropy_type, _lower_binary_focal,
           "Binary crossentropy scaled by (1 - p_t) ** gamma (and by alpha for class 1, 1 - alpha for "
           "class 0 with apply_class_balancing), as tf_keras.",
-          "output binary_focal_crossentropy([[0.0, 1.0]], [[0.2, 0.9]])"),
+          "output binary_focal_crossentropy([[0.0, 1.0]], [[0.2, 0.9]])", reads_logits="sigmoid"),
     _loss("categorical_focal_crossentropy(target, output, alpha=0.25, gamma=2.0, from_logits=False, "
           "axis=-1)", _crossentropy_type, _lower_categorical_focal,
           "Categorical crossentropy with each class's term scaled by alpha * (1 - p) ** gamma, as "

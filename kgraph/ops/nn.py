@@ -2,11 +2,13 @@
 l2_normalize and bias_add.
 
 As tf_keras's `_get_logits`, a crossentropy whose `output` is directly a `softmax`
-over the last axis (for the binary form, a `sigmoid`) is computed from the logits
-underneath, with `from_logits=True`; if the call already said `from_logits=True`,
-Keras warns and does the same. The graph keeps the program as written: the
-lowering reads through (`logits_read`), so every -O level computes this, and the
-optimizer's `stabilize` pass makes it explicit (`crossentropy-logits` rules).
+over the last axis (for the binary form, a `sigmoid`: the op's `reads_logits`) is
+computed from the logits underneath, with `from_logits=True`; if the call already
+said `from_logits=True`, Keras warns and does the same. The rule is settled once,
+when the loss is built: the builder makes the loss node over the logits with
+`from_logits=True`, so the graph, every pass and the lowering see the logits form
+and need no special case (a softmax a rewrite uncovers later is probabilities, as
+the program wrote them).
 """
 from __future__ import annotations
 
@@ -134,21 +136,14 @@ def _lower_binary_crossentropy(target, output, *, from_logits):
     return -bce
 
 
-# The activation whose output each loss reads as its logits (tf_keras's _get_logits).
-READS_LOGITS = {"categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax",
-                "binary_crossentropy": "sigmoid", "categorical_focal_crossentropy": "softmax",
-                "binary_focal_crossentropy": "sigmoid"}
-
-
-def logits_read(loss_op: str, output: Node) -> Node | None:
-    """The logits a crossentropy computes from when its operand is `output`, or None.
+def logits_under(activation: str, output: Node) -> Node | None:
+    """The logits under `output` if it is directly `activation` (Keras's _get_logits), or None.
 
     Keras reads through a sigmoid (binary form) and a softmax over the last axis:
     tf.nn.softmax makes a Softmax op only there (over another axis it ends in a
     transpose), and _get_logits looks for that op alone, whatever the loss's axis.
     """
-    activation = READS_LOGITS.get(loss_op)
-    if activation is None or output.op != activation:
+    if output.op != activation:
         return None
     if activation == "softmax":
         axis, ndim = output.attr("axis"), output.type.ndim
@@ -157,33 +152,27 @@ def logits_read(loss_op: str, output: Node) -> Node | None:
     return output.srcs[0]
 
 
-def _build_loss(builder, site, args):
-    output = args["output"]
-    if args["from_logits"] and logits_read(site.name, output) is not None:
-        # tf_keras's wording (_get_logits), naming the op as TensorFlow does.
-        builder.warn(f"`{site.name}` received `from_logits=True`, but the `output` argument was "
-                     f"produced by a {output.op.capitalize()} activation and thus does not represent "
-                     f"logits. Was this intended?", site.arg_span("output"))
-    return builder.make_node(site.name, args, site)
+def _build_loss(activation: str):
+    """The loss's `build`: Keras's logits rule, settled here once (see the module docstring)."""
+
+    def build(builder, site, args):
+        output = args["output"]
+        logits = logits_under(activation, output)
+        if logits is None:
+            return builder.make_node(site.name, args, site)
+        if args["from_logits"]:
+            # tf_keras's wording (_get_logits), naming the op as TensorFlow does.
+            builder.warn(f"`{site.name}` received `from_logits=True`, but the `output` argument was "
+                         f"produced by a {output.op.capitalize()} activation and thus does not "
+                         f"represent logits. Was this intended?", site.arg_span("output"))
+        return builder.make_node(site.name, dict(args, output=logits, from_logits=True), site)
+
+    return build
 
 
-def _read_through(lower):
-    """A `lower_node`: `lower`, computed from the logits where Keras reads them."""
-
-    def lower_node(ctx, node, inputs):
-        attrs = dict(node.attrs)
-        logits = logits_read(node.op, node.srcs[1])
-        if logits is not None:
-            inputs = [inputs[0], ctx.value(logits)]
-            attrs["from_logits"] = True
-        return lower(*inputs, **attrs)
-
-    return lower_node
-
-
-def _loss(signature, infer, lower, doc, example):
-    return Op(signature, infer=infer, lower=None, lower_node=_read_through(lower),
-              tensors=("target", "output"), build=_build_loss, doc=doc, example=example,
+def _loss(signature, infer, lower, doc, example, reads_logits="softmax"):
+    return Op(signature, infer=infer, lower=lower, tensors=("target", "output"),
+              build=_build_loss(reads_logits), reads_logits=reads_logits, doc=doc, example=example,
               category="nn")
 
 
@@ -243,7 +232,7 @@ def _lower_bias_add(x, bias, *, data_format):
 OPS = [
     Op("softmax(x, axis=-1)", infer=_softmax_type, lower=_lower_softmax,
        doc="Softmax of a tensor along an axis: exp(x) / sum(exp(x)).",
-       example="output softmax([[1.0, 2.0, 3.0]])", category="nn"),
+       example="output softmax([[1.0, 2.0, 3.0]])", category="nn", positive=True),
     _loss("categorical_crossentropy(target, output, from_logits=False, axis=-1)", _crossentropy_type,
           _lower_categorical_crossentropy,
           "Categorical crossentropy between a one-hot target and an output tensor (probabilities "
@@ -259,7 +248,7 @@ OPS = [
           _lower_binary_crossentropy,
           "Elementwise binary crossentropy (probabilities clipped to [1e-7, 1 - 1e-7], plus 1e-7 "
           "in the logs, as tf_keras; a sigmoid output is read as its logits).",
-          "output binary_crossentropy([[0.0, 1.0]], [[0.2, 0.9]])"),
+          "output binary_crossentropy([[0.0, 1.0]], [[0.2, 0.9]])", reads_logits="sigmoid"),
     Op("l2_normalize(x, axis=None)", infer=_l2_normalize_type, lower=_lower_l2_normalize,
        doc="x divided by its L2 norm along `axis` (all axes for None), the squared norm "
            "floored at 1e-12.",

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from ..errors import ArgumentError
 from ..ir import Node
 from ..types import TensorType, is_float
+from ..values import is_number
 from .creation import static_shape
 from .registry import Op, OpError
 from .training import draw_key
@@ -33,6 +34,13 @@ def _check(attrs) -> None:
     seed = attrs["seed"]
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise OpError(f"seed must be an int, got {seed!r}", kind="argument")
+    for name, value in attrs.items():  # the distribution's parameters: mean, stddev, low, p, ...
+        if name not in NOT_PARAMETERS and not is_number(value):
+            raise OpError(f"{name} must be a number known at compile time, got {value!r}",
+                          kind="argument")
+
+
+NOT_PARAMETERS = frozenset({"shape", "dtype", "seed", "dims", "of", "uid", "has_of"})
 
 
 def _random_type(types, attrs):
@@ -139,7 +147,8 @@ def _random_ops(signature, draw, doc, example, seeded_example, runtime=False, wa
     def sample(key, attrs, shape):
         dtype = attrs["dtype"]
         sample_dtype = jnp.float64 if dtype == "float64" else jnp.float32
-        return draw(key, shape, sample_dtype, *(attrs[n] for n in names)).astype(dtype)
+        # As floats: a Python int past int32 (stddev=2**31) would overflow JAX's argument parsing.
+        return draw(key, shape, sample_dtype, *(float(attrs[n]) for n in names)).astype(dtype)
 
     def lower_seeded(**attrs):
         return sample(jax.random.PRNGKey(attrs["seed"]), attrs, attrs["shape"])

@@ -85,6 +85,13 @@ class Op:
     # lower_node(ctx, node, inputs) -> value: lowering that needs the interpreter.
     lower_node: Callable[..., Any] | None = None
     category: str = ""
+    # Facts the passes use, kept with the op rather than in sets beside the passes:
+    commutative: bool = False  # op(x, y) == op(y, x): cse merges them, patterns match both orders
+    positive: bool = False  # every value it produces is > 0 (where defined): log/sqrt rules use it
+    # The activation a loss reads as its logits (Keras's _get_logits): the builder builds the
+    # loss over the activation's input, with from_logits=True (nn.py).
+    reads_logits: str | None = None
+    leaf: bool = False  # a value a run is given (placeholder, variable): Node.is_leaf
     name: str = field(init=False)
     params: tuple[Param, ...] = field(init=False)
 

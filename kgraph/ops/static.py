@@ -6,26 +6,10 @@ time into Python values; `gradients` makes one `grad` node per target.
 from __future__ import annotations
 
 from ..errors import ArgumentError, DTypeError
-from ..ir import Node
+from ..ir import Node, depends_on
 from ..types import is_float
-from .nn import EPSILON, READS_LOGITS, logits_read
+from .nn import EPSILON
 from .registry import Op
-
-
-def _uses(loss: Node, target: Node) -> bool:
-    """Whether `loss` uses `target`'s value: as `depends_on`, except that a crossentropy
-    reading a softmax through to its logits (nn.logits_read) uses the logits, not the softmax."""
-    seen, stack = set(), [loss]
-    while stack:
-        node = stack.pop()
-        if node is target:
-            return True
-        if node.id in seen:
-            continue
-        seen.add(node.id)
-        logits = logits_read(node.op, node.srcs[1]) if node.op in READS_LOGITS else None
-        stack.extend(node.srcs if logits is None else (node.srcs[0], logits))
-    return False
 
 
 def _build_gradients(builder, call, args):
@@ -41,7 +25,7 @@ def _build_gradients(builder, call, args):
             raise DTypeError(f"gradients: cannot differentiate with respect to an integer tensor: "
                              f"{call.label('variables', i)} is {target.type}",
                              call.arg_span("variables", i))
-        if not _uses(loss, target):
+        if not depends_on(loss, target):
             builder.warn(f"gradients: the loss does not depend on {call.label('variables', i)}; "
                          f"its gradient is zeros", call.arg_span("variables", i))
             out.append(builder.make_node("zeros", {"shape": target.shape, "dtype": target.dtype}, call)

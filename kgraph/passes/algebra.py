@@ -28,9 +28,6 @@ from ..types import is_float, is_int, np_dtype
 from .patterns import Rule, uniform_value
 from .rewrite import Rewriter
 
-POSITIVE_OPS = frozenset({"exp", "sigmoid", "softmax", "softplus"})
-
-
 # ---- side conditions ----------------------------------------------------------------
 
 def integer(name: str):
@@ -39,7 +36,7 @@ def integer(name: str):
 
 def positive(b: dict) -> bool:
     x = b["x"]
-    if x.op in POSITIVE_OPS:
+    if REGISTRY[x.op].positive:
         return True
     return x.op == "const" and x.dtype != "bool" and bool(np.all(x.attr("value").array > 0))
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node
+from ..ops import REGISTRY
 from ..consteval import evaluate_constants
-from ..ops.nn import READS_LOGITS, logits_read
-from .patterns import COMMUTATIVE
 from .rewrite import Options, Rewriter, foldable
 
 
@@ -27,7 +26,7 @@ class _Canonicaliser(Rewriter):
 
     def visit(self, old: Node, srcs: list[Node]) -> Node:
         key = None
-        if old.op in COMMUTATIVE and len(srcs) == 2:
+        if REGISTRY[old.op].commutative and len(srcs) == 2:
             a, b = srcs
             key = (old.op, old.attrs, old.type) + ((a.id, b.id) if a.id <= b.id else (b.id, a.id))
             earlier = self.commuted.get(key)
@@ -62,9 +61,6 @@ class _Folder(Rewriter):
         for n in order:
             if n.op == "const" or (foldable(n, limit) and all(s.id in constant for s in n.srcs)):
                 constant.add(n.id)
-        for n in order:  # a softmax a crossentropy reads through stays one (its logits fold)
-            if n.op in READS_LOGITS and n.id not in constant and logits_read(n.op, n.srcs[1]) is not None:
-                constant.discard(n.srcs[1].id)
         needed = {n.id for n in self.old.roots()}
         for n in order:
             if n.id not in constant:

@@ -2,17 +2,16 @@
 
 A region is an elementwise node together with the elementwise nodes that feed
 only it (each used once, and not an output), transitively. The fused node's body
-lists the region's equations; it lowers to one composed function wrapped in
-`jax.jit` (ops/internal.py), so the traced program has one call per region, and
+is a `Body` (ir/graph.py) holding the region's equations over its params; the
+interpreter evaluates it as one jitted call (`Interpreter.call_body`), so the traced program has one call per region, and
 regions with the same body are traced once however often they occur. XLA fuses
 the arithmetic itself either way: what fusion buys is trace and compile time,
 measured in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
-from ..ir import Graph, Node, toposort
+from ..ir import Graph, Node, Body, toposort
 from ..ops import REGISTRY
-from ..ops.internal import FusedBody
 from .rewrite import Options, Rewriter, use_counts
 
 MIN_REGION = 2  # a region of one op is that op
@@ -34,7 +33,7 @@ class _Fuser(Rewriter):
             for s in node.srcs:
                 if fusible(s) and uses[s.id] == 1 and s.id not in roots:
                     self.absorbed.add(s.id)
-        self.bodies: dict[FusedBody, FusedBody] = {}
+        self.bodies: dict[Body, Body] = {}
 
     def has_work(self, order: list[Node]) -> bool:
         return bool(self.absorbed)
@@ -56,16 +55,20 @@ class _Fuser(Rewriter):
                     if new.id not in slot:
                         slot[new.id] = len(inputs)
                         inputs.append(new)
-        position = {node.id: i for i, node in enumerate(region)}
-        eqns = []
-        for node in region:
-            refs = tuple(len(inputs) + position[s.id] if s.id in self.absorbed else slot[self.mapping[s.id].id]
-                         for s in node.srcs)
-            eqns.append((node.op, refs, node.attrs))
-        body = FusedBody(len(inputs), tuple(eqns))
+        body = Body.build([n.type for n in inputs], lambda g, params: [self._copy_region(g, params, region, slot)])
         body = self.bodies.setdefault(body, body)
         self.fired[f"fuse {len(region)} ops"] += 1
         return self.graph.make("fused", inputs, {"body": body}, old.type, old.span)
+
+    def _copy_region(self, g: Graph, params: list[Node], region: list[Node], slot: dict[int, int]) -> Node:
+        """The region's nodes made again in the body's graph (by the main type rules), over its
+        params; returns the result (the root)."""
+        inner: dict[int, Node] = {}
+        for node in region:
+            srcs = [inner[s.id] if s.id in self.absorbed else params[slot[self.mapping[s.id].id]]
+                    for s in node.srcs]
+            inner[node.id] = g.make(node.op, srcs, dict(node.attrs), span=node.span)
+        return inner[region[-1].id]
 
     def _region(self, root: Node) -> list[Node]:
         """The region's nodes, sources before users."""

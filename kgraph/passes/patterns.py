@@ -29,7 +29,6 @@ import numpy as np
 from ..ir import Node
 from ..ops import REGISTRY
 
-COMMUTATIVE = frozenset({"add", "multiply", "maximum", "minimum", "equal", "not_equal"})
 _BINARY = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide",
            ast.Pow: "pow", ast.MatMult: "matmul", ast.FloorDiv: "floor_divide", ast.Mod: "mod"}
 
@@ -134,7 +133,7 @@ def match(pattern, node: Node, binds: dict) -> bool:
         return True
     if len(args) != len(node.srcs):
         return False
-    if pattern.op in COMMUTATIVE and len(args) == 2:
+    if REGISTRY[pattern.op].commutative and len(args) == 2:
         trial = dict(binds)
         if match(args[0], node.srcs[0], trial) and match(args[1], node.srcs[1], trial):
             binds.update(trial)

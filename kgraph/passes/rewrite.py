@@ -24,11 +24,9 @@ from ..consteval import evaluate_constants
 from .. import bugs
 from ..ir import ConstValue, Graph, Node, toposort
 from ..ops import REGISTRY, OpError
-from ..ops.nn import READS_LOGITS, logits_read
 from ..types import TensorType, dtype_name, np_dtype
 from .patterns import RuleSet
 
-LEAVES = ("placeholder", "variable", "const")
 MAX_REWRITES_PER_NODE = 64  # a rule cycle is a bug; this stops it rather than hanging
 # A rule that raises, or a node that reaches the cap, is a bug in the rules: the pass
 # skips it and reports it (`kgraph ir`'s pass table); with STRICT (the tests) it raises.
@@ -67,8 +65,8 @@ class Rewriter:
         self.old = old
         order = toposort(old.roots())
         # Leaves first, in declaration order, so the printed IR keeps the program's order.
-        order = sorted((n for n in order if n.op in ("placeholder", "variable")), key=lambda n: n.id) + [
-            n for n in order if n.op not in ("placeholder", "variable")]
+        order = sorted((n for n in order if n.is_leaf), key=lambda n: n.id) + [
+            n for n in order if not n.is_leaf]
         self.live_in = len(order)
         self.prepare(order)
         targets = gradient_targets(order)
@@ -78,8 +76,6 @@ class Rewriter:
         mapping = self.mapping
         for node in order:
             srcs = [mapping[s.id] for s in node.srcs]
-            if node.op in READS_LOGITS:
-                srcs = self._keep_reading(node, srcs)
             self._span = node.span
             bugs.at(node)
             new = self.visit(node, srcs)
@@ -87,23 +83,6 @@ class Rewriter:
                 new = self.barrier(new)
             mapping[node.id] = new
         return self.finish(old, mapping)
-
-    def _keep_reading(self, old: Node, srcs: list[Node]) -> list[Node]:
-        """A crossentropy's new operand, read as logits (nn.logits_read) exactly where the old one was.
-
-        A gradient target's barrier does not hide the softmax a crossentropy reads through
-        (the loss does not use the target's value there, as in Keras); and a softmax that a
-        rule uncovers (`softmax(z) * 1` → `softmax(z)`) is hidden behind a barrier, since
-        the program gave the crossentropy probabilities, not a softmax.
-        """
-        target, output = srcs
-        if logits_read(old.op, old.srcs[1]) is not None:
-            if output.op == "barrier" and logits_read(old.op, output.srcs[0]) is not None:
-                return [target, output.srcs[0]]
-        elif logits_read(old.op, output) is not None:
-            self.fired["keep-probabilities"] += 1
-            return [target, self.barrier(output)]
-        return srcs
 
     def barrier(self, node: Node) -> Node:
         """`node` behind an identity that no rewrite merges or looks through."""
@@ -213,14 +192,14 @@ class Rewriter:
 
 def _only_live_leaves(graph: Graph, order: list[Node]) -> bool:
     leaves = list(graph.placeholders.values()) + list(graph.variables.values())
-    live = {n.id for n in order if n.op in ("placeholder", "variable")}
+    live = {n.id for n in order if n.is_leaf}
     return all(n.id in live for n in leaves)
 
 
 def foldable(node: Node, limit: int) -> bool:
     """Folding never evaluates unseeded random ops or prints, nor makes a constant above `limit`."""
     op = REGISTRY[node.op]
-    if node.op in LEAVES or not op.foldable or op.unique:
+    if node.is_leaf or node.op == "const" or not op.foldable or op.unique:
         return False
     size = node.type.size()
     return size is not None and size <= limit
@@ -232,7 +211,7 @@ def gradient_targets(order: list[Node]) -> set[int]:
     for node in order:
         if node.op == "grad":
             for t in node.srcs[1:]:
-                if t.op not in ("placeholder", "variable", "barrier"):
+                if not t.is_leaf and t.op != "barrier":
                     out.add(t.id)
     return out
 

@@ -208,6 +208,13 @@ def variants():
     return keras.Model([tokens, img], [mul, flat], name="variants")
 
 
+def causal_separable():
+    return keras.Sequential([
+        L.Input((7, 2), name="signal"),
+        L.SeparableConv1D(3, 3, padding="causal", dilation_rate=2, depth_multiplier=2, name="causal_sep"),
+    ], name="causal_separable")
+
+
 def no_input_layer():
     return keras.Sequential([
         L.Dense(3, activation="relu", input_shape=(4,), name="first"),
@@ -216,7 +223,8 @@ def no_input_layer():
 
 
 MODELS = [mlp, cnn_bn, lstm_text, gru, bilstm, two_in_two_out, shared, legacy_h5, conv1d, conv3d,
-          conv2d_kinds, global_pools, rnn_norm, shapes, activations, variants, no_input_layer]
+          conv2d_kinds, global_pools, rnn_norm, shapes, activations, variants, no_input_layer,
+          causal_separable]
 TRAINING = {"cnn_bn"}  # deterministic in training mode: batch norm, no dropout
 
 
