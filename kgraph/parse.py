@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast as pyast
 import threading
-from functools import lru_cache
 
 import lark
 from lark import Lark, Token, Transformer
@@ -30,15 +29,19 @@ class _KGraphIndenter(Indenter):
     tab_len = 8
 
 
-_LOCK = threading.Lock()
+_STATE = threading.local()  # per thread: its parser and the file it is parsing (see _ToAst)
 
 
-@lru_cache(maxsize=1)
 def _parser() -> Lark:
-    grammar_pkg = import_module("kgraph.grammar")
-    return Lark.open("kgraph.lark", rel_to=grammar_pkg.__file__, parser="lalr",
-                     postlex=_KGraphIndenter(), transformer=_ToAst(),
-                     maybe_placeholders=True, strict=True, cache=True)
+    """This thread's parser: Lark's indenter (postlex) and the inline transformer keep state
+    while they parse, so threads do not share one (each builds its own, from Lark's cache)."""
+    parser = getattr(_STATE, "parser", None)
+    if parser is None:
+        grammar_pkg = import_module("kgraph.grammar")
+        parser = _STATE.parser = Lark.open(
+            "kgraph.lark", rel_to=grammar_pkg.__file__, parser="lalr", postlex=_KGraphIndenter(),
+            transformer=_ToAst(), maybe_placeholders=True, strict=True, cache=True)
+    return parser
 
 
 # Classic mistakes, recognised by the parser state they leave it in.
@@ -73,10 +76,8 @@ def parse(source: str, filename: str = "<string>") -> ast.Program:
     _check_depth(source, filename)
     parser = _parser()
     try:
-        with _LOCK:
-            transformer = parser.options.transformer
-            transformer.filename, transformer.source, transformer.bracketed = filename, source, {}
-            return parser.parse(text)
+        _STATE.filename, _STATE.source, _STATE.bracketed = filename, source, {}
+        return parser.parse(text)
     except lark.UnexpectedInput as e:
         raise _syntax_error(e, text, source, filename) from None
     except DedentError:
@@ -200,36 +201,33 @@ class _ToAst(Transformer):
     A bracketed expression `(e)` keeps e's own place, but the node that holds it
     starts or ends at the bracket: `bracketed` maps id(e) to the place with brackets.
 
-    One instance serves every parse (Lark binds its methods once); `parse` sets the
-    file name and text, and empties `bracketed`, before each, under `_LOCK`.
+    One instance serves every parse (Lark binds its methods once), so it holds no state:
+    the file name, text and `bracketed` of the parse in progress are the calling thread's
+    (`_STATE`, set by `parse`), and two threads parse at once without sharing any of it.
     """
-
-    filename = "<string>"
-    source = ""
-    bracketed: dict[int, Span] = {}
 
     def sp(self, first, last=None) -> Span:
         start = self._outer(first)
         end = start if last is None else self._outer(last)
-        return Span(self.filename, start.line, start.column, end.end_line, end.end_column, self.source)
+        return Span(_STATE.filename, start.line, start.column, end.end_line, end.end_column, _STATE.source)
 
     def _outer(self, x) -> Token | Span:
         """The place of a child within its parent (line, column, end_line, end_column)."""
         if isinstance(x, Token):
             return x
-        return self.bracketed.get(id(x), x.span)
+        return _STATE.bracketed.get(id(x), x.span)
 
     # --- program and statements
     def start(self, stmts):
-        return ast.Program(Span(self.filename, 1, 1, 1, 1, self.source), [s for s in stmts if s is not None])
+        return ast.Program(Span(_STATE.filename, 1, 1, 1, 1, _STATE.source), [s for s in stmts if s is not None])
 
     def placeholder_stmt(self, children):
         keyword, name, _, type_spec = children
         if type_spec is None:
             return ast.Placeholder(self.sp(keyword, name), str(name), None, None, None)
         dtype, shape, type_span = type_spec
-        span = Span(self.filename, keyword.line, keyword.column, type_span.end_line, type_span.end_column,
-                    self.source)
+        span = Span(_STATE.filename, keyword.line, keyword.column, type_span.end_line, type_span.end_column,
+                    _STATE.source)
         return ast.Placeholder(span, str(name), dtype, shape, type_span)
 
     def type_spec(self, children):
@@ -401,7 +399,7 @@ class _ToAst(Transformer):
 
     def atom(self, children):
         opening, expr, closing = children  # "(" expr ")": the expression, for its parent with the brackets
-        self.bracketed[id(expr)] = self.sp(opening, closing)
+        _STATE.bracketed[id(expr)] = self.sp(opening, closing)
         return expr
 
     def tuple(self, children):

