@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import FeedError, KGraphError
-from .ir import ConstValue, Graph, Node, toposort
+from .ir import Body, ConstValue, Graph, Node, toposort
+from .loops import TupleType, params_by_index
 from .lower import make_function
 from .types import TensorType
 
@@ -55,13 +56,23 @@ def extract(outputs: list[tuple[str, Node]], updates: list[tuple[str, Node]] = (
     return graph
 
 
+def _narrow_type(t):
+    if isinstance(t, TupleType):
+        return TupleType(tuple(_narrow_type(x) for x in t.types))
+    return TensorType(NARROW.get(t.dtype, t.dtype), t.shape)
+
+
 def _narrow_node(node: Node, attrs: dict) -> tuple[TensorType, dict]:
+    if isinstance(attrs.get("body"), Body):  # a loop: its body is narrowed too
+        body = attrs["body"]
+        graph = extract(body.graph.outputs, retype=_narrow_node)
+        attrs["body"] = Body(graph, params_by_index(graph, body, _narrow_type))
     if node.op == "const" and attrs["value"].array.dtype.name in NARROW:
         array = attrs["value"].array
         attrs["value"] = ConstValue(array.astype(NARROW[array.dtype.name]))
     if attrs.get("dtype") in NARROW:
         attrs["dtype"] = NARROW[attrs["dtype"]]
-    return TensorType(NARROW.get(node.dtype, node.dtype), node.shape), attrs
+    return _narrow_type(node.type), attrs
 
 
 def narrowed(graph: Graph) -> Graph:

@@ -153,6 +153,13 @@ def inline_body(graph: Graph, body: Body, args: list[Node]) -> list[Node]:
     return [mapping[r.id] for r in body.results]
 
 
+def params_by_index(graph: Graph, like: Body, retype: Callable = lambda t: t) -> list[Node]:
+    """A copied body graph's parameters, one per index of `like`'s (made where the copy dropped one)."""
+    found = {n.attr("index"): n for n in toposort(graph.roots()) if n.op == "param"}
+    return [found.get(i) or graph.make("param", (), {"index": i}, retype(p.type), span=p.span)
+            for i, p in enumerate(like.params)]
+
+
 def _walk(roots: list[Node], graph: Graph) -> list[Node]:
     """`graph`'s nodes that `roots` need, sources first, and the foreign nodes they use.
 

@@ -232,7 +232,11 @@ def run_case(case: Case, directory: Path) -> tuple[str, str]:
         except kgraph.KGraphError as e:
             return "error", e.message[:200]
         except Exception as e:  # noqa: BLE001 - the point: anything else is a bug to report
-            return "bug", bugs.report(e)
+            import traceback
+
+            frames = traceback.extract_tb(e.__traceback__)[-3:]
+            where = "; ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames)
+            return "bug", f"{bugs.report(e)}\n(raised at {where})"
 
 
 def run_command_line(argv: list[str]) -> tuple[str, str]:

@@ -331,3 +331,13 @@ def test_run_trace_shows_each_step_of_a_loop(capsys):
     text = format_steps(trace(prog, {}), "u.kg")
     assert "step 0: 1.\n      ... 18 steps ...\n      step 19: 20.\n" in text
     assert "all steps: min 1  max 20  mean 10.5" in text
+
+
+def test_as_jax_function_without_x64_narrows_loop_bodies_too():
+    prog = kgraph.compile("placeholder a: float64[3]\nplaceholder W: float64[3, 3]\n"
+                          "output foldl(lambda acc, v: acc * v + sum(dot(W, W)), a, initializer=1.0) as y\n",
+                          floatx="float64")
+    with jax.enable_x64(False), pytest.warns(UserWarning, match="64-bit"):
+        got = prog.as_jax_function()({}, a=np.array([2.0, 3.0, 5.0]), W=np.eye(3))["y"]
+    assert got.dtype == np.float32 and float(got) == ((1 * 2 + 3) * 3 + 3) * 5 + 3
+    assert prog.run(a=np.array([2.0, 3.0, 5.0]), W=np.eye(3))["y"].dtype == np.float64

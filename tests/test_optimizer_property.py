@@ -240,9 +240,9 @@ class ProgramWriter:
         elif kind == "rnn":
             backwards = self.draw(st.booleans())
             seq = f"reshape({x}, (1, {shape[0]}, {shape[1]}))"
-            step = f"lambda x_t, s: ({fn}(s[0], x_t), [{fn}(s[0], x_t)])"
+            step = f"lambda x_t, states: ({fn}(states[0], x_t), [{fn}(states[0], x_t)])"
             self.lines.append(f"last{self.count}, outs{self.count}, st{self.count} = rnn({step}, {seq}, "
-                              f"[zeros((1, {shape[1]}), dtype='float64')], go_backwards={backwards})")
+                              f"[{x}[0:1] * 0.0], go_backwards={backwards})")
             self.bind(f"outs{self.count}[0]", shape)
         else:
             init = self.draw(st.sampled_from([None, "tanh({x}[0])", "zeros_like({x}[0])"]))

@@ -15,17 +15,11 @@ from collections import Counter
 from typing import Callable
 
 from ..ir import Body, Graph, Node, toposort
+from ..loops import params_by_index
 from ..ops import REGISTRY
 from .rewrite import Options, Rewriter
 
 NEVER_HOISTED = frozenset({"param", "const"})
-
-
-def _params_by_index(graph: Graph, like: Body) -> list[Node]:
-    """A rewritten body graph's parameters, one per index of the old body's (made where dead)."""
-    found = {n.attr("index"): n for n in toposort(graph.roots()) if n.op == "param"}
-    return [found.get(i) or graph.make("param", (), {"index": i}, p.type, span=p.span)
-            for i, p in enumerate(like.params)]
 
 
 def rewrite_body(run: Callable, body: Body, options: Options) -> tuple[Body, Counter]:
@@ -34,7 +28,7 @@ def rewrite_body(run: Callable, body: Body, options: Options) -> tuple[Body, Cou
     fired.update(done.fired)
     if done.graph is body.graph:
         return body, fired
-    return Body(done.graph, _params_by_index(done.graph, body)), fired
+    return Body(done.graph, params_by_index(done.graph, body)), fired
 
 
 class _SwapBodies(Rewriter):
