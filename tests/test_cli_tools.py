@@ -95,7 +95,7 @@ def test_check_strict_and_command_line_errors(files):
     assert kgraph("check", "--no-cache")[0] == 2
     assert kgraph("check", files / "prog.kg", "-O7")[0] == 2
     code, _, err = kgraph("check", files / "missing.kg")
-    assert code == 1 and "cannot read" in err
+    assert code == 1 and "no such program" in err and "missing.kg" in err
 
 
 # ---- graph -------------------------------------------------------------------------
