@@ -1,7 +1,6 @@
 """Tensor creation: zeros, ones, eye, constants and ranges (random tensors are in random.py)."""
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

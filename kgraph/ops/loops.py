@@ -8,7 +8,7 @@ is ordinary nodes around and inside the body, as tf_keras's `K.rnn` does it.
 from __future__ import annotations
 
 from ..errors import ArgumentError, ShapeError
-from ..loops import (TupleType, compatible, expect_like, function_name, lower_scan, result_span,
+from ..loops import (TupleType, compatible, expect_like, lower_scan, result_span,
                      trace_body)
 from ..types import TensorType
 from .registry import Op, OpError
@@ -91,7 +91,7 @@ def _build_map_fn(builder, site, args):
             out = _node(builder, site, "cast", x=out, dtype=dtype)
         return [out]
 
-    note = f"in the function that map_fn maps, called once per element here"
+    note = "in the function that map_fn maps, called once per element here"
     (outs,) = scan(builder, site, fn, [], [elems], lambda p: [p[0]], collect, note)
     return outs
 

@@ -105,7 +105,7 @@ def _prepare_mask(builder, site, mask, x, time_major):
     leading = TensorType("bool", tuple(x.shape[:2]))
     expect_like(_node(builder, site, "getitem", x=mask, index=(Ellipsis, 0)) if mask.type.ndim > 2 else mask,
                 TensorType("bool", leading.shape + tuple(mask.shape[2:-1])) if mask.type.ndim > 2 else leading,
-                f"rnn: the mask (time-major)", site.arg_span("mask"))
+                "rnn: the mask (time-major)", site.arg_span("mask"))
     return mask
 
 
