@@ -129,7 +129,8 @@ def trace_body(builder, fn: Any, types: list[TensorType], arrange: Callable, col
 
 def close_over(graph: Graph, params: list[Node], results: list[Node]) -> tuple[Body, list[Node]]:
     """The body with every node of an enclosing graph that it uses turned into a parameter."""
-    order = _walk(results, graph)
+    # `graph`'s nodes that the results need, sources first, and the foreign nodes they use.
+    order = toposort(results, expand=lambda n: n.graph is graph)
     captured = [n for n in order if n.graph is not graph]
     body_graph = Graph(intern=False)
     mapping: dict[Node, Node] = {}
@@ -158,31 +159,6 @@ def params_by_index(graph: Graph, like: Body, retype: Callable = lambda t: t) ->
     found = {n.attr("index"): n for n in toposort(graph.roots()) if n.op == "param"}
     return [found.get(i) or graph.make("param", (), {"index": i}, retype(p.type), span=p.span)
             for i, p in enumerate(like.params)]
-
-
-def _walk(roots: list[Node], graph: Graph) -> list[Node]:
-    """`graph`'s nodes that `roots` need, sources first, and the foreign nodes they use.
-
-    Ids are per graph, so this walk (unlike `ir.toposort`) tells nodes apart by identity.
-    """
-    order: list[Node] = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root.srcs if root.graph is graph else ()))]
-        while stack:
-            node, srcs = stack[-1]
-            for src in srcs:
-                if id(src) not in seen:
-                    seen.add(id(src))
-                    stack.append((src, iter(src.srcs if src.graph is graph else ())))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
 
 
 def compatible(a: TensorType, b: TensorType) -> bool:
