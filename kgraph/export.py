@@ -31,7 +31,7 @@ import numpy as np
 from . import limits, npyfile
 from .device import find_device, platform_of, running
 from .errors import FeedError, KGraphError, KGraphWarning
-from .feeds import check_feed, json_depth
+from .feeds import check_feed
 from .manifest import check_manifest
 from .types import TensorType, np_dtype
 
@@ -285,8 +285,7 @@ def _read_variable(z: zipfile.ZipFile, entry: dict, path: Path) -> np.ndarray:
 
 def _read_manifest(z: zipfile.ZipFile, path: Path) -> dict:
     text = npyfile.read_member_bytes(z, "manifest.json", f"{path}: manifest.json")
-    limits.check("max_depth", json_depth(text.decode("utf-8", "replace")),
-                 f"the nesting depth of {path}'s manifest")
+    limits.check_json_depth(text.decode("utf-8", "replace"), f"the nesting depth of {path}'s manifest")
     manifest = json.loads(text)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise KGraphError(f"{path} is not a kgraph exported program (no '{FORMAT}' manifest)")

@@ -89,7 +89,7 @@ def read_feed_value(text: str, stdin=None) -> np.ndarray | Any:
         return _load_npz(path_part, key)
     if suffix == ".csv":
         return _load_csv(path_part)
-    limits.check("max_depth", json_depth(text), "the nesting depth of the JSON feed")
+    limits.check_json_depth(text, "the nesting depth of the JSON feed")
     try:
         return json.loads(text)
     except json.JSONDecodeError:

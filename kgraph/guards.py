@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import limits
-from .errors import ArgumentError, Span
+from .errors import ArgumentError, ShapeError, Span
 
 INT64 = (-2**63, 2**63 - 1)
 
@@ -63,3 +63,11 @@ def check_elements(node, span: Span) -> None:
     if n > limits.current().max_elements:
         raise limits.exceeded("max_elements", n, f"{node.op}: the element count of its result "
                                                  f"{node.type}", span)
+
+
+def check_axes(value, span: Span) -> None:
+    """A literal list nested at most 64 deep: NumPy and XLA allow no more axes."""
+    depth = limits.list_depth(value)
+    if depth > limits.MAX_AXES:
+        raise ShapeError(f"the literal list is nested {depth:,} deep, but an array may have at "
+                         f"most {limits.MAX_AXES} dimensions (NumPy's and XLA's limit)", span)

@@ -30,7 +30,8 @@ from .errors import KGraphError, Span
 
 @dataclass(frozen=True)
 class Limits:
-    max_depth: int = 200             # nesting of brackets, calls and JSON feed lists
+    max_depth: int = 2_000           # nesting of brackets and calls in a program
+    max_call_depth: int = 2_000      # functions calling functions (a def's body calling the next)
     max_int_digits: int = 4300       # decimal digits of an integer literal or a folded integer
     max_elements: int = 2**30        # elements of any compile-time shape, constant or literal
     max_file_bytes: int = 2**33      # bytes a program, feed, state file or export may claim
@@ -46,7 +47,9 @@ DEFAULT = Limits()
 
 # name -> (command-line option, what it bounds)
 OPTIONS = {
-    "max_depth": ("--max-depth", "nesting depth of brackets, function calls and JSON feed lists"),
+    "max_depth": ("--max-depth", "nesting depth of brackets and calls in a program"),
+    "max_call_depth": ("--max-call-depth", "functions calling functions: the depth of the "
+                                           "calls the builder inlines"),
     "max_int_digits": ("--max-int-digits", "decimal digits of an integer literal or folded integer"),
     "max_elements": ("--max-elements", "elements of any compile-time shape, constant or literal "
                                        "(checked before XLA is asked)"),
@@ -93,6 +96,31 @@ def check(name: str, value: int, what: str, span: Span | None = None) -> None:
     """Raise a LimitError naming the limit and its option when `value` is over it."""
     if value > getattr(current(), name):
         raise exceeded(name, value, what, span)
+
+
+# NumPy and XLA allow this many axes, so a literal list or a JSON document nested deeper
+# cannot be an array (and Python's json would recurse past its own limit first).
+MAX_AXES = 64
+
+
+def check_json_depth(text: str, what: str) -> None:
+    """A JSON text nested within max_depth and within the 64 axes an array may have."""
+    depth = nesting_depth(text)[0]
+    check("max_depth", depth, what)
+    if depth > MAX_AXES:
+        raise LimitError(f"{what} is {depth:,}, over the {MAX_AXES} axes an array may have "
+                         f"(NumPy's and XLA's limit)")
+
+
+def list_depth(value) -> int:
+    """The nesting depth of a literal list, without recursion (0 for a scalar)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (list, tuple)):
+            deepest = max(deepest, depth + 1)
+            stack.extend((x, depth + 1) for x in v)
+    return deepest
 
 
 def elements(shape) -> int:

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import kgraph
-from kgraph.build.expressions import MAX_CALL_DEPTH
+from kgraph.limits import DEFAULT
+
+MAX_CALL_DEPTH = DEFAULT.max_call_depth
 
 
 def _nested_calls(depth: int) -> str:
@@ -41,16 +43,36 @@ def test_calls_nested_past_the_limit_are_a_located_error_that_names_it():
     with pytest.raises(kgraph.KGraphError) as info:
         kgraph.compile(_nested_calls(MAX_CALL_DEPTH + 5), opt_level=0)
     text = info.value.render() if hasattr(info.value, "render") else str(info.value)
-    assert "MAX_CALL_DEPTH" in text and f"{MAX_CALL_DEPTH + 1:,} deep" in text
+    assert "max_call_depth = 2,000" in text and "--max-call-depth" in text
+    assert f"is {MAX_CALL_DEPTH + 1:,}, over" in text
     assert "<string>:" in text and "RecursionError" not in text
+    shallow = kgraph.Limits(max_call_depth=10)
+    with pytest.raises(kgraph.LimitError, match="max_call_depth = 10"):
+        kgraph.compile(_nested_calls(11), opt_level=0, limits=shallow)
+    assert kgraph.compile(_nested_calls(10), opt_level=0, limits=shallow).run(
+        x=np.zeros(2, np.float32))["out0"].tolist() == [9.0, 9.0]
+
+
+def test_1000_nested_calls_and_parentheses_in_one_expression_compile():
+    # f(f(...f(x)...)) and ((...(x)...)) 1,000 deep, within the default max_depth.
+    calls = "placeholder x: float32[2]\ndef f(a):\n    return a + 1.0\noutput "
+    calls += "f(" * 1000 + "x" + ")" * 1000
+    out = kgraph.compile(calls, opt_level=0).run(x=np.zeros(2, np.float32))["out0"]
+    np.testing.assert_allclose(out, [1000.0, 1000.0])
+    parens = "placeholder x: float32[2]\noutput " + "(" * 1000 + "x * 2.0" + ")" * 1000
+    assert kgraph.compile(parens).run(x=np.ones(2, np.float32))["out0"].tolist() == [2.0, 2.0]
+    with pytest.raises(kgraph.LimitError, match="max_depth = 2,000.*--max-depth") as info:
+        kgraph.compile("output " + "(" * 2001 + "1.0" + ")" * 2001)
+    assert (info.value.line, info.value.column) == (1, 2008)
 
 
 def test_a_1000_deep_list_is_a_located_error_not_a_crash():
     deep = "output sum(" + "[" * 1000 + "1.0" + "]" * 1000 + ")"
-    with pytest.raises(kgraph.KGraphError, match="max_depth"):  # the bracket limit (limits.py)
+    # Within max_depth the list parses and builds; as a tensor it is over NumPy's 64 axes.
+    with pytest.raises(kgraph.ShapeError, match="nested 1,000 deep.*at most 64 dimensions") as info:
         kgraph.compile(deep)
-    # Past that limit the list parses and builds; as a tensor it is over NumPy's 64 axes.
-    with pytest.raises(kgraph.KGraphError, match="at most 64 dimensions"):
-        kgraph.compile(deep, limits=kgraph.Limits(max_depth=2000))
+    assert (info.value.line, info.value.column) == (1, 12)
+    with pytest.raises(kgraph.ShapeError, match="nested 65 deep.*at most 64 dimensions"):
+        kgraph.compile("output constant(" + "[" * 65 + "1" + "]" * 65 + ")")
     nested = "output sum(" + "[" * 60 + "1.0" + "]" * 60 + ")"
     assert kgraph.compile(nested).run()["out0"] == 1.0

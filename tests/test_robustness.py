@@ -232,6 +232,9 @@ def test_non_regular_files_are_refused_by_kind(tmp_path, kind):
 def test_json_feeds_nested_50000_deep():
     with pytest.raises(LimitError, match="max_depth.*--max-depth"):
         read_feed_value("[" * 50_000 + "]" * 50_000)
+    with pytest.raises(LimitError, match="is 1,500, over the 64 axes"):  # json.loads recursed
+        read_feed_value("[" * 1500 + "]" * 1500)
+    assert np.asarray(read_feed_value("[" * 64 + "1" + "]" * 64)).ndim == 64
     assert read_feed_value('[["[[[", 1]]') == [["[[[", 1]]  # brackets in a string do not count
 
 
@@ -541,9 +544,9 @@ def test_a_literal_list_holding_an_integer_past_int32(literal):
 
 
 def test_brackets_nested_past_max_depth_are_refused_before_parsing():
-    e = error_of("x = 1\noutput " + "[" * 500 + "1" + "]" * 500, LimitError)
-    assert "max_depth = 200" in e.message and "--max-depth" in e.message
-    assert (e.line, e.column) == (2, 208)  # the bracket that went past the limit
+    e = error_of("x = 1\noutput " + "[" * 2500 + "1" + "]" * 2500, LimitError)
+    assert "max_depth = 2,000" in e.message and "--max-depth" in e.message
+    assert (e.line, e.column) == (2, 2008)  # the bracket that went past the limit
     e = error_of("output " + "[" * 100 + "1" + "]" * 100, kgraph.ShapeError)
     assert "at most 64 dimensions" in e.message
     assert kgraph.compile("output " + "(" * 200 + "1.0" + ")" * 200 + "  # ((((").run()["out0"] == 1.0

@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import ast
+from .. import ast, limits
 from ..consteval import InitialValues
 from ..errors import DTypeError, KGraphError, KGraphWarning, Span
 from ..ir import Graph, Node
 from ..ops import REGISTRY
 from ..types import TensorType, np_dtype
 from ..values import Binding, Function, Scope, describe, nested_numbers
-from .expressions import FRAMES_PER_CALL, MAX_CALL_DEPTH, Expressions
+from .expressions import FRAMES_PER_BRACKET, FRAMES_PER_CALL, Expressions
 from .lifting import Lifting
 from .updates import Updates
 
@@ -66,7 +66,9 @@ class Builder(Updates, Expressions, Lifting):
 
     # ---- statements ----------------------------------------------------------
     def build(self, program: ast.Program) -> Graph:
-        with deep_recursion(MAX_CALL_DEPTH * FRAMES_PER_CALL):
+        bound = limits.current()
+        with deep_recursion(bound.max_call_depth * FRAMES_PER_CALL
+                            + bound.max_depth * FRAMES_PER_BRACKET):
             for stmt in program.statements:
                 self.statement(stmt, self.globals)
         if not self.graph.outputs and not self.graph.updates:

@@ -5,7 +5,7 @@ import operator
 from typing import Any
 
 
-from .. import ast, guards
+from .. import ast, guards, limits
 from ..errors import ArgumentError, KGraphError, NameError
 from ..ir import Node
 from ..ops import REGISTRY, Op
@@ -25,9 +25,10 @@ UPDATE_CALLS = {"update_add": ("add", "increment"), "update_sub": ("subtract", "
 
 
 # Functions are inlined by recursion in the builder (each nested call is a few Python frames,
-# which in CPython 3.11 use no C stack): Builder.build lifts Python's recursion limit to fit.
-MAX_CALL_DEPTH = 2_000
+# which in CPython 3.11 use no C stack), and so are nested brackets: Builder.build lifts
+# Python's recursion limit to fit the limits max_call_depth and max_depth.
 FRAMES_PER_CALL = 12
+FRAMES_PER_BRACKET = 8
 
 class Expressions:
     # ---- expressions -----------------------------------------------------------
@@ -204,9 +205,8 @@ class Expressions:
         d = fn.definition
         if any(c is d for c in self._calls):
             raise KGraphError(f"function '{d.name}' calls itself; recursion is not supported", call_span)
-        if len(self._calls) >= MAX_CALL_DEPTH:
-            raise KGraphError(f"calls nest {len(self._calls) + 1:,} deep, over the limit of "
-                              f"MAX_CALL_DEPTH = {MAX_CALL_DEPTH:,} nested function calls", call_span)
+        limits.check("max_call_depth", len(self._calls) + 1, "the depth of nested function calls",
+                     call_span)
         local = Scope(fn.scope)
         local.names.update(bound)
         self._calls.append(d)

@@ -178,6 +178,7 @@ class Lifting:
                     raise ArgumentError(f"expected a tensor, got {describe(v)} holding tensors; "
                                         f"use stack([...]) to make one tensor of them", span)
                 raise ArgumentError(f"expected a tensor, got {describe(v)}", span)
+            guards.check_axes(v, span)
             dtype = self._literal_dtype(v)
             try:
                 array = np.asarray(v, dtype=np_dtype(dtype))

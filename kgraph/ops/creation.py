@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import limits
+from ..guards import check_axes
 from ..errors import ArgumentError, ShapeError
 from ..types import TensorType, is_float, np_dtype
 from ..values import is_number
@@ -46,6 +47,7 @@ def _like_type(types, attrs):
 def _build_constant(builder, site, args):
     value, dtype, shape = args["value"], args["dtype"], args["shape"]
     span = site.arg_span("value")
+    check_axes(value, span)
     try:
         array = np.asarray(value)
     except ValueError:
