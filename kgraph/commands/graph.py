@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import KGraphError
 from ..ir import Body, ConstValue, Graph, Node, format_attr, toposort
+from .options import add_compile_options
 
 NAME = "graph"
 HELP = "draw a program's IR as .svg, .png, .pdf or .dot"
@@ -46,8 +47,6 @@ MAX_ATTR = 32
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli import add_compile_options
-
     p.add_argument("file", metavar="FILE.kg", help="the program to draw")
     p.add_argument("-o", "--output", metavar="OUT", default=None,
                    help="where to write: OUT.svg, OUT.png, OUT.pdf or OUT.dot (default: .dot text "
