@@ -10,6 +10,7 @@ import sys
 import warnings
 
 from . import bugs, limits
+from .version import __version__
 from .errors import KGraphError, KGraphWarning, UsageError
 from .commands import cache_cmd, check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
@@ -53,8 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import limits, npyfile
 from .device import find_device, platform_of, running
+from .version import __version__
 from .errors import FeedError, KGraphError, KGraphWarning
 from .feeds import check_feed, json_depth
 from .manifest import check_manifest
@@ -178,8 +179,6 @@ def _write(path: Path, manifest: dict, blob: bytes, values: dict) -> Path:
 
 
 def _kgraph_version() -> str:
-    from . import __version__
-
     return __version__
 
 
