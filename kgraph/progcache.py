@@ -22,9 +22,12 @@ import warnings
 from pathlib import Path
 
 import jax
+import jaxlib
 
 from .cache import cache_dir
 from .errors import KGraphError, KGraphWarning
+from .export import export_program, load_exported
+from .version import __version__
 
 ENV_MAX = "KGRAPH_CACHE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
@@ -48,10 +51,6 @@ def max_bytes() -> int:
 
 
 def _versions() -> dict:
-    import jaxlib
-
-    from . import __version__
-
     device = jax.devices()[0]
     return {"kgraph": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
             "platform": device.platform, "device_kind": device.device_kind,
@@ -68,8 +67,6 @@ def entry_key(source: bytes, options: dict, limits) -> str:
 
 def lookup(key: str, device: str | None = None):
     """The cached program for `key`, or None (absent, or damaged: then warned and removed)."""
-    from .export import load_exported
-
     path = programs_dir() / f"{key}{SUFFIX}"
     if not path.is_file():
         return None
@@ -87,8 +84,6 @@ def lookup(key: str, device: str | None = None):
 def store(key: str, program) -> Path | None:
     """Write `program` as the entry for `key`, atomically; None when it cannot be cached
     (an op that cannot be exported, an unwritable directory)."""
-    from .export import export_program
-
     directory = programs_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
