@@ -12,7 +12,7 @@ def import_keras(path, **options):
     return _import_keras(path, **options)
 
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 __all__ = ["compile", "load", "import_keras", "Program", "KGraphError", "KGraphWarning", "ParseError",
            "ShapeError", "DTypeError", "FeedError", "NameError", "ArgumentError", "StateError", "Limits",

@@ -10,12 +10,14 @@ import sys
 import warnings
 
 from . import bugs, limits
+from .version import __version__
 from .errors import KGraphError, KGraphWarning, UsageError
 from .commands import check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
 from .commands import import_cmd
 from .commands import ir as ir_command
 from .commands import run as run_command
+from .commands.options import add_compile_options  # noqa: F401 - kept importable from kgraph.cli
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
 COMMANDS = [run_command, export_command, import_cmd, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
@@ -51,29 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_compile_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by the subcommands that compile a program."""
-    p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2), default=2, metavar="LEVEL",
-                   help="optimisation level: -O0 nothing, -O1 dead code/CSE/folding, -O2 all (default)")
-    p.add_argument("--floatx", default="float32", choices=("float16", "bfloat16", "float32", "float64"),
-                   help="the default float dtype (floatx()), float32 unless set")
-    p.add_argument("--image-data-format", default="channels_last",
-                   choices=("channels_last", "channels_first"),
-                   help="the image ops' data_format when none is given (image_data_format()), "
-                        "channels_last unless set")
-    from .passes import DEFAULT_FOLD_LIMIT, PASS_NAMES
-
-    p.add_argument("--disable-pass", action="append", default=[], choices=PASS_NAMES, metavar="NAME",
-                   help=f"skip one optimizer pass (repeatable): {', '.join(PASS_NAMES)}")
-    p.add_argument("--fast-math", action="store_true",
-                   help="also apply rewrites that are not exact for NaN/inf (x * 0 -> 0, ...)")
-    p.add_argument("--fold-limit", type=int, default=DEFAULT_FOLD_LIMIT, metavar="N",
-                   help=f"largest constant (elements) folding may create (default {DEFAULT_FOLD_LIMIT})")
-
-
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 

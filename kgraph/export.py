@@ -30,6 +30,7 @@ import numpy as np
 
 from . import limits, npyfile
 from .device import find_device, platform_of, running
+from .version import __version__
 from .errors import FeedError, KGraphError, KGraphWarning
 from .feeds import check_feed, json_depth
 from .manifest import check_manifest
@@ -94,7 +95,6 @@ def _feed_specs(placeholders, shapes: dict[str, list], export) -> dict:
 
 def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
     """Write `program` as a self-contained `.kgx` artifact; returns the path."""
-    export = _jax_export()
     graph = program.graph
     for node in graph.all_nodes():
         if node.op in NOT_EXPORTABLE:
@@ -103,9 +103,19 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
     live = {n.id for n in graph.live_nodes()}
     placeholders = [n for n in graph.placeholders.values() if n.id in live]
     variables = [n for n in graph.variables.values() if n.id in live]
-    updated = [name for name, _ in graph.updates]
-    function = program.as_jax_function(updates=True, rng=True)
     phased = any(n.op == "learning_phase" for n in graph.all_nodes())
+    exported, blob, shapes = _serialize(program, placeholders, variables, phased, platforms)
+    values = program.variables
+    manifest = _manifest(program, exported, blob, shapes, placeholders, variables, values, phased)
+    return _write(Path(path), manifest, blob, values)
+
+
+def _serialize(program, placeholders, variables, phased: bool, platforms):
+    """The program as a `jax.export.Exported`, its serialized bytes and the feed shapes it
+    was exported for."""
+    export = _jax_export()
+    updated = [name for name, _ in program.graph.updates]
+    function = program.as_jax_function(updates=True, rng=True)
 
     def exported_function(variables, key, *phase_and_feeds):
         *phase, feeds = phase_and_feeds
@@ -126,7 +136,7 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
             try:
                 exported = export.export(jax.jit(exported_function), platforms=tuple(platforms))(
                     variable_specs, key_spec, *phase_spec, _feed_specs(placeholders, shapes, export))
-                break
+                return exported, bytes(exported.serialize()), shapes
             except Exception as e:  # noqa: BLE001 - the last attempt's error is reported
                 if i + 1 < len(attempts):
                     continue
@@ -134,24 +144,29 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
                 raise KGraphError(f"cannot export {program.filename} for every size of its None "
                                   f"dimensions: {message}; name the dimensions that must agree "
                                   f"(placeholder x: float32[batch, 4]) and export again") from None
-        blob = bytes(exported.serialize())
-    values = program.variables
+
+
+def _manifest(program, exported, blob: bytes, shapes, placeholders, variables, values, phased) -> dict:
+    """manifest.json: what the artifact takes, returns and holds (kgraph/manifest.py checks it)."""
     used = {n.attr("name") for n in variables}
-    manifest = {
+    return {
         "format": FORMAT, "version": 2 if phased else 1, "learning_phase": phased,
         "kgraph_version": _kgraph_version(), "jax_version": jax.__version__,
         "source": program.filename, "floatx": program.floatx, "seed": program.seed,
         "platforms": list(exported.platforms),
         "placeholders": [dict(_leaf_entry(n.attr("name"), n.type), exported_shape=shapes[n.attr("name")])
                          for n in placeholders],
-        "outputs": [_leaf_entry(name, n.type) for name, n in graph.outputs],
+        "outputs": [_leaf_entry(name, n.type) for name, n in program.graph.outputs],
         "variables": [dict(_leaf_entry(name, TensorType(a.dtype.name, a.shape)), file=f"variables/{i}.npy",
                            used=name in used)
                       for i, (name, a) in enumerate(values.items())],
-        "updates": updated,
+        "updates": [name for name, _ in program.graph.updates],
         "program_sha256": hashlib.sha256(blob).hexdigest(),
     }
-    path = Path(path)
+
+
+def _write(path: Path, manifest: dict, blob: bytes, values: dict) -> Path:
+    """The .kgx zip: the manifest, the serialized program and one .npy per variable."""
     try:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
             z.writestr("manifest.json", json.dumps(manifest, indent=2))
@@ -164,8 +179,6 @@ def export_program(program, path: str | Path, platforms=PLATFORMS) -> Path:
 
 
 def _kgraph_version() -> str:
-    from . import __version__
-
     return __version__
 
 

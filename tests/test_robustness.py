@@ -492,7 +492,7 @@ def test_an_internal_error_names_the_stage_the_op_and_the_place(tmp_path, monkey
 def test_an_internal_error_in_a_pass(tmp_path, monkeypatch):
     from kgraph import passes
 
-    def broken(graph, options):
+    def broken(options):
         raise IndexError("a pass bug")
     monkeypatch.setattr(passes, "PIPELINE", passes.PIPELINE[:1] + (
         passes.Pass("cse", 1, broken, "broken"),))

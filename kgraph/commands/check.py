@@ -5,6 +5,7 @@ import argparse
 
 from .. import mesh as meshes
 from ..errors import KGraphError
+from .options import add_compile_options
 
 NAME = "check"
 HELP = "parse and type-check a program, print its signature and warnings"
@@ -23,8 +24,6 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli import add_compile_options
-
     p.add_argument("file", metavar="FILE.kg", help="the program to check")
     p.add_argument("--strict", action="store_true", help="exit 1 when there is any warning")
     add_compile_options(p)

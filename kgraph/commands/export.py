@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from ..errors import KGraphError
+from .options import add_compile_options
 
 NAME = "export"
 HELP = "compile a program into a self-contained .kgx file (StableHLO + variables)"
@@ -27,7 +28,6 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli import add_compile_options
     from .run import seed_value
 
     p.add_argument("file", metavar="FILE.kg", help="the program to export")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..diagnostics import print_code
+from .options import add_compile_options
 
 NAME = "ir"
 HELP = "print a program's IR before and after optimisation, pass by pass"
@@ -20,8 +21,6 @@ examples:
 """
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli import add_compile_options
-
     p.add_argument("file", metavar="FILE.kg", help="the program")
     p.add_argument("--after", action="store_true", help="print only the optimised IR")
     add_compile_options(p)

@@ -11,6 +11,7 @@ from .. import limits
 from .. import mesh as meshes
 from ..errors import FeedError
 from ..types import DTYPES, TensorType
+from .options import add_compile_options
 
 NAME = "lower"
 HELP = "show the jaxpr, StableHLO or compiled HLO that a program becomes"
@@ -51,8 +52,6 @@ def feed_shape(text: str) -> tuple[str, str | None, tuple[int, ...]]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli import add_compile_options
-
     p.add_argument("file", metavar="FILE.kg", help="the program to lower")
     p.add_argument("--emit", choices=("jaxpr", "stablehlo", "hlo"), default="jaxpr",
                    help="what to show (default: jaxpr)")

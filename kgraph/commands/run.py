@@ -11,6 +11,7 @@ import numpy as np
 from .. import mesh as meshes
 from .. import train
 from ..errors import FeedError, KGraphError
+from .options import add_compile_options
 
 NAME = "run"
 HELP = "compile and run a program, printing its outputs"
@@ -38,8 +39,6 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli import add_compile_options
-
     p.add_argument("file", metavar="FILE.kg", help="the program to run (or a .kgx from `kgraph export`)")
     p.add_argument("--feed", action="append", default=[], metavar="NAME=VALUE",
                    help="a value for a placeholder (repeat for each)")

@@ -19,12 +19,12 @@ from typing import Callable
 from .. import bugs
 from ..errors import KGraphError
 from ..ir import Graph, toposort, verify
-from .basic import eliminate_common_subexpressions, eliminate_dead_code, fold_constants
-from .fusion import fuse_elementwise
-from .loops import hoist_loop_invariants, rewrite_bodies
-from .matmul_chain import reorder_matmul_chains
+from .basic import Canonicaliser, DeadCodeEliminator, Folder
+from .fusion import Fuser
+from .loops import Hoister, rewrite_bodies
+from .matmul_chain import ChainReorderer
 from .rewrite import Options, Rewriter
-from .rules import simplify_algebra, stabilize_numerics
+from .rules import algebra_rewriter, stability_rewriter
 
 DEFAULT_FOLD_LIMIT = Options.fold_limit
 
@@ -33,19 +33,27 @@ DEFAULT_FOLD_LIMIT = Options.fold_limit
 class Pass:
     name: str
     level: int  # the lowest -O level that runs it
-    run: Callable[[Graph, Options], Rewriter]  # the finished rewrite: .graph, .fired, .live_in
+    make: Callable[[Options], Rewriter]  # a rewriter: a rule table on the generic one, or a class
     doc: str
 
+    def run(self, graph: Graph, options: Options) -> Rewriter:
+        """The finished rewrite of `graph`: .graph, .fired, .live_in, .problems."""
+        rw = self.make(options)
+        rw.run(graph)
+        return rw
 
+
+# Rule tables (data, run by the generic Rewriter): simplify, stabilize. The rest are classes,
+# because each needs the whole graph or a table built during the walk (docs/optimizer.md).
 PIPELINE: tuple[Pass, ...] = (
-    Pass("dce", 1, eliminate_dead_code, "keep only what an output or update needs"),
-    Pass("cse", 1, eliminate_common_subexpressions, "one node per distinct expression (b + a merges into a + b)"),
-    Pass("fold", 1, fold_constants, "evaluate nodes whose inputs are constants (not random, not print, size-capped)"),
-    Pass("simplify", 2, simplify_algebra, "algebraic identities (algebra.py)"),
-    Pass("stabilize", 2, stabilize_numerics, "numerically stable forms (stability.py)"),
-    Pass("hoist", 2, hoist_loop_invariants, "compute once before a loop what its body takes only from outside it"),
-    Pass("matmul-chain", 2, reorder_matmul_chains, "re-parenthesise dot chains by flop count"),
-    Pass("fuse", 2, fuse_elementwise, "one node per region of elementwise ops"),
+    Pass("dce", 1, DeadCodeEliminator, "keep only what an output or update needs"),
+    Pass("cse", 1, Canonicaliser, "one node per distinct expression (b + a merges into a + b)"),
+    Pass("fold", 1, Folder, "evaluate nodes whose inputs are constants (not random, not print, size-capped)"),
+    Pass("simplify", 2, algebra_rewriter, "algebraic identities (algebra.py)"),
+    Pass("stabilize", 2, stability_rewriter, "numerically stable forms (stability.py)"),
+    Pass("hoist", 2, Hoister, "compute once before a loop what its body takes only from outside it"),
+    Pass("matmul-chain", 2, ChainReorderer, "re-parenthesise dot chains by flop count"),
+    Pass("fuse", 2, Fuser, "one node per region of elementwise ops"),
 )
 
 PASS_NAMES = tuple(p.name for p in PIPELINE)

@@ -8,23 +8,44 @@ whose inputs are constants evaluated at compile time (folding).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
 import numpy as np
 
 from ..ir import Graph, Node
 from ..ops import REGISTRY
 from ..consteval import evaluate_constants
-from .rewrite import Options, Rewriter, foldable
+from .rewrite import Rewriter, foldable
 
 
-class _Canonicaliser(Rewriter):
-    """Interning merges equal nodes; this also merges `b + a` into an earlier `a + b`."""
+@dataclass(frozen=True)
+class Folded:
+    """The folder's plan: the value of each constant subgraph root (by old node id)."""
+    values: Mapping[int, np.ndarray]
 
-    def __init__(self, options: Options):
-        super().__init__(options)
+
+class DeadCodeEliminator(Rewriter):
+    """The engine's copy of the live graph, and nothing else."""
+
+    def new_graph(self, old: Graph | None) -> Graph:
+        # only removes: merging duplicates is cse's, and counted there
+        return Graph(intern=old.intern if old is not None else True)
+
+
+class Canonicaliser(Rewriter):
+    """Interning merges equal nodes; this also merges `b + a` into an earlier `a + b`.
+
+    The walk's tables (nodes seen, commuted keys) are per-run state, reset by `begin`.
+    """
+
+    def begin(self, old: Graph | None) -> None:
+        super().begin(old)
         self.seen: set[int] = set()
         self.commuted: dict[tuple, Node] = {}
 
-    def visit(self, old: Node, srcs: list[Node]) -> Node:
+    def visit(self, old: Node, srcs: list[Node], plan: None) -> Node:
         key = None
         if REGISTRY[old.op].commutative and len(srcs) == 2:
             a, b = srcs
@@ -42,7 +63,7 @@ class _Canonicaliser(Rewriter):
         return node
 
 
-class _Folder(Rewriter):
+class Folder(Rewriter):
     """Evaluates every constant subgraph at once, in one jitted call.
 
     A node is constant when it is a `const` or a foldable op (not unseeded random,
@@ -52,11 +73,10 @@ class _Folder(Rewriter):
     fused multiply-adds say, are the same), and replaced by their values.
     """
 
-    def prepare(self, order: list[Node]) -> None:
-        self.values: dict[int, np.ndarray] = {}
+    def prepare(self, order: list[Node]) -> Folded:
         limit = self.options.fold_limit
         if limit is None:
-            return
+            return Folded({})
         constant: set[int] = set()
         for n in order:
             if n.op == "const" or (foldable(n, limit) and all(s.id in constant for s in n.srcs)):
@@ -67,36 +87,17 @@ class _Folder(Rewriter):
                 needed.update(s.id for s in n.srcs)
         roots = [n for n in order if n.id in constant and n.id in needed and n.op != "const"]
         if not roots:
-            return
+            return Folded({})
         for n in order:
             if n.id in constant and n.op != "const":
                 self.fired["fold " + n.op] += 1
-        self.values = dict(zip((n.id for n in roots), evaluate_constants(roots)))
+        return Folded(MappingProxyType(dict(zip((n.id for n in roots), evaluate_constants(roots)))))
 
-    def has_work(self, order: list[Node]) -> bool:
-        return bool(self.values)
+    def has_work(self, order: list[Node], plan: Folded) -> bool:
+        return bool(plan.values)
 
-    def visit(self, old: Node, srcs: list[Node]) -> Node:
-        value = self.values.get(old.id)
+    def visit(self, old: Node, srcs: list[Node], plan: Folded) -> Node:
+        value = plan.values.get(old.id)
         if value is not None:
             return self.constant(value, old.type)
         return self.copy(old, srcs)
-
-
-def eliminate_dead_code(graph: Graph, options: Options) -> Rewriter:
-    rw = Rewriter(options)
-    rw.graph = Graph(intern=graph.intern)  # only removes: merging duplicates is cse's, and counted there
-    rw.run(graph)
-    return rw
-
-
-def eliminate_common_subexpressions(graph: Graph, options: Options) -> Rewriter:
-    rw = _Canonicaliser(options)
-    rw.run(graph)
-    return rw
-
-
-def fold_constants(graph: Graph, options: Options) -> Rewriter:
-    rw = _Folder(options)
-    rw.run(graph)
-    return rw

@@ -10,9 +10,11 @@ measured in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..ir import Graph, Node, Body, toposort
 from ..ops import REGISTRY
-from .rewrite import Options, Rewriter, use_counts
+from .rewrite import Rewriter, use_counts
 
 MIN_REGION = 2  # a region of one op is that op
 
@@ -22,61 +24,71 @@ def fusible(node: Node) -> bool:
     return op.elementwise and not op.unique and op.lower is not None and op.lower_node is None
 
 
-class _Fuser(Rewriter):
-    def prepare(self, order: list[Node]) -> None:
+@dataclass(frozen=True)
+class Regions:
+    """The fuser's plan: the nodes computed inside the fused node of their one user."""
+    absorbed: frozenset[int]
+
+
+class Fuser(Rewriter):
+    def begin(self, old: Graph | None) -> None:
+        super().begin(old)
+        self.bodies: dict[Body, Body] = {}  # equal bodies shared within one run
+
+    def prepare(self, order: list[Node]) -> Regions:
         uses = use_counts(order, self.old)
         roots = {n.id for n in self.old.roots()}
-        self.absorbed: set[int] = set()
+        absorbed: set[int] = set()
         for node in order:
             if not fusible(node):
                 continue
             for s in node.srcs:
                 if fusible(s) and uses[s.id] == 1 and s.id not in roots:
-                    self.absorbed.add(s.id)
-        self.bodies: dict[Body, Body] = {}
+                    absorbed.add(s.id)
+        return Regions(frozenset(absorbed))
 
-    def has_work(self, order: list[Node]) -> bool:
-        return bool(self.absorbed)
+    def has_work(self, order: list[Node], plan: Regions) -> bool:
+        return bool(plan.absorbed)
 
-    def visit(self, old: Node, srcs: list) -> Node | None:
-        if old.id in self.absorbed:
+    def visit(self, old: Node, srcs: list, plan: Regions) -> Node | None:
+        absorbed = plan.absorbed
+        if old.id in absorbed:
             return None  # computed inside the fused node of its one user
-        if not any(s.id in self.absorbed for s in old.srcs):
+        if not any(s.id in absorbed for s in old.srcs):
             return self.copy(old, srcs)
-        region = self._region(old)
+        region = _region(old, absorbed)
         if len(region) < MIN_REGION:
             return self.copy(old, srcs)
         inputs: list[Node] = []
         slot: dict[int, int] = {}  # new input node id → input position
         for node in region:
             for s in node.srcs:
-                if s.id not in self.absorbed:
+                if s.id not in absorbed:
                     new = self.mapping[s.id]
                     if new.id not in slot:
                         slot[new.id] = len(inputs)
                         inputs.append(new)
-        body = Body.build([n.type for n in inputs], lambda g, params: [self._copy_region(g, params, region, slot)])
+        body = Body.build([n.type for n in inputs],
+                          lambda g, params: [self._copy_region(g, params, region, slot, absorbed)])
         body = self.bodies.setdefault(body, body)
         self.fired[f"fuse {len(region)} ops"] += 1
         return self.graph.make("fused", inputs, {"body": body}, old.type, old.span)
 
-    def _copy_region(self, g: Graph, params: list[Node], region: list[Node], slot: dict[int, int]) -> Node:
+    def _copy_region(self, g: Graph, params: list[Node], region: list[Node], slot: dict[int, int],
+                     absorbed: frozenset[int]) -> Node:
         """The region's nodes made again in the body's graph (by the main type rules), over its
         params; returns the result (the root)."""
         inner: dict[int, Node] = {}
         for node in region:
-            srcs = [inner[s.id] if s.id in self.absorbed else params[slot[self.mapping[s.id].id]]
+            srcs = [inner[s.id] if s.id in absorbed else params[slot[self.mapping[s.id].id]]
                     for s in node.srcs]
             inner[node.id] = g.make(node.op, srcs, dict(node.attrs), span=node.span)
         return inner[region[-1].id]
 
-    def _region(self, root: Node) -> list[Node]:
-        """The region's nodes, sources before users."""
-        inside = lambda n: n is root or n.id in self.absorbed  # noqa: E731
-        return [n for n in toposort([root], expand=inside) if inside(n)]
 
 
-def fuse_elementwise(graph: Graph, options: Options) -> Rewriter:
-    rw = _Fuser(options)
-    rw.run(graph)
-    return rw
+
+def _region(root: Node, absorbed: frozenset[int]) -> list[Node]:
+    """The region's nodes, sources before users."""
+    inside = lambda n: n is root or n.id in absorbed  # noqa: E731
+    return [n for n in toposort([root], expand=inside) if inside(n)]

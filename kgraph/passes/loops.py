@@ -4,7 +4,7 @@
 gives back the graph with the rewritten bodies in place, so each pass of the
 pipeline (dce, cse, fold, simplify, stabilize, ...) also works inside bodies.
 
-`hoist_loop_invariants` moves out of a body what depends only on the values the
+`Hoister` (the hoist pass) moves out of a body what depends only on the values the
 loop captured (never on a step's carry or slice): computed once before the loop,
 it is the same value, so the move is exact. Unseeded random draws and prints
 stay (each step draws or prints its own), and so do constants (free to keep).
@@ -35,9 +35,11 @@ class _SwapBodies(Rewriter):
     def __init__(self, options: Options, bodies: dict[int, Body]):
         super().__init__(options)
         self.bodies = bodies
-        self.graph = Graph(intern=False)  # a copy: merging is cse's
 
-    def visit(self, old: Node, srcs: list[Node]) -> Node:
+    def new_graph(self, old: Graph | None) -> Graph:
+        return Graph(intern=False)  # a copy: merging is cse's
+
+    def visit(self, old: Node, srcs: list[Node], plan: None) -> Node:
         body = self.bodies.get(old.id)
         if body is None:
             return self.copy(old, srcs)
@@ -76,8 +78,8 @@ def _invariant(body: Body, first_captured: int) -> set[int]:
     return out
 
 
-class _Hoister(Rewriter):
-    def visit(self, old: Node, srcs: list[Node]) -> Node:
+class Hoister(Rewriter):
+    def visit(self, old: Node, srcs: list[Node], plan: None) -> Node:
         body = old.attr("body")
         if old.op != "scan":
             return self.copy(old, srcs)
@@ -136,9 +138,3 @@ def _rebuild(body: Body, first: int, order, invariant, frontier) -> tuple[Body, 
             mapping[n.id] = graph.remake(n, [mapping[s.id] for s in n.srcs])
     graph.outputs = [(name, mapping[r.id]) for name, r in body.graph.outputs]
     return Body(graph, params), kept
-
-
-def hoist_loop_invariants(graph: Graph, options: Options) -> Rewriter:
-    rw = _Hoister(options)
-    rw.run(graph)
-    return rw

@@ -12,8 +12,10 @@ change where precision is lost), or when the chain is longer than MAX_FACTORS.
 """
 from __future__ import annotations
 
-from ..ir import Graph, Node
-from .rewrite import Options, Rewriter, use_counts
+from dataclasses import dataclass
+
+from ..ir import Node
+from .rewrite import Rewriter, use_counts
 
 MAX_FACTORS = 64  # the dynamic program is cubic in the chain length
 
@@ -39,26 +41,33 @@ def _result_orientation(node: Node) -> str:
     return "row" if x.type.ndim == 1 else "col"
 
 
-class _ChainReorderer(Rewriter):
-    def prepare(self, order: list[Node]) -> None:
+@dataclass(frozen=True)
+class Chains:
+    """The reorderer's plan: the products inside a chain (used once, by another product)."""
+    interior: frozenset[int]
+
+
+class ChainReorderer(Rewriter):
+    def prepare(self, order: list[Node]) -> Chains:
         uses = use_counts(order, self.old)
-        self.interior: set[int] = set()
+        interior: set[int] = set()
         for node in order:
             if not is_product(node):
                 continue
             for side, s in enumerate(node.srcs):
                 if (is_product(s) and uses[s.id] == 1 and s.dtype == node.dtype
                         and _fits(s, left=side == 0)):
-                    self.interior.add(s.id)
+                    interior.add(s.id)
+        return Chains(frozenset(interior))
 
-    def has_work(self, order: list[Node]) -> bool:
-        return bool(self.interior)
+    def has_work(self, order: list[Node], plan: Chains) -> bool:
+        return bool(plan.interior)
 
-    def visit(self, old: Node, srcs: list[Node]) -> Node:
+    def visit(self, old: Node, srcs: list[Node], plan: Chains) -> Node:
         node = self.copy(old, srcs)
-        if not is_product(old) or old.id in self.interior:
+        if not is_product(old) or old.id in plan.interior:
             return node
-        factors, cost = self._flatten(old)
+        factors, cost = _flatten(old, plan.interior)
         if len(factors) < 3:
             return node
         dims = _chain_dims(factors)
@@ -80,28 +89,29 @@ class _ChainReorderer(Rewriter):
         self.fired[f"reorder chain of {len(factors)}"] += 1
         return new
 
-    def _flatten(self, root: Node) -> tuple[list, int]:
-        """The chain's factors left to right, with (rows, cols) each, and its cost as written."""
-        factors: list = []
-        cost = 0
-        stack = [(root, True)]
-        while stack:
-            node, left = stack.pop()
-            if node is root or node.id in self.interior:
-                x, y = node.srcs
-                (r, k), (_, c) = _matrix_dims(x, True), _matrix_dims(y, False)
-                cost += _product(r, k, c)
-                stack.append((y, False))
-                stack.append((x, True))
-            else:
-                factors.append((node, _matrix_dims(node, left)))
-        return factors, cost
-
     def _build(self, split, nodes: list[Node], i: int, j: int) -> Node:
         if i == j:
             return nodes[i]
         k = split[i][j]
         return self.graph.make("dot", (self._build(split, nodes, i, k), self._build(split, nodes, k + 1, j)))
+
+
+def _flatten(root: Node, interior: frozenset[int]) -> tuple[list, int]:
+    """The chain's factors left to right, with (rows, cols) each, and its cost as written."""
+    factors: list = []
+    cost = 0
+    stack = [(root, True)]
+    while stack:
+        node, left = stack.pop()
+        if node is root or node.id in interior:
+            x, y = node.srcs
+            (r, k), (_, c) = _matrix_dims(x, True), _matrix_dims(y, False)
+            cost += _product(r, k, c)
+            stack.append((y, False))
+            stack.append((x, True))
+        else:
+            factors.append((node, _matrix_dims(node, left)))
+    return factors, cost
 
 
 def _fits(node: Node, left: bool) -> bool:
@@ -136,9 +146,3 @@ def best_order(dims: list[int]) -> tuple[int, list[list[int]]]:
                     best, split[i][j] = c, k
             cost[i][j] = best
     return cost[0][n - 1], split
-
-
-def reorder_matmul_chains(graph: Graph, options: Options) -> Rewriter:
-    rw = _ChainReorderer(options)
-    rw.run(graph)
-    return rw

@@ -50,27 +50,36 @@ class Rewriter:
     def __init__(self, options: Options, rules: RuleSet | None = None):
         self.options = options
         self.rules = rules
+        self.begin(None)
+
+    def begin(self, old: Graph | None) -> None:
+        """Fresh per-run state: `run` calls this first, so one object can rewrite many graphs."""
+        self.old = old
+        self.graph = self.new_graph(old)
         self.fired: Counter = Counter()
-        self.graph = Graph()
-        self.old: Graph | None = None
         self._normal: set[int] = set()  # new nodes already offered to the rules
         self.mapping: dict[int, Node] = {}  # old node id → its new node
         self.problems: list[str] = []  # rules that raised or cycled (see STRICT)
         self._depth = 0  # simplify calls in progress (a replacement is simplified as it is built)
         self._span = None  # the place of the node being rewritten: what its replacements get
+        self.live_in = 0
+
+    def new_graph(self, old: Graph | None) -> Graph:
+        """The graph the rewrite builds (interning by default: equal nodes merge as they appear)."""
+        return Graph()
 
     # ---- the walk ----------------------------------------------------------------
     def run(self, old: Graph) -> Graph:
         """The rewritten graph (also kept as `self.graph`; `live_in` counts the old live nodes)."""
-        self.old = old
+        self.begin(old)
         order = toposort(old.roots())
         # Leaves first, in declaration order, so the printed IR keeps the program's order.
         order = sorted((n for n in order if n.is_leaf), key=lambda n: n.id) + [
             n for n in order if not n.is_leaf]
         self.live_in = len(order)
-        self.prepare(order)
+        plan = self.prepare(order)
         targets = gradient_targets(order)
-        if not targets and not self.has_work(order) and _only_live_leaves(old, order):
+        if not targets and not self.has_work(order, plan) and _only_live_leaves(old, order):
             self.graph = old  # nothing to rewrite: a copy would be the same graph
             return old
         mapping = self.mapping
@@ -78,7 +87,7 @@ class Rewriter:
             srcs = [mapping[s.id] for s in node.srcs]
             self._span = node.span
             bugs.at(node)
-            new = self.visit(node, srcs)
+            new = self.visit(node, srcs, plan)
             if node.id in targets:
                 new = self.barrier(new)
             mapping[node.id] = new
@@ -88,16 +97,19 @@ class Rewriter:
         """`node` behind an identity that no rewrite merges or looks through."""
         return self.graph.make("barrier", (node,), {"uid": self.graph.fresh_id()}, node.type)
 
-    def prepare(self, order: list[Node]) -> None:
-        """A hook for passes that look at the whole old graph first (use counts, say)."""
+    def prepare(self, order: list[Node]) -> Any:
+        """A pass's look at the whole old graph before the walk (use counts, say): its result,
+        the plan (a frozen dataclass), is handed to `has_work` and to every `visit`; nothing
+        of it is kept on the object."""
+        return None
 
-    def has_work(self, order: list[Node]) -> bool:
+    def has_work(self, order: list[Node], plan: Any) -> bool:
         """Whether any node might change; a pass that says no is skipped (its copy is free)."""
         if not self.rules:
             return True
         return any(n.op in self.rules.by_op for n in order)
 
-    def visit(self, old: Node, srcs: list[Node]) -> Node:
+    def visit(self, old: Node, srcs: list[Node], plan: Any) -> Node:
         """The new node for `old` given its new sources (by default: a copy, then the rules)."""
         return self.simplify(self.copy(old, srcs))
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..ir import Graph
 from . import algebra, stability
 from .patterns import RuleSet
 from .rewrite import Options, Rewriter
@@ -15,13 +14,11 @@ def _rule_set(name: str, fast_math: bool) -> RuleSet:
     return RuleSet(rules, fast_math=fast_math)
 
 
-def simplify_algebra(graph: Graph, options: Options) -> Rewriter:
-    rw = Rewriter(options, _rule_set("algebra", options.fast_math))
-    rw.run(graph)
-    return rw
+def algebra_rewriter(options: Options) -> Rewriter:
+    """The generic rewriter with the algebra table (algebra.RULES)."""
+    return Rewriter(options, _rule_set("algebra", options.fast_math))
 
 
-def stabilize_numerics(graph: Graph, options: Options) -> Rewriter:
-    rw = Rewriter(options, _rule_set("stability", options.fast_math))
-    rw.run(graph)
-    return rw
+def stability_rewriter(options: Options) -> Rewriter:
+    """The generic rewriter with the stability table (stability.RULES)."""
+    return Rewriter(options, _rule_set("stability", options.fast_math))
