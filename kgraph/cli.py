@@ -12,7 +12,7 @@ import warnings
 from . import bugs, limits
 from .version import __version__
 from .errors import KGraphError, KGraphWarning, UsageError
-from .commands import cache_cmd, check, graph, lower_cmd, ops_cmd, plot, repl
+from .commands import check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
 from .commands import import_cmd
 from .commands import ir as ir_command
@@ -20,7 +20,7 @@ from .commands import run as run_command
 from .commands.options import add_compile_options  # noqa: F401 - kept importable from kgraph.cli
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
-COMMANDS = [run_command, export_command, import_cmd, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot, cache_cmd]
+COMMANDS = [run_command, export_command, import_cmd, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
 
 EPILOG = """\
 examples:
@@ -74,8 +74,6 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
         from .cache import enable_compilation_cache
 
         enable_compilation_cache()
-    # The program cache (kgraph/progcache.py) follows the same choice.
-    args.program_cache = persistent_cache and not getattr(args, "no_cache", True)
     bugs.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KGraphWarning)

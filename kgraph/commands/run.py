@@ -110,27 +110,6 @@ def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
     return array
 
 
-def cacheable(args, mesh) -> bool:
-    """The program cache serves one plain run of a .kg file (docs/cache.md): no mesh, state,
-    training loop, --trace or --time (those need the compiler's program)."""
-    return (getattr(args, "program_cache", False) and args.file.endswith(".kg") and mesh is None
-            and not (args.state or args.trace or args.time or train.is_training(args) or args.save_every))
-
-
-def cached_program(args, mesh):
-    """(the cached program or None, a function that stores a freshly compiled one)."""
-    from .. import limits, progcache
-    from ..program import read_source
-
-    source = read_source(args.file).encode()
-    key = progcache.entry_key(source, {k: getattr(args, k) for k in progcache.KEYED_OPTIONS},
-                              limits.from_args(args))
-    program = progcache.lookup(key, device=args.device)
-    if program is not None:
-        program.filename = args.file
-    return program, (lambda compiled: progcache.store(key, compiled))
-
-
 def main(args) -> int:
     from ..program import load
 
@@ -138,14 +117,10 @@ def main(args) -> int:
     mesh = meshes.mesh_from_args(args)  # first: joining other processes precedes all JAX work
     if mesh is not None and not meshes.writes_files():
         args.quiet, args.out = True, None  # process 0 prints and writes for all of them
-    program, store = cached_program(args, mesh) if cacheable(args, mesh) else (None, None)
-    if program is None:
-        program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                       image_data_format=args.image_data_format, seed=args.seed,
-                       device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
-                       fast_math=args.fast_math, fold_limit=args.fold_limit, mesh=mesh)
-        if store is not None and not program.warnings:
-            store(program)
+    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
+                   image_data_format=args.image_data_format, seed=args.seed,
+                   device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
+                   fast_math=args.fast_math, fold_limit=args.fold_limit, mesh=mesh)
     feeds = parse_feeds(program, args.feed)
     if args.learning_phase is not None:
         program.training = bool(args.learning_phase)
