@@ -10,6 +10,7 @@ import numpy as np
 
 import kgraph
 
+from . import goals
 from .timing import interleaved, report
 
 SOURCE = """
@@ -21,7 +22,7 @@ output dot(dot(A, B), v) as y
 
 
 def run(args) -> list[str]:
-    n = 500 if args.quick else 2000
+    n = 2000
     rng = np.random.default_rng(0)
     host = {"A": rng.standard_normal((n, n), dtype=np.float32), "B": rng.standard_normal((n, n), dtype=np.float32),
             "v": rng.standard_normal(n, dtype=np.float32)}
@@ -32,7 +33,9 @@ def run(args) -> list[str]:
     rows = []
     # Device arrays in, as a JAX program passes them: the compiled code alone. Then NumPy arrays
     # in and out, as `kgraph run` does: each call also copies the two 16 MB matrices in.
-    for where, feeds in (("device arrays", device), ("NumPy arrays", host)):
+    # --quick keeps the size (the goal is stated at 2000) and measures device arrays only.
+    paths = (("device arrays", device),) if args.quick else (("device arrays", device), ("NumPy arrays", host))
+    for where, feeds in paths:
         fns = {
             "kgraph -O2": lambda: prog.run(**feeds)["y"],
             "jax.jit as written": lambda: np.asarray(as_written(**feeds)),
@@ -44,4 +47,6 @@ def run(args) -> list[str]:
         rows += report(f"matrix chain (A @ B) @ v, {n}x{n}, float32, {where}:", t,
                        [("as written / kgraph", "jax.jit as written", "kgraph -O2", "(expect >= 100 at 2000)"),
                         ("kgraph / best order", "kgraph -O2", "jax.jit best order", "(expect ~1.0)")])
+        if where == "device arrays":
+            goals.record("matrix chain", t["jax.jit as written"][0] / t["kgraph -O2"][0], 100, at_least=True)
     return rows

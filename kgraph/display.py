@@ -12,7 +12,7 @@ import subprocess
 
 import numpy as np
 
-from .commands.graph import to_dot
+from .dot import to_dot
 from .errors import KGraphError
 from .lexer import KGraphIRLexer, KGraphLexer
 

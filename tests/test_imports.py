@@ -11,8 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "kgraph"
 
-KNOWN = {  # to be removed: display reads to_dot from a command module; notebook reads two commands
-    ("kgraph.commands.graph", "kgraph.display", "kgraph.program"),
+KNOWN = {  # to be removed: notebook reads two command modules, and progress reads notebook
     ("kgraph.commands.ops_cmd", "kgraph.commands.run", "kgraph.notebook", "kgraph.progress", "kgraph.train"),
 }
 
