@@ -17,7 +17,6 @@ from .commands import export as export_command
 from .commands import import_cmd
 from .commands import ir as ir_command
 from .commands import run as run_command
-from .commands.options import add_compile_options  # noqa: F401 - kept importable from kgraph.cli
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
 COMMANDS = [run_command, export_command, import_cmd, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
