@@ -1,6 +1,6 @@
 """Issue 16's goals in one table: each benchmark records its figure, `python -m benchmarks` prints them.
 
-A benchmark module calls `record(goal, label, value, target)` for each figure that a goal of
+A benchmark module calls `record(key, value, target)` for each figure that a goal of
 issue 16 names (a ratio, or steps per second against hand-written JAX); after the benchmarks
 have run, `summary()` prints every expected figure with its target and PASS / FAIL, and
 "not measured" for one that no benchmark recorded in this run (so a missing row shows).

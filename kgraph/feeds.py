@@ -98,11 +98,6 @@ def read_feed_value(text: str, stdin=None) -> np.ndarray | Any:
                      f"(e.g. '[[1, 2], [3, 4]]' or 3.5)")
 
 
-def json_depth(text: str) -> int:
-    """The deepest nesting of lists and objects in a JSON text, without parsing it."""
-    return limits.nesting_depth(text)[0]
-
-
 def _load_npz(path: str, key: str) -> np.ndarray:
     names = npyfile.npz_names(path, "file")
     if key and key not in names:
