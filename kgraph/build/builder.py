@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ast, limits
+from .. import ast, guards, limits
 from ..consteval import InitialValues
 from ..errors import DTypeError, KGraphError, KGraphWarning, Span
 from ..ir import Graph, Node
@@ -123,7 +123,7 @@ class Builder(Updates, Expressions, Lifting):
             self.check_constant(value, stmt.value.span, f"the initial value of variable '{stmt.name}'")
             given, shape = np_dtype(value.dtype), value.shape
         elif nested_numbers(value):
-            value = np.asarray(value)
+            value = guards.literal_array(value, stmt.value.span)
             given, shape = value.dtype, value.shape
         else:
             raise KGraphError(f"a variable's initial value must be a tensor, got {describe(value)}",
@@ -137,7 +137,7 @@ class Builder(Updates, Expressions, Lifting):
         if isinstance(value, Node):
             self.initial.defer(stmt.name, value, dtype)
         else:
-            self.initial.set(stmt.name, value.astype(np_dtype(dtype)))
+            self.initial.set(stmt.name, guards.cast_literal(value, dtype, stmt.value.span))
         self.leaf_spans[stmt.name] = stmt.span
         self.bind(scope, stmt.name, node, stmt.span)
 
