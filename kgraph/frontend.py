@@ -119,8 +119,9 @@ class IncrementalFrontend:
     it holds in the session; `add` builds one statement into the program so far, as
     `frontend()` builds it in a file, except that an expression statement's value is kept
     for the REPL to show rather than warned about; `module()` hands out the program
-    so far as a verified `Module`. A statement that fails leaves what it built before the
-    mistake, as a file's would have; the program has no `output` until one is declared.
+    so far as a verified `Module`. A statement that fails keeps what it finished before the
+    mistake (the first items of an `output`, say), and the program goes on from there; it
+    needs no `output` (a file does).
     """
 
     def __init__(self, filename: str = "<string>", floatx: str = "float32",
@@ -151,7 +152,8 @@ class IncrementalFrontend:
         return tuple(self._builder.warnings)
 
     def module(self) -> Module:
-        """The program so far (verified now; the next statement makes a new one)."""
+        """The program so far, verified now. It shares the builder's graph, which later
+        statements grow: ask again after them for a module verified with them."""
         return module_of(self._builder)
 
 
