@@ -1,9 +1,11 @@
 """The fuzzer behind tests/test_fuzz.py: mutated programs, feeds, state files and exports.
 
-Programs are mutated token by token, knowing what each token is (a number becomes an
+Programs, from examples/*.kg and every op's registry example, are mutated token by
+token, knowing what each token is: seven in ten validly (tests/fuzz_programs.py: an op
+becomes one with the same signature, a name another bound name, a number a small one of
+its kind), so that they compile and run; the rest destructively (a number becomes an
 edge value such as 2**64 or 1e308, a name another op or a dtype, a bracket is dropped
-or doubled, an operand is nested deeply), starting from examples/*.kg and every op's
-registry example. Feeds (.npy, .npz), state files and .kgx exports are mutated byte by
+or doubled, an operand is nested deeply), so that they test the parser's errors. Feeds (.npy, .npz), state files and .kgx exports are mutated byte by
 byte (flips, truncations, insertions, headers overwritten). A case passes if kgraph
 answers it with a KGraphError (or succeeds); anything else is a bug.
 
@@ -31,6 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fuzz_programs import Vocabulary, mutate_validly
+
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY_BYTES = 2 << 30   # the worker's address-space cap
 CASE_SECONDS = 20        # a case that takes longer (its own time, see clock) is a bug: a hang
@@ -38,6 +42,7 @@ GRACE_SECONDS = 5        # then the parent kills a worker that has not answered
 WALL_FACTOR = 10         # or after this many times as much wall time, however loaded the machine
 STARTUP_SECONDS = 120    # a worker's import of JAX and its first compile
 CASES_PER_WORKER = 100   # a fresh worker then: JAX's caches of compiled programs only grow
+VALID_SHARE = 0.7         # of the mutated programs, those mutated validly (fuzz_programs.py)
 WORKER_LIMITS = dict(max_elements=10**7, max_file_bytes=10**8)  # what a fuzz case may ask
 
 TOKEN = re.compile(r'\d+\.\d*(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?|"[^"\n]*"|[A-Za-z_]\w*'
@@ -179,13 +184,18 @@ def make_cases(count: int, seed: int, files: dict[str, list[tuple[str, bytes]]])
     rng = random.Random(seed)
     programs = seed_programs()
     names = [n for n, op in REGISTRY.items() if op.category != "internal"] + ["x", "y", "w", "None"]
+    vocabulary = Vocabulary.from_registry()
     cases = []
     for i in range(count):
         if i % 10 == 9:  # one in ten is a command line
             cases.append(Case("cli", json.dumps(make_command_line(rng, programs)), "argv"))
         elif i % 5 < 3:  # three in five are programs
             origin, text = rng.choice(programs)
-            cases.append(Case("program", mutate_program(text, rng, names), origin))
+            if rng.random() < VALID_SHARE:
+                text = mutate_validly(text, rng, vocabulary)
+            else:
+                text = mutate_program(text, rng, names)
+            cases.append(Case("program", text, origin))
         else:
             kind = rng.choice(list(files))
             origin, data = rng.choice(files[kind])
