@@ -134,7 +134,7 @@ def _lower_grad(ctx, node, inputs):
             ctx.memo[key] = [_gradients(ctx, loss, [t], [v])[1][0] for t, v in zip(targets, inputs[1:])]
         else:
             value, ctx.memo[key] = _gradients(ctx, loss, targets, inputs[1:])
-            if loss.id in ctx.env and loss.op not in ("placeholder", "variable"):
+            if loss.id in ctx.env and not loss.is_leaf:
                 # Later uses of the loss read the forward pass the gradient ran, so XLA can drop
                 # the first one (it does not merge two equal loops, a scan's say, by itself).
                 ctx.env[loss.id] = value
