@@ -19,6 +19,7 @@ from .fastpath import dims_match, exact_call, is_device_array, outputs
 from .feeds import check_feed
 from .lower import make_function
 from .ops.training import learning_phase_value
+from .types import np_dtype
 
 
 class Runner:
@@ -63,6 +64,24 @@ class Runner:
             if self._fast is not None:
                 self._exact = exact_call(self._jitted, self._fast, self._numbered_outputs)
         return self._jitted
+
+    def _first_step(self, arrays: dict[str, np.ndarray], training: Any) -> Any:
+        """`_function()`, made by the first run. While the variables' initial values are still
+        computing (consteval.InitialValues.start), the step is compiled first for their types,
+        so that XLA compiles both at once; the run then finds it compiled (one device only:
+        on a mesh or a chosen device the arguments' placement is part of what is compiled)."""
+        step = self._function()
+        if self.module.initial.pending and self._device is None and self._layout is None:
+            step.trace(*self._abstract_arguments(arrays)).lower().compile()
+        return step
+
+    def _abstract_arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
+        """What `_arguments` gives, each variable and run scalar as its type instead of its value."""
+        types = {n.attr("name"): jax.ShapeDtypeStruct(n.shape, np_dtype(n.dtype))
+                 for n in self._variables_needed}
+        scalars = (np.uint32,) * self._draws_random + (np.bool_,) * self._reads_phase
+        return (self._get_donated(types) + self._get_fixed(types) + self._get_feeds(arrays)
+                + tuple(jax.ShapeDtypeStruct((), t) for t in scalars))
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         """The feeds as arrays of their placeholders' dtypes; a FeedError names what is wrong."""
@@ -181,7 +200,7 @@ class Runner:
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
         """
-        step = self._jitted or self._function()
+        step = self._jitted or self._first_step(arrays, training)
         if self._layout is not None:
             arrays = self._layout.place_feeds(arrays)
         if self._stateless:

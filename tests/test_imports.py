@@ -73,3 +73,26 @@ def test_kgraph_has_no_import_cycle_but_the_known_ones():
     new = [c for c in cycles(graph) if tuple(sorted(set(c))) not in KNOWN]
     assert not new, "import cycle(s): " + "; ".join(" -> ".join(c) for c in new)
     assert found == KNOWN, f"a known cycle is gone: remove it from KNOWN ({KNOWN - found})"
+
+
+def builder_users(known: dict[str, Path]) -> set[str]:
+    """The modules that name `Builder`: import it, or reach it as an attribute (`build.Builder`)."""
+    users = set()
+    for name, path in known.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and any(a.name == "Builder" for a in node.names):
+                users.add(name)
+            elif isinstance(node, ast.Attribute) and node.attr == "Builder":
+                users.add(name)
+    return users
+
+
+def test_only_the_front_ends_make_a_builder():
+    """Programs enter through the front end (frontend.py: `frontend()`, `IncrementalFrontend`);
+    the backend's session builds its graph op by op and is the one other door. A command or a
+    tool reads the `Module`, never a builder (issue 10)."""
+    allowed = {name for name in module_names() if name == "kgraph.build" or name.startswith(
+        ("kgraph.frontend", "kgraph.build."))} | {"kgraph.backend.session"}
+    users = builder_users(module_names())
+    assert "kgraph.frontend" in users  # the check sees the import it is meant to see
+    assert users <= allowed, f"these modules use Builder outside the front end: {sorted(users - allowed)}"
