@@ -158,6 +158,7 @@ OPS = [
     Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False, leaf=True,
        doc="A variable: a value kept by the program across runs.", category="internal"),
     Op("const(value)", infer=_leaf_type, lower=_lower_const, tensors=(),
+       host=lambda *, value: np.array(value.array),
        doc="A compile-time constant.", category="internal"),
     Op("getitem(x, index)", infer=_getitem_type, lower=_lower_getitem,
        doc="NumPy basic indexing: x[0], x[:, 1:3], x[..., -1], x[::2], x[:, None].",
