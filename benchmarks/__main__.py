@@ -28,11 +28,12 @@ BENCHMARKS = {
     "train": "train_steps",
     "mesh": "mesh",
     "rnn": "rnn",
+    "deep": "deep_stack",
     "startup": "startup",
 }
 
 # The benchmarks that `--quick` runs: every figure of issue 16's goals, in the issue's order.
-GOALS = ["first", "overhead", "mlp", "train", "startup", "chain"]
+GOALS = ["first", "deep", "overhead", "mlp", "train", "startup", "chain"]
 
 
 def main() -> None:

@@ -670,3 +670,16 @@ def test_literals_that_fit_their_variable_keep_their_values():
                          "output w, v").run()
     np.testing.assert_array_equal(out["w"], np.array([[1, -128], [127, 0]], np.int8))
     assert out["w"].dtype == np.int8 and out["v"].dtype == np.float16
+
+
+@pytest.mark.parametrize("source", [
+    # Found by the soak (seed 7, case 1437): XLA's verifier refused the empty window (exit 70).
+    "output conv2d_transpose(ones((1, 2, 2, 1)), ones((0, 3, 1, 1)), (None, 4, 4, 1))",
+    "output conv1d(ones((1, 4, 1)), ones((0, 1, 1)))",
+    "output conv2d(ones((1, 4, 4, 1)), ones((0, 3, 1, 1)))",
+    "output depthwise_conv2d(ones((1, 4, 4, 1)), ones((2, 0, 1, 1)))",
+    "output separable_conv1d(ones((1, 4, 1)), ones((0, 1, 1)), ones((1, 1, 1)))",
+])
+def test_a_conv_kernel_with_an_empty_window(source):
+    e = error_of(source, kgraph.ShapeError)
+    assert "is empty (a spatial size is 0)" in e.message and e.column == 8

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-
-import numpy as np
 
 from .. import mesh as meshes
 from .. import train
-from ..errors import FeedError, KGraphError
+from ..display import to_json, to_text
+from ..errors import KGraphError
+from ..feeds import parse_feeds
+from ..program import load
+from ..state import save_state_file
+from ..timing import format_timings, timed_run
+from ..trace import format_steps, trace
 from .options import add_compile_options
 
 NAME = "run"
@@ -72,47 +75,7 @@ def seed_value(text: str) -> int:
     return value
 
 
-def parse_feeds(program, specs: list[str]) -> dict:
-    from ..feeds import read_feed_value
-
-    feeds = {}
-    module = getattr(program, "module", None)  # a .kgx has no source
-    spans = module.leaf_spans if module is not None else {}
-    for spec in specs:
-        name, sep, text = spec.partition("=")
-        if not sep or not name:
-            raise FeedError(f"--feed {spec!r}: expected NAME=VALUE, e.g. --feed x=data.npy")
-        if name not in program.placeholders:
-            known = ", ".join(program.placeholders) or "none"
-            raise FeedError(f"--feed {name}=...: the program has no placeholder '{name}' "
-                            f"(placeholders: {known})")
-        if name in feeds:
-            raise FeedError(f"--feed {name}=... is given twice")
-        dtype, shape = program.placeholders[name]
-        declared = f"{dtype}[{', '.join('None' if d is None else str(d) for d in shape)}]"
-        try:
-            value = read_feed_value(text)
-        except ValueError as e:  # a LimitError stays one; a format problem is a FeedError
-            cls, reason = (type(e), e.message) if isinstance(e, KGraphError) else (FeedError, e)
-            raise cls(f"feed '{name}' (placeholder {name}: {declared}): {reason}", spans.get(name)) from None
-        if text.lower().endswith(".csv"):
-            value = _fit_csv(value, len(shape))
-        feeds[name] = value
-    return feeds
-
-
-def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
-    """A CSV is read as rows; a one-row or one-column CSV also feeds a vector or a scalar."""
-    if rank == 1 and 1 in array.shape:
-        return array.reshape(-1)
-    if rank == 0 and array.size == 1:
-        return array.reshape(())
-    return array
-
-
 def main(args) -> int:
-    from ..program import load
-
     timings: dict = {}
     mesh = meshes.mesh_from_args(args)  # first: joining other processes precedes all JAX work
     if mesh is not None and not meshes.writes_files():
@@ -128,14 +91,10 @@ def main(args) -> int:
     if code is not None:
         return code
     if args.trace:
-        from ..trace import format_steps, trace
-
         to = sys.stderr if args.format == "json" or args.out else sys.stdout
         print(format_steps(trace(program, feeds), program.filename), file=to, flush=True)
 
     def timed_once():
-        from ..timing import format_timings, timed_run
-
         outputs = timed_run(program, feeds, timings)
         print(format_timings(timings), file=sys.stderr)
         return outputs
@@ -143,8 +102,6 @@ def main(args) -> int:
     if outputs is None:
         return code
     if args.out:
-        from ..state import save_state_file
-
         # As np.savez: a name without .npz gets it; and the message names the file written.
         path = args.out if args.out.endswith(".npz") else args.out + ".npz"
         save_state_file(path, outputs, "outputs file", KGraphError)
@@ -158,40 +115,3 @@ def main(args) -> int:
     else:
         print(to_text(outputs))
     return 0
-
-
-def _json_float(v) -> float | str:
-    # str() of a float32 scalar is its shortest round-tripping text: 0.1, not 0.10000000149.
-    f = float(str(v))
-    if math.isfinite(f):
-        return f
-    return "NaN" if math.isnan(f) else ("Infinity" if f > 0 else "-Infinity")
-
-
-def _jsonable(a: np.ndarray):
-    if a.dtype.kind != "f" and a.dtype.name != "bfloat16":
-        return a.tolist()
-    flat = [_json_float(v) for v in a.ravel()]
-    if a.ndim == 0:
-        return flat[0]
-    return np.array(flat, dtype=object).reshape(a.shape).tolist()
-
-
-def to_json(outputs: dict) -> dict:
-    """{"name": {"dtype", "shape", "data"}}; NaN and ±inf become the strings "NaN", "Infinity"."""
-    return {name: {"dtype": a.dtype.name, "shape": list(a.shape), "data": _jsonable(a)}
-            for name, a in outputs.items()}
-
-
-def to_text(outputs: dict) -> str:
-    lines = []
-    for name, a in outputs.items():
-        head = f"{name}: {a.dtype.name}[{', '.join(str(d) for d in a.shape)}]"
-        body = str(a[()]) if a.ndim == 0 else np.array2string(a, threshold=200, edgeitems=3,
-                                                                max_line_width=100)
-        if "\n" in body:
-            lines.append(head + " =")
-            lines.extend("  " + line for line in body.splitlines())
-        else:
-            lines.append(f"{head} = {body}")
-    return "\n".join(lines)
