@@ -48,6 +48,11 @@ class Options:
 class Rewriter:
     """Copies a graph, offering each new node to `rewrite_node`; subclasses or rule sets decide."""
 
+    # Whether a pass with no work still copies the graph to do the engine's clean-up (gradient
+    # targets behind barriers, dead leaves dropped). scan-blocks, before dce, leaves that to
+    # dce and returns its input untouched; where it copies, its copy cleans up as any does.
+    cleans_up = True
+
     def __init__(self, options: Options, rules: RuleSet | None = None):
         self.options = options
         self.rules = rules
@@ -80,7 +85,8 @@ class Rewriter:
         self.live_in = len(order)
         plan = self.prepare(order)
         targets = gradient_targets(order)
-        if not targets and not self.has_work(order, plan) and _only_live_leaves(old, order):
+        clean = not self.cleans_up or (not targets and _only_live_leaves(old, order))
+        if clean and not self.has_work(order, plan):
             self.graph = old  # nothing to rewrite: a copy would be the same graph
             return old
         mapping = self.mapping
