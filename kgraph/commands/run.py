@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from .. import mesh as meshes
-from .. import train
+from .. import train, warm
 from ..errors import FeedError, KGraphError
 from .options import add_compile_options
 
@@ -110,17 +110,22 @@ def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
     return array
 
 
-def main(args) -> int:
-    from ..program import load
+def cacheable(args, mesh) -> bool:
+    """The program cache (docs/cache.md) serves runs that need no more than the executable:
+    not --mesh, --trace, --time or a training loop."""
+    return mesh is None and not (args.trace or args.time or train.is_training(args) or args.save_every)
 
+
+def main(args) -> int:
     timings: dict = {}
     mesh = meshes.mesh_from_args(args)  # first: joining other processes precedes all JAX work
     if mesh is not None and not meshes.writes_files():
         args.quiet, args.out = True, None  # process 0 prints and writes for all of them
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                   image_data_format=args.image_data_format, seed=args.seed,
-                   device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
-                   fast_math=args.fast_math, fold_limit=args.fold_limit, mesh=mesh)
+    options = {"mesh": mesh} if mesh is not None else {}
+    program = warm.load(args.file, cache=None if cacheable(args, mesh) else False, opt_level=args.opt_level,
+                        floatx=args.floatx, image_data_format=args.image_data_format, seed=args.seed,
+                        device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
+                        fast_math=args.fast_math, fold_limit=args.fold_limit, **options)
     feeds = parse_feeds(program, args.feed)
     if args.learning_phase is not None:
         program.training = bool(args.learning_phase)
