@@ -29,11 +29,12 @@ BENCHMARKS = {
     "train": "train_steps",
     "mesh": "mesh",
     "rnn": "rnn",
+    "deep": "deep_stack",
     "startup": "startup",
 }
 
 # The benchmarks that `--quick` runs: every figure of issue 16's goals, in the issue's order.
-GOALS = ["first", "warm", "overhead", "mlp", "train", "startup", "chain"]
+GOALS = ["first", "warm", "deep", "overhead", "mlp", "train", "startup", "chain"]
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """Per-call overhead: a tiny program through Program.run against the raw jitted function.
 
 After the ratio, the same call built up step by step (each row adds one part of
-`Program.run` to the previous one) shows where the difference goes.
+`Program.run` to the previous one) shows where the difference goes, and the floor: the least
+a `run(**feeds) -> dict` can cost, a two-line wrapper around the same jitted step (a keyword
+call, one dict) with no check at all, measured in the same loop.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ def run(args) -> list[str]:
 
 def breakdown(prog, raw, x, quick: bool) -> list[str]:
     step, numbered = prog._function(), prog._numbered_outputs
+    xd = jax.device_put(x)
 
     def results(outs):
         result = {}
@@ -47,16 +50,28 @@ def breakdown(prog, raw, x, quick: bool) -> list[str]:
             result[name] = np.asarray(outs[i])
         return result
 
+    def floor(**feeds):  # the least run(**feeds) -> dict can do: no check, no class, one dict
+        return {"y": np.asarray(step(feeds["x"])[0])}
+
+    def floor_device(**feeds):
+        return {"y": step(feeds["x"])[0]}
+
     def checked(**feeds):
         return results(step(prog._checked(feeds)["x"]))
 
     fns = {"raw": lambda: np.asarray(raw(x)),
            "step": lambda: np.asarray(step(x)[0]),
            "+ result dict": lambda: results(step(x)),
-           "+ feed check": lambda: checked(x=x),
-           "Program.run": lambda: prog.run(x=x)}
+           "floor: run(**feeds)": lambda: floor(x=x),
+           "+ full feed check": lambda: checked(x=x),
+           "Program.run": lambda: prog.run(x=x),
+           "raw, device": lambda: raw(xd).block_until_ready(),
+           "floor, device": lambda: floor_device(x=xd)["y"].block_until_ready(),
+           "run(to_numpy=False)": lambda: prog.run(x=xd, to_numpy=False)["y"].block_until_ready()}
     for f in fns.values():
         f()
     t = interleaved(fns, repeats=30 if quick else 150, number=100)
-    return report("  where it goes (each row adds a part of Program.run):", t,
-                  [(f"{name} / raw", name, "raw", "") for name in list(fns)[1:]])
+    ratios = [(f"{name} / raw", name, "raw", "") for name in list(fns)[1:6]]
+    ratios += [(f"{name} / raw, device", name, "raw, device", "") for name in list(fns)[7:]]
+    return report("  where it goes (each row adds a part of Program.run; the floors are the least a "
+                  "run(**feeds) -> dict costs):", t, ratios)

@@ -6,20 +6,20 @@ lowering), the op whose node was being handled and the place in the program that
 node came from. The stages record themselves here as they run; the command line's
 last-resort handler prints `report(exc)` and exits 70.
 
-The record is one small module-level object, cheap enough to set once per node. A
+The record is one small module-level object, cheap enough to set once per node, and
+per thread (the variables' initial values are computed on a thread of their own). A
 stage that ends normally restores the enclosing one, so a report never names a
 stage that has finished; one that ends in an exception leaves itself for the report.
 """
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import threading
 from typing import Any
 
 
-@dataclass
-class Place:
-    stage: str = ""
+class Place(threading.local):
+    stage: str = ""  # class attributes: each thread starts from these
     node: Any = None  # an ir.Node
 
 

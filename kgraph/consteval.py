@@ -9,6 +9,9 @@ folding included). It runs inside `device.running()`, the one x64 context.
 """
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 
 import jax
@@ -16,6 +19,7 @@ import jax
 from .device import running
 from .ir import Node
 from .lower import Interpreter
+from .ops import REGISTRY
 from .types import np_dtype
 
 
@@ -40,27 +44,55 @@ def evaluate_constants(nodes: list[Node], optimize: bool = True) -> list[np.ndar
 class InitialValues:
     """The variables' initial values by name, in declaration order.
 
-    A value given as an array is kept as it is; one given by an expression is kept as
-    its node and computed on first use, all pending ones together in one jitted call
-    compiled without XLA's optimisations (op by op, each op would compile for each new
-    shape, and XLA optimises random draws for seconds).
+    A value given as an array is kept as it is, and so is one whose op NumPy computes bit for
+    bit (`Op.host`: zeros, ones, eye, a constant). One given by any other expression is kept as
+    its node; `start()` computes all of those together in one jitted call, compiled without
+    XLA's optimisations (op by op, each op would compile for each new shape, and XLA optimises
+    random draws for seconds), on a background thread: XLA releases the GIL, so the draws
+    compile while the caller optimises and compiles the program's step, which needs only the
+    variables' types. `values()` waits for them (and starts them if nothing has).
     """
 
     def __init__(self, values: dict[str, np.ndarray] | None = None):
         self._values: dict[str, np.ndarray | None] = dict(values or {})
         self._pending: dict[str, tuple[Node, str]] = {}  # name → (its value's node, dtype)
+        self._computing: tuple[Future, dict[str, tuple[Node, str]]] | None = None
 
     def set(self, name: str, array: np.ndarray) -> None:
         self._values[name] = array
 
     def defer(self, name: str, node: Node, dtype: str) -> None:
+        host = REGISTRY[node.op].host
+        if host is not None and not node.srcs:
+            self._values[name] = host(**dict(node.attrs)).astype(np_dtype(dtype))
+            return
         self._values[name] = None  # keeps the declaration order
         self._pending[name] = (node, dtype)
 
-    def values(self) -> dict[str, np.ndarray]:
+    @property
+    def pending(self) -> bool:
+        """Whether some values are not computed yet (being computed or not started)."""
+        return bool(self._pending) or self._computing is not None
+
+    def start(self) -> None:
+        """Begin computing the pending values on the background thread."""
         if self._pending:
             pending, self._pending = self._pending, {}
-            computed = evaluate_constants([node for node, _ in pending.values()], optimize=False)
+            nodes = [node for node, _ in pending.values()]
+            context = contextvars.copy_context()  # the limits in force (kgraph/limits.py)
+            self._computing = (_BACKGROUND.submit(context.run, evaluate_constants, nodes, False), pending)
+
+    def values(self) -> dict[str, np.ndarray]:
+        self.start()
+        if self._computing is not None:
+            future, pending = self._computing
+            computed = future.result()  # raises what the evaluation raised, again on a retry
+            self._computing = None
             for (name, (_, dtype)), value in zip(pending.items(), computed):
                 self._values[name] = value.astype(np_dtype(dtype))
         return self._values
+
+
+# One worker: initial values are computed one program at a time, off the caller's thread. Its
+# thread is joined when the interpreter exits (a daemon thread inside XLA at exit could crash).
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgraph-initial-values")

@@ -1,12 +1,14 @@
-"""HTML views for notebooks: a Program's signature and graph, a run's outputs, an error.
+"""How kgraph shows values: text and JSON for the terminal, HTML views for notebooks.
 
-Jupyter shows an object by its `_repr_html_`; these functions write that HTML. They
-need nothing beyond kgraph's own dependencies: the graph is inline SVG when Graphviz's
-`dot` is installed, the IR as text otherwise.
+`to_text` and `to_json` print a run's outputs (`kgraph run`, `kgraph ops`). The notebook
+views (a Program's signature and graph, a run's outputs, an error) are the HTML that Jupyter
+shows through an object's `_repr_html_`. They need nothing beyond kgraph's own dependencies:
+the graph is inline SVG when Graphviz's `dot` is installed, the IR as text otherwise.
 """
 from __future__ import annotations
 
 import html
+import math
 import shutil
 import subprocess
 
@@ -23,6 +25,48 @@ _TABLE = ('<table style="border-collapse:collapse;font-family:monospace;text-ali
           '<tr>{head}</tr>{rows}</table>')
 _CELL = '<td style="padding:2px 10px;vertical-align:top;text-align:left">{}</td>'
 
+
+# ---- text and JSON, for the terminal ---------------------------------------------
+
+def _json_float(v) -> float | str:
+    # str() of a float32 scalar is its shortest round-tripping text: 0.1, not 0.10000000149.
+    f = float(str(v))
+    if math.isfinite(f):
+        return f
+    return "NaN" if math.isnan(f) else ("Infinity" if f > 0 else "-Infinity")
+
+
+def _jsonable(a: np.ndarray):
+    if a.dtype.kind != "f" and a.dtype.name != "bfloat16":
+        return a.tolist()
+    flat = [_json_float(v) for v in a.ravel()]
+    if a.ndim == 0:
+        return flat[0]
+    return np.array(flat, dtype=object).reshape(a.shape).tolist()
+
+
+def to_json(outputs: dict) -> dict:
+    """{"name": {"dtype", "shape", "data"}}; NaN and ±inf become the strings "NaN", "Infinity"."""
+    return {name: {"dtype": a.dtype.name, "shape": list(a.shape), "data": _jsonable(a)}
+            for name, a in outputs.items()}
+
+
+def to_text(outputs: dict) -> str:
+    """A run's outputs as `kgraph run` prints them: `name: dtype[shape] = value`, one each."""
+    lines = []
+    for name, a in outputs.items():
+        head = f"{name}: {a.dtype.name}[{', '.join(str(d) for d in a.shape)}]"
+        body = str(a[()]) if a.ndim == 0 else np.array2string(a, threshold=200, edgeitems=3,
+                                                                max_line_width=100)
+        if "\n" in body:
+            lines.append(head + " =")
+            lines.extend("  " + line for line in body.splitlines())
+        else:
+            lines.append(f"{head} = {body}")
+    return "\n".join(lines)
+
+
+# ---- HTML, for notebooks ------------------------------------------------------------
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
     head_html = "".join(f'<th style="padding:2px 10px;text-align:left">{h}</th>' for h in head)

@@ -1,4 +1,5 @@
-"""The op table of docs/language.md, generated from the op registry.
+"""The ops' documentation, generated from the op registry: the table of docs/language.md,
+`kgraph ops`' listing and one op's page (`describe`, its example run live).
 
 The registry is the one source of every op's signature and meaning: `kgraph ops`
 prints it, and this module writes it into docs/language.md between the markers
@@ -13,7 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .display import to_text
+from .errors import KGraphError
 from .ops import REGISTRY, Op
+from .program import compile as compile_program
 
 START = "<!-- ops-table:start -->"
 END = "<!-- ops-table:end -->"
@@ -60,6 +64,47 @@ def with_table(text: str, table: str) -> str:
     if start < 0 or end < start:
         raise ValueError(f"the markers {START} and {END} are missing or out of order")
     return text[: start + len(START)] + "\n" + table + "\n" + text[end:]
+
+
+def listing() -> str:
+    """`kgraph ops`: every public op by category, its signature and one line on what it does."""
+    groups = by_category(public_ops())
+    width = min(max(len(op.signature) for _, ops in groups for op in ops), 36)
+    lines = []
+    for category, ops in groups:
+        lines.append(f"{category}:")
+        for op in ops:
+            if len(op.signature) > width:  # a long signature gets its own line
+                lines += [f"  {op.signature}", f"  {'':<{width}}  {op.doc}"]
+            else:
+                lines.append(f"  {op.signature:<{width}}  {op.doc}")
+    lines.append("\n`kgraph ops NAME` shows one op with an example.")
+    return "\n".join(lines)
+
+
+def describe(name: str, opt_level: int = 2) -> tuple[str, bool]:
+    """One op's documentation and its example's output; (text, whether the example ran)."""
+    op = REGISTRY[name]
+    lines = [op.signature, f"  {op.doc}"]
+    if op.category:
+        lines.append(f"  category: {op.category}")
+    tensors = [p.name for p in op.params if p.kind in ("tensor", "tensors")]
+    functions = [p.name for p in op.params if p.kind == "function"]
+    if functions:
+        lines.append(f"  function arguments: {', '.join(functions)} (a `def` name or a `lambda`)")
+    if tensors:
+        lines.append(f"  tensor arguments: {', '.join(tensors)}; the others are known at compile time")
+    if not op.example:
+        lines.append("\n(no example)")
+        return "\n".join(lines), True
+    lines += ["", "example:"] + ["  " + line for line in op.example.strip().splitlines()]
+    try:
+        outputs = compile_program(op.example, filename=f"<example of {name}>", opt_level=opt_level).run()
+    except KGraphError as e:
+        lines += ["", "the example failed (a bug in kgraph's documentation):", e.render()]
+        return "\n".join(lines), False
+    lines += ["", "result:"] + ["  " + line for line in to_text(outputs).splitlines()]
+    return "\n".join(lines), True
 
 
 def main(argv: list[str] | None = None) -> int:

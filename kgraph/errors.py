@@ -50,8 +50,25 @@ def render_at(span: Span | None, kind: str, message: str) -> str:
     width = 1
     if span.end_line == span.line and span.end_column > span.column:
         width = span.end_column - span.column
-    caret = " " * (span.column - 1) + "^" + "~" * (width - 1)
+    line, column, width = _window(line, span.column - 1, width)
+    caret = " " * column + "^" + "~" * (width - 1)
     return f"{head}\n    {line}\n    {caret}"
+
+
+WINDOW = 120  # characters of a long line shown around the caret
+
+
+def _window(line: str, column: int, width: int) -> tuple[str, int, int]:
+    """The part of a long line around the caret (0-based `column`), marked "..." where it
+    is cut: a 5,000-character line shows the caret's neighbourhood, not the whole line."""
+    if len(line) <= WINDOW:
+        return line, column, width
+    start = max(0, min(column - WINDOW // 3, len(line) - WINDOW))
+    end = start + WINDOW
+    before = "..." if start else ""
+    after = "..." if end < len(line) else ""
+    width = max(1, min(width, end - column))
+    return before + line[start:end] + after, len(before) + column - start, width
 
 
 class KGraphError(Exception):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import limits, npyfile
-from .errors import FeedError, Span
+from .errors import FeedError, KGraphError, Span
 from .ir import Node
 from .types import TensorType, format_dim, np_dtype
 
@@ -133,6 +133,44 @@ def _load_csv(path: str) -> np.ndarray:
         return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError as e:
         raise ValueError(f"{path} is not a CSV of numbers ({e})") from None
+
+
+def parse_feeds(program, specs: list[str]) -> dict:
+    """`--feed NAME=VALUE` options (`kgraph run`, `%%kgraph`) as {placeholder: value}; a mistake
+    is a FeedError that names the feed and the placeholder's declared type, at its line."""
+    feeds = {}
+    module = getattr(program, "module", None)  # a .kgx has no source
+    spans = module.leaf_spans if module is not None else {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        if not sep or not name:
+            raise FeedError(f"--feed {spec!r}: expected NAME=VALUE, e.g. --feed x=data.npy")
+        if name not in program.placeholders:
+            known = ", ".join(program.placeholders) or "none"
+            raise FeedError(f"--feed {name}=...: the program has no placeholder '{name}' "
+                            f"(placeholders: {known})")
+        if name in feeds:
+            raise FeedError(f"--feed {name}=... is given twice")
+        dtype, shape = program.placeholders[name]
+        declared = f"{dtype}[{', '.join('None' if d is None else str(d) for d in shape)}]"
+        try:
+            value = read_feed_value(text)
+        except ValueError as e:  # a LimitError stays one; a format problem is a FeedError
+            cls, reason = (type(e), e.message) if isinstance(e, KGraphError) else (FeedError, e)
+            raise cls(f"feed '{name}' (placeholder {name}: {declared}): {reason}", spans.get(name)) from None
+        if text.lower().endswith(".csv"):
+            value = _fit_csv(value, len(shape))
+        feeds[name] = value
+    return feeds
+
+
+def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
+    """A CSV is read as rows; a one-row or one-column CSV also feeds a vector or a scalar."""
+    if rank == 1 and 1 in array.shape:
+        return array.reshape(-1)
+    if rank == 0 and array.size == 1:
+        return array.reshape(())
+    return array
 
 
 def format_type_for(dtype: str, shape: tuple) -> str:

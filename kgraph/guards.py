@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import limits
 from .errors import ArgumentError, ShapeError, Span
+from .types import dtype_name, np_dtype
 
 INT64 = (-2**63, 2**63 - 1)
 
@@ -71,3 +74,29 @@ def check_axes(value, span: Span) -> None:
     if depth > limits.MAX_AXES:
         raise ShapeError(f"the literal list is nested {depth:,} deep, but an array may have at "
                          f"most {limits.MAX_AXES} dimensions (NumPy's and XLA's limit)", span)
+
+
+def literal_array(value, span: Span, dtype: str | None = None) -> np.ndarray:
+    """A literal list as an array, its mistakes located where NumPy would raise: more than
+    64 axes, ragged rows (`[[1, 2], [3]]`), an integer past `dtype` (past int64 when None)."""
+    check_axes(value, span)
+    try:
+        array = np.asarray(value, dtype=np_dtype(dtype) if dtype else None)
+    except OverflowError:
+        raise ArgumentError(f"the literal holds an integer that does not fit in {dtype}", span) from None
+    except ValueError:
+        raise ShapeError("a literal array must be rectangular (every row the same length)",
+                         span) from None
+    if array.dtype == object:  # NumPy keeps integers past int64 as Python objects
+        raise ArgumentError("the literal holds an integer that does not fit in int64", span)
+    return array
+
+
+def cast_literal(array: np.ndarray, dtype: str, span: Span) -> np.ndarray:
+    """A literal's array as `dtype`, refusing integers the cast would wrap (1000 as int8)."""
+    target = np_dtype(dtype)
+    if target.kind in "iu" and array.dtype.kind in "iu" and array.size:
+        info = np.iinfo(target)
+        if not (info.min <= array.min() and array.max() <= info.max):
+            raise ArgumentError(f"the literal does not fit in {dtype_name(target)}", span)
+    return array.astype(target)

@@ -1,6 +1,7 @@
 """The Python API: `compile`, `load` and the `Program` they return."""
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,7 @@ class Program(Runner):
         self.floatx = module.floatx
         self.seed = seed
         self.warnings: list[KGraphWarning] = list(module.warnings)
-        initial = module.variables
-        self._initial = {k: v.copy() for k, v in initial.items()}
-        self._values = {k: v.copy() for k, v in initial.items()}
+        module.initial.start()  # computed while the step compiles (`_initial`, consteval.py)
         self._runs = 0
         self._state_loaded = False
         self._device = find_device(device) if device and mesh is None else None
@@ -64,11 +63,12 @@ class Program(Runner):
             tuple_getter(names) for names in (self._donated, self._fixed, self._feed_names))
         # Unseeded random ops (never merged, lowered by the interpreter) fold the run
         # counter into their key; without them the step needs no counter.
+        nodes = graph.all_nodes()  # one walk for the facts below (a large graph's walk is ms)
         self._draws_random = any(REGISTRY[n.op].unique and REGISTRY[n.op].lower_node is not None
-                                 and n.attr("seed") is None for n in graph.all_nodes())
+                                 and n.attr("seed") is None for n in nodes)
         # The learning phase (LANGUAGE.md §9) is an argument of the step only where the program
         # reads it; `training` is its value for a run that does not say (`--learning-phase`).
-        self._reads_phase = any(n.op == "learning_phase" for n in graph.all_nodes())
+        self._reads_phase = any(n.op == "learning_phase" for n in nodes)
         self.training = False
         self._output_names = [name for name, _ in graph.outputs]
         self._numbered_outputs = list(enumerate(self._output_names))
@@ -76,25 +76,37 @@ class Program(Runner):
         # are the outputs (the common inference case gets the shortest path).
         self._stateless = not self._variables_needed and not self._draws_random and not self._reads_phase
         self._scalars = int(self._draws_random) + int(self._reads_phase)  # the run counter, the phase
-        self._x64 = needs_x64(graph, seed)
+        self._x64 = needs_x64(graph, seed, nodes)
         # A 32-bit program on the default device runs in the caller's JAX mode: no context to enter.
         self._plain = self._device is None and not self._x64
         self._feed_specs = feed_specs(self._feeds_needed)
         # run's fast path (the common inference call): no state, no context, every shape fixed.
         self._fast = self._feed_specs if self._plain and self._stateless and all(
             None not in shape for _, _, shape in self._feed_specs or ()) else None
-        self._place_fixed()
+
+    # The variables' values are attributes made on first use (the initial values may still be
+    # computing on consteval's thread); afterwards each is a plain attribute (`_values` is read
+    # on every run).
+    @functools.cached_property
+    def _initial(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.module.variables.items()}
+
+    @functools.cached_property
+    def _values(self) -> dict:
+        return self._placed({k: v.copy() for k, v in self._initial.items()})
 
     def _place_fixed(self) -> None:
-        """Move the variables that no run updates to the device, once: passed as NumPy
-        arrays they would be copied to the device on every run (the updated ones live on
-        the device after the first run)."""
+        self._values = self._placed(self._values)
+
+    def _placed(self, values: dict) -> dict:
+        """`values` with the variables that no run updates moved to the device, once: passed
+        as NumPy arrays they would be copied to the device on every run (the updated ones
+        live on the device after the first run)."""
         with self.running():
             if self._layout is not None:  # on a mesh every variable is laid out, updated ones too
-                self._values = {k: self._layout.place(k, v) for k, v in self._values.items()}
-                return
-            for name in self._fixed:
-                self._values[name] = jax.device_put(self._values[name], self._device)
+                return {k: self._layout.place(k, v) for k, v in values.items()}
+            fixed = set(self._fixed)
+            return {k: jax.device_put(v, self._device) if k in fixed else v for k, v in values.items()}
 
     # ---- signature -------------------------------------------------------------
     @property
@@ -199,7 +211,7 @@ class Program(Runner):
         return export_program(self, path, platforms=platforms or PLATFORMS)
 
 
-def needs_x64(graph: Graph, seed: int) -> bool:
+def needs_x64(graph: Graph, seed: int, nodes: list | None = None) -> bool:
     """Whether running `graph` needs JAX's 64-bit mode.
 
     LANGUAGE.md §4: float64 and int64 are honoured without changing the caller's JAX
@@ -211,10 +223,11 @@ def needs_x64(graph: Graph, seed: int) -> bool:
     such a program is traced and called in the caller's mode. Random keys are the one
     place a Python int becomes an array: `jax.random.PRNGKey(seed)` gives other bits
     without x64 for a seed outside [0, 2**32), so such a seed also needs the mode.
+    `nodes` is `graph.all_nodes()` when the caller has it.
     """
     seeds = [seed]
-    nodes = graph.all_nodes() + list(graph.placeholders.values()) + list(graph.variables.values())
-    for node in nodes:
+    nodes = graph.all_nodes() if nodes is None else nodes
+    for node in nodes + list(graph.placeholders.values()) + list(graph.variables.values()):
         if node.dtype in WIDE_DTYPES:
             return True
         node_seed = node.attr("seed")
@@ -228,11 +241,14 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
             timings: dict[str, float] | None = None,
             fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT,
             image_data_format: str = "channels_last", limits: Limits | None = None,
-            mesh=None) -> Program:
+            mesh=None, scan_blocks: bool | int = True) -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
 
     `limits` bounds what the program may ask (kgraph/limits.py); by default the ones in force.
     `mesh`, a `jax.sharding.Mesh`, runs it on many devices (LANGUAGE.md §11, docs/distributed.md).
+    `scan_blocks`: a chain of calls of one `def` (a layer stack) of at least
+    `passes.SCAN_MIN_BLOCKS` calls is compiled as one loop; False keeps every chain
+    unrolled, an int n sets the shortest chain made a loop (docs/optimizer.md).
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
     """
@@ -245,9 +261,11 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
     timings = timings if timings is not None else {}
     with using(limits) as limits, passes.paused_gc():  # the GC walking a large program's nodes triples its compile
         module = frontend(source, filename, floatx, timings, image_data_format)
+        module.initial.start()  # the random draws compile on consteval's thread meanwhile
         with timed(timings, "optimize"):
-            optimised = passes.optimize(module.graph, opt_level, disabled=disabled_passes,
-                                        fast_math=fast_math, fold_limit=fold_limit)
+            disabled, min_blocks = passes.scan_blocks_option(disabled_passes, scan_blocks)
+            optimised = passes.optimize(module.graph, opt_level, disabled=disabled, fast_math=fast_math,
+                                        fold_limit=fold_limit, scan_min_blocks=min_blocks)
     for w in module.warnings:
         warnings.warn(w, stacklevel=2)
     program = Program(module, optimised, opt_level, seed=seed, device=device, mesh=mesh)

@@ -24,7 +24,7 @@ def make_reporter(log_every: int | None, total: int, out, per_epoch: int = 1, wh
     if log_every == 0:
         return Reporter()
     if log_every is None and in_notebook():
-        from .notebook import TrainingView  # needs IPython, which a notebook has loaded
+        from .training_view import TrainingView  # needs IPython, which a notebook has loaded
 
         return TrainingView(total, per_epoch)
     if log_every is None:

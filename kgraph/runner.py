@@ -14,21 +14,18 @@ import jax
 import numpy as np
 
 from .device import running
-from .display import Outputs
 from .errors import FeedError, KGraphError
-from .fastpath import dims_match, is_device_array
+from .fastpath import dims_match, exact_call, is_device_array, outputs
 from .feeds import check_feeds
 from .lower import make_function
 from .ops.training import learning_phase_value
-
-try:  # the class of a concrete JAX array, for run's fast path (any other class takes the full check)
-    from jax._src.array import ArrayImpl as _ARRAY_IMPL
-except ImportError:  # pragma: no cover - a JAX that moved it: JAX arrays take the full check
-    _ARRAY_IMPL = np.ndarray
+from .types import np_dtype
 
 
 class Runner:
     """Program's run methods (a mixin: `Program.__init__` sets the attributes they read)."""
+
+    _exact = None  # run's fast path (fastpath.exact_call), made with the jitted step when `_fast`
 
     def _function(self):
         """The jitted step, flat: (updated variables..., other variables..., feeds...[, run
@@ -64,7 +61,27 @@ class Runner:
             else:
                 self._jitted = self._layout.jit(run, donated + fixed + feed_names, self._scalars,
                                                 len(g.outputs), self._update_names, donate)
+            if self._fast is not None:
+                self._exact = exact_call(self._jitted, self._fast, self._numbered_outputs)
         return self._jitted
+
+    def _first_step(self, arrays: dict[str, np.ndarray], training: Any) -> Any:
+        """`_function()`, made by the first run. While the variables' initial values are still
+        computing (consteval.InitialValues.start), the step is compiled first for their types,
+        so that XLA compiles both at once; the run then finds it compiled (one device only:
+        on a mesh or a chosen device the arguments' placement is part of what is compiled)."""
+        step = self._function()
+        if self.module.initial.pending and self._device is None and self._layout is None:
+            step.trace(*self._abstract_arguments(arrays)).lower().compile()
+        return step
+
+    def _abstract_arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
+        """What `_arguments` gives, each variable and run scalar as its type instead of its value."""
+        types = {n.attr("name"): jax.ShapeDtypeStruct(n.shape, np_dtype(n.dtype))
+                 for n in self._variables_needed}
+        scalars = (np.uint32,) * self._draws_random + (np.bool_,) * self._reads_phase
+        return (self._get_donated(types) + self._get_fixed(types) + self._get_feeds(arrays)
+                + tuple(jax.ShapeDtypeStruct((), t) for t in scalars))
 
     def check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         """The feeds as arrays of their placeholders' dtypes; a FeedError names what is wrong."""
@@ -114,23 +131,16 @@ class Runner:
         `training` sets the learning phase (default `self.training`, False unless set).
         `to_numpy=False` returns the outputs as JAX arrays on the device, without waiting for them.
         """
-        fast = self._fast
-        if fast is not None and len(feeds) == len(fast):
-            # Each feed a NumPy or JAX array of exactly its placeholder's dtype and shape: the
-            # jitted step directly (a mismatch of any kind takes the full path below). `is` on
-            # dtypes: NumPy's native dtypes are singletons, and any other one is checked in full.
-            args = []
-            for name, dtype, shape in fast:
-                value = feeds.get(name)
-                cls = value.__class__
-                if (cls is not np.ndarray and cls is not _ARRAY_IMPL or value.dtype is not dtype
-                        or value.shape != shape):
-                    break
-                args.append(value)
-            else:
-                outs = (self._jitted or self._function())(*args)
-                self._runs += 1
-                return self._results(outs, to_numpy)
+        exact = self._exact
+        if exact is not None and training is None:
+            # A stateless program fed exactly its signature: the jitted step directly
+            # (fastpath.exact_call). Anything else (another class, dtype or shape, a missing
+            # or extra feed) gets None and the full check below. It keeps no run count: a
+            # stateless program's is never read (it keys random draws and the export
+            # warning, which need state).
+            result = exact(feeds, to_numpy)
+            if result is not None:
+                return result
         arrays = self._checked(feeds)
         if training is not None:
             training = learning_phase_value(training)
@@ -139,22 +149,10 @@ class Runner:
         else:
             with self.running():
                 outs = self.execute(arrays, training)
-        return self._results(outs, to_numpy)
+        return outputs(outs, self._numbered_outputs, to_numpy)
 
     __call__ = run
 
-    def _results(self, outs: tuple, to_numpy: bool) -> dict:
-        """The outputs by name. A plain loop over precomputed pairs: in CPython 3.11 a
-        comprehension is a call with its own frame, and zip() an object per run (each
-        measurable against a 13 µs jitted call)."""
-        result = Outputs()  # a dict that a notebook shows as a table
-        if to_numpy:
-            for i, name in self._numbered_outputs:
-                result[name] = np.asarray(outs[i])
-        else:
-            for i, name in self._numbered_outputs:
-                result[name] = outs[i]
-        return result
 
     @property
     def jitted(self):
@@ -188,7 +186,7 @@ class Runner:
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
         """
-        step = self._jitted or self._function()
+        step = self._jitted or self._first_step(arrays, training)
         if self._layout is not None:
             arrays = self._layout.place_feeds(arrays)
         if self._stateless:

@@ -1,9 +1,11 @@
 """The fuzzer behind tests/test_fuzz.py: mutated programs, feeds, state files and exports.
 
-Programs are mutated token by token, knowing what each token is (a number becomes an
+Programs, from examples/*.kg and every op's registry example, are mutated token by
+token, knowing what each token is: seven in ten validly (tests/fuzz_programs.py: an op
+becomes one with the same signature, a name another bound name, a number a small one of
+its kind), so that they compile and run; the rest destructively (a number becomes an
 edge value such as 2**64 or 1e308, a name another op or a dtype, a bracket is dropped
-or doubled, an operand is nested deeply), starting from examples/*.kg and every op's
-registry example. Feeds (.npy, .npz), state files and .kgx exports are mutated byte by
+or doubled, an operand is nested deeply), so that they test the parser's errors. Feeds (.npy, .npz), state files and .kgx exports are mutated byte by
 byte (flips, truncations, insertions, headers overwritten). A case passes if kgraph
 answers it with a KGraphError (or succeeds); anything else is a bug.
 
@@ -23,6 +25,7 @@ import random
 import re
 import resource
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,10 +33,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fuzz_programs import Vocabulary, mutate_validly
+
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY_BYTES = 2 << 30   # the worker's address-space cap
-CASE_SECONDS = 20        # a case that takes longer is a bug (a hang)
+CASE_SECONDS = 20        # a case that takes longer (its own time, see clock) is a bug: a hang
+GRACE_SECONDS = 5        # then the parent kills a worker that has not answered
+WALL_FACTOR = 10         # or after this many times as much wall time, however loaded the machine
+STARTUP_SECONDS = 120    # a worker's import of JAX and its first compile
 CASES_PER_WORKER = 100   # a fresh worker then: JAX's caches of compiled programs only grow
+VALID_SHARE = 0.7         # of the mutated programs, those mutated validly (fuzz_programs.py)
 WORKER_LIMITS = dict(max_elements=10**7, max_file_bytes=10**8)  # what a fuzz case may ask
 
 TOKEN = re.compile(r'\d+\.\d*(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?|"[^"\n]*"|[A-Za-z_]\w*'
@@ -175,13 +184,18 @@ def make_cases(count: int, seed: int, files: dict[str, list[tuple[str, bytes]]])
     rng = random.Random(seed)
     programs = seed_programs()
     names = [n for n, op in REGISTRY.items() if op.category != "internal"] + ["x", "y", "w", "None"]
+    vocabulary = Vocabulary.from_registry()
     cases = []
     for i in range(count):
         if i % 10 == 9:  # one in ten is a command line
             cases.append(Case("cli", json.dumps(make_command_line(rng, programs)), "argv"))
         elif i % 5 < 3:  # three in five are programs
             origin, text = rng.choice(programs)
-            cases.append(Case("program", mutate_program(text, rng, names), origin))
+            if rng.random() < VALID_SHARE:
+                text = mutate_validly(text, rng, vocabulary)
+            else:
+                text = mutate_program(text, rng, names)
+            cases.append(Case("program", text, origin))
         else:
             kind = rng.choice(list(files))
             origin, data = rng.choice(files[kind])
@@ -210,6 +224,8 @@ def run_case(case: Case, directory: Path) -> tuple[str, str]:
         return run_command_line(json.loads(case.payload))
     with limits.using(limits.Limits(**WORKER_LIMITS)):
         try:
+            if case.kind == "probe":
+                return run_probe(case.payload)
             if case.kind == "program":
                 program = kgraph.compile(case.payload, filename="fuzz.kg")
                 program.run(**_feeds_for(program.placeholders))
@@ -239,6 +255,26 @@ def run_case(case: Case, directory: Path) -> tuple[str, str]:
             return "bug", f"{bugs.report(e)}\n(raised at {where})"
 
 
+def _spin(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+PROBES = {  # cases that break a bound on purpose: the harness's own test (test_fuzz.py)
+    "sleep": time.sleep,                      # a hang that uses no CPU (a FIFO read, say)
+    "spin": _spin,                            # a runaway computation
+    "allocate": lambda n: bytearray(int(n)),  # memory past the worker's address-space cap
+    "abort": lambda _: os.abort(),            # what XLA does when it cannot allocate a shape
+}
+
+
+def run_probe(payload: str) -> tuple[str, str]:
+    name, _, amount = payload.partition(":")
+    PROBES[name](float(amount or 0))
+    return "ok", ""
+
+
 def run_command_line(argv: list[str]) -> tuple[str, str]:
     """`kgraph ARGV` in this process: exits 0, 1 and 2 are answers, 70 (a bug) is not."""
     import contextlib
@@ -255,12 +291,32 @@ def run_command_line(argv: list[str]) -> tuple[str, str]:
             code = e.code
         finally:
             sys.stdin = sys.__stdin__
+    if "error: out of memory" in errors.getvalue():  # exit 1, but past the worker's 2 GB
+        return "bug", f"exit {code}: {errors.getvalue()[-600:]}"
     if code in (0, 1, 2, None):
         return ("ok" if not code else "error"), errors.getvalue()[-200:]
     return "bug", f"exit {code}: {errors.getvalue()[-600:]}"
 
 
-def worker() -> None:
+def clock(pid: int | str = "self") -> tuple[float, float]:
+    """(wall seconds, seconds the process's main thread has waited for a CPU). A case's own
+    time is its wall time less that wait: on a loaded machine (other jobs, `nice -n 10`) a
+    case that waits its turn does not look hung, while one that sleeps or blocks on a read
+    counts in full. Where /proc/PID/schedstat is missing, it is wall time alone."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            waited = int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        waited = 0.0
+    return time.monotonic(), waited
+
+
+def own_seconds(since: tuple[float, float], pid: int | str = "self") -> float:
+    wall, waited = clock(pid)
+    return (wall - since[0]) - (waited - since[1])
+
+
+def worker(case_seconds: float) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
@@ -269,38 +325,73 @@ def worker() -> None:
     replies = os.fdopen(os.dup(1), "w")  # what a case prints (print_tensor) must not mix in
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     sys.stdout = open(os.devnull, "w")
+    import kgraph  # start-up (JAX's import, its first compile) is no case's time
+
+    kgraph.compile("output 1.0").run()
+    print(json.dumps({"ready": True}), file=replies, flush=True)
     for line in sys.stdin:
-        start = time.perf_counter()
+        start = clock()
         outcome, detail = run_case(Case(**json.loads(line)), directory)
-        seconds = time.perf_counter() - start
-        if seconds > CASE_SECONDS:
-            outcome, detail = "bug", f"took {seconds:.1f} s (the limit is {CASE_SECONDS} s)"
+        seconds = own_seconds(start)
+        if seconds > case_seconds:
+            outcome, detail = "bug", f"took {seconds:.1f} s (the limit is {case_seconds:g} s)"
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-        print(json.dumps({"outcome": outcome, "detail": detail, "peak": peak}), file=replies, flush=True)
+        print(json.dumps({"outcome": outcome, "detail": detail, "peak": peak, "seconds": seconds}),
+              file=replies, flush=True)
 
 
 # ---- the parent --------------------------------------------------------------------------
 
 class Worker:
-    def __init__(self):
+    """A worker process under the bounds: `memory_bytes` of address space, `case_seconds`
+    of its own time a case (it reports a slower case; the parent kills one that does not
+    answer `grace_seconds` later, or after `WALL_FACTOR` times that much wall time)."""
+
+    def __init__(self, memory_bytes: int = MEMORY_BYTES, case_seconds: float = CASE_SECONDS,
+                 grace_seconds: float = GRACE_SECONDS):
         env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONWARNINGS="ignore")
-        self.proc = subprocess.Popen([sys.executable, __file__, "worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                     env=env, cwd=ROOT)
-        self.peak = 0  # the largest resident size the worker reported, in bytes
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "worker", str(memory_bytes), str(case_seconds)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=env, cwd=ROOT)
+        self.case_seconds, self.limit = case_seconds, case_seconds + grace_seconds
+        self.peak = 0         # the largest resident size the worker reported, in bytes
+        self.slowest = 0.0    # the most own seconds a case took
+        if self._reply(STARTUP_SECONDS) is None:
+            self.proc.kill()
+            raise RuntimeError(f"the fuzz worker did not start (status {self.proc.wait()})")
+
+    def _reply(self, limit: float) -> dict | None:
+        """The worker's next reply, or None if it died or ran `limit` seconds of its own time."""
+        start = clock(self.proc.pid)
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.25)
+            if ready:
+                line = self.proc.stdout.readline()
+                return json.loads(line) if line else None
+            elapsed = time.monotonic() - start[0]
+            if own_seconds(start, self.proc.pid) > limit or elapsed > WALL_FACTOR * limit:
+                return None
 
     def run(self, case: Case) -> tuple[str, str]:
-        self.proc.stdin.write(json.dumps(case.__dict__) + "\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], CASE_SECONDS + 10)  # + start-up
-        line = self.proc.stdout.readline() if ready else ""
-        if line:
-            reply = json.loads(line)
+        try:
+            self.proc.stdin.write(json.dumps(case.__dict__) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died: the reply below says how
+        reply = self._reply(self.limit)
+        if reply is not None:
             self.peak = max(self.peak, reply["peak"])
+            self.slowest = max(self.slowest, reply["seconds"])
             return reply["outcome"], reply["detail"]
-        self.proc.kill()
-        code = self.proc.wait()
-        return "bug", ("hung past the time limit" if not ready else f"worker died with status {code}")
+        try:
+            code = self.proc.wait(timeout=2)  # it closed its end: it died, or is dying
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return "bug", f"hung: no answer after {self.limit:g} s of its own time (killed)"
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"status {code}"
+        return "bug", f"worker died with {how}"
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -308,12 +399,13 @@ class Worker:
             self.proc.wait(timeout=30)
 
 
-def fuzz(count: int, seed: int) -> tuple[dict[str, int], list[tuple[Case, str]]]:
-    """Run `count` cases; the outcome counts (and "peak", the largest worker's resident
-    bytes) and the bugs (each case with what went wrong)."""
+def fuzz(count: int, seed: int) -> tuple[dict[str, float], list[tuple[Case, str]]]:
+    """Run `count` cases; the counts of outcomes ("ok", "error", "bug", and per kind as
+    "program ok"...), "peak" (the largest worker's resident bytes), "slowest" (a case's
+    most own seconds), and the bugs (each case with what went wrong)."""
     with tempfile.TemporaryDirectory() as d:
         cases = make_cases(count, seed, seed_files(Path(d)))
-    counts = {"ok": 0, "error": 0, "bug": 0}
+    counts = {"ok": 0, "error": 0, "bug": 0, "peak": 0, "slowest": 0.0}
     found = []
     worker_ = Worker()
     try:
@@ -323,7 +415,9 @@ def fuzz(count: int, seed: int) -> tuple[dict[str, int], list[tuple[Case, str]]]
                 worker_ = Worker()
             outcome, detail = worker_.run(case)
             counts[outcome] += 1
-            counts["peak"] = max(counts.get("peak", 0), worker_.peak)
+            counts[f"{case.kind} {outcome}"] = counts.get(f"{case.kind} {outcome}", 0) + 1
+            counts["peak"] = max(counts["peak"], worker_.peak)
+            counts["slowest"] = max(counts["slowest"], worker_.slowest)
             if outcome == "bug":
                 found.append((case, detail))
                 if worker_.proc.poll() is not None:
@@ -333,7 +427,9 @@ def fuzz(count: int, seed: int) -> tuple[dict[str, int], list[tuple[Case, str]]]
     return counts, found
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["worker"]:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))  # before JAX starts
+if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:
+    memory = int(sys.argv[2])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))  # before JAX starts
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash is reported, not dumped (slowly)
     sys.path.insert(0, str(ROOT))
-    worker()
+    worker(float(sys.argv[3]))

@@ -84,3 +84,51 @@ def test_exported_program_returns_device_arrays_too(prog, tmp_path):
     assert all(isinstance(v, jax.Array) for v in on_device.values())
     np.testing.assert_array_equal(np.asarray(on_device["z"]), loaded.run(x=X, y=Y)["z"])
     np.testing.assert_array_equal(loaded.run(x=X, y=Y)["z"], X * 2 + Y)
+
+
+@pytest.fixture(scope="module")
+def one_feed():
+    prog = kgraph.compile("placeholder x: float32[2, 3]\noutput x * 2.0 as y\noutput sum(x) as s")
+    prog.run(x=np.zeros((2, 3), np.float32))  # the first run makes the jitted step and the fast path
+    return prog
+
+
+def _full_check_refused(prog, monkeypatch):
+    def refuse(feeds):
+        raise AssertionError("the full feed check ran")
+    monkeypatch.setattr(prog, "_checked", refuse)
+
+
+@pytest.mark.parametrize("fixture", ["prog", "one_feed"])
+def test_exact_feeds_skip_the_full_check(fixture, request, monkeypatch):
+    prog = request.getfixturevalue(fixture)
+    feeds = {"x": X, "y": Y} if fixture == "prog" else {"x": Y[:, :3].copy()}
+    expected = prog.run(**feeds)
+    _full_check_refused(prog, monkeypatch)
+    for given in (feeds, {k: jax.device_put(v) for k, v in feeds.items()}):
+        out = prog.run(**given)
+        assert list(out) == list(expected) and all(type(v) is np.ndarray for v in out.values())
+        for name in out:
+            np.testing.assert_array_equal(out[name], expected[name])
+
+
+def test_anything_but_the_exact_signature_takes_the_full_check(one_feed):
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    want = x * 2
+    for given in (x.astype(">f4"), x.astype(np.float16), jnp.asarray(x, jnp.float16), x.tolist(),
+                  np.asfortranarray(x)):
+        np.testing.assert_array_equal(one_feed.run(x=given)["y"], want)
+    for bad in (x[:1], jnp.asarray(x[:, :2]), x.reshape(3, 2), x.reshape(1, 2, 3)):
+        with pytest.raises(FeedError, match="shape mismatch"):
+            one_feed.run(x=bad)
+    with pytest.raises(FeedError, match="matches no placeholder"):
+        one_feed.run(z=x)
+    with pytest.raises(FeedError, match="matches no placeholder"):
+        one_feed.run(x=x, z=x)
+
+
+def test_learning_phase_is_still_checked_on_the_fast_path(one_feed):
+    x = np.zeros((2, 3), np.float32)
+    np.testing.assert_array_equal(one_feed.run(training=True, x=x)["s"], 0.0)
+    with pytest.raises(KGraphError, match="learning phase"):
+        one_feed.run(training="yes", x=x)

@@ -179,3 +179,34 @@ def test_unconnected_gradient_warns_and_gives_zeros():
 def test_unused_placeholder_warns():
     with pytest.warns(kgraph.KGraphWarning, match="placeholder 'x' is not used"):
         kgraph.compile("placeholder x: float32[3]\noutput [1.0]\n")
+
+
+@pytest.mark.parametrize("source, column, needle", [
+    # a name error near the end of a 2,000-character line
+    ("output " + "1.0 + " * 330 + "zz", 1988, "zz"),
+    # a syntax error at column ~2,000 of a 5,000-character line: text after the caret too
+    ("output " + "1.0 + " * 332 + ") + " + "2.0 + " * 500 + "1.0", 2000, ")"),
+    # a short line is shown whole, a long one cut after the caret
+    ("output zz + " + "1.0 + " * 330 + "1.0", 8, "zz"),
+])
+def test_a_long_line_shows_a_window_around_the_caret(source, column, needle):
+    from kgraph.errors import WINDOW
+
+    e = error_of(source)
+    head, shown, caret = e.render().split("\n")
+    assert head.startswith(f"model.kg:1:{column}: error:")
+    assert len(shown) <= 4 + WINDOW + 6 < len(source)  # not the whole line ...
+    at = caret.index("^")
+    assert shown[at:at + len(needle)] == needle  # ... nor cut before the caret, and aligned
+    text = shown.strip()
+    assert text.startswith("...") == (column > WINDOW)
+    assert text.removeprefix("...").removesuffix("...") in source
+
+
+def test_a_line_of_the_window_size_is_shown_whole():
+    from kgraph.errors import WINDOW
+
+    source = "output " + "1.0 + " * ((WINDOW - 10) // 6) + "zz"
+    assert len(source) <= WINDOW
+    head, shown, caret = error_of(source).render().split("\n")
+    assert shown == "    " + source and caret == " " * (4 + len(source) - 2) + "^~"

@@ -624,3 +624,49 @@ def test_a_zip_entry_claiming_more_compressed_bytes_than_the_file(kgx, tmp_path)
     bad.write_bytes(bytes(data))
     with pytest.raises(kgraph.KGraphError, match="claims 4,294,967,280 bytes"):
         kgraph.load(bad)
+
+
+# ---- ragged or wrongly nested literal lists: located errors, never NumPy's -------------
+
+@pytest.mark.parametrize("source, cls, needle", [
+    # where a shape, an axis list, gather indices, tile reps or pad widths are expected
+    ("output ones([[1, 2], [3]])", kgraph.ArgumentError, "shape must be a tuple of non-negative ints"),
+    ("output reshape(arange(4.0), ((2,), 2))", kgraph.ArgumentError, "shape must be an int or a tuple"),
+    ("output sum(ones((2, 2)), axis=[[0, 1], [1]])", kgraph.ArgumentError, "axis must be an int"),
+    ("output permute_dimensions(ones((2, 3)), [[1, 0], [0]])", kgraph.ArgumentError, "pattern must be"),
+    ("output gather([1.0, 2.0], [[0, 1], [1]])", kgraph.ShapeError, "must be rectangular"),
+    ("output gather([1.0, 2.0], [[0, [1]], [1, 0]])", kgraph.ShapeError, "must be rectangular"),
+    ("output tile(ones((2, 2)), [[1, 2], [3]])", kgraph.ArgumentError, "n must be an int or a tuple"),
+    ("output spatial_2d_padding(ones((1, 2, 2, 1)), ((1, 0), (0,)))", kgraph.ArgumentError,
+     "padding must be 2 pairs"),
+    ("output temporal_padding(ones((1, 2, 2)), ((1, 0), 2))", kgraph.ArgumentError, "padding must be"),
+    ("output one_hot([[0, [1]], [1, 0]], 3)", kgraph.ShapeError, "must be rectangular"),
+    ("output constant([[1, [2]], [3, 4]])", kgraph.ShapeError, "must be rectangular"),
+    # a variable's initial value and an update's literal (once NumPy's "inhomogeneous shape")
+    ("variable w = [[1, 2], [3]]\noutput w", kgraph.ShapeError, "must be rectangular"),
+    ("variable w: int32 = [[1, [2]], [3, 4]]\noutput w", kgraph.ShapeError, "must be rectangular"),
+    ("variable w = [[1, 2], [3, 4]]\nupdate w = [[1, 2], [3]]\noutput w", kgraph.ShapeError,
+     "must be rectangular"),
+    ("variable w = [[1, 2], [3, 4]]\nupdate w = [[[1], 2], [3, 4]]\noutput w", kgraph.ShapeError,
+     "must be rectangular"),
+    ("variable w = " + "[" * 70 + "1" + "]" * 70 + "\noutput w", kgraph.ShapeError,
+     "at most 64 dimensions"),
+    # integers a variable's dtype cannot hold (once silently wrapped: 1000 as int8 was -24)
+    ("variable w: int8 = [1000]\noutput w", kgraph.ArgumentError, "the literal does not fit in int8"),
+    ("variable w: int32 = [2**40]\noutput w", kgraph.ArgumentError, "does not fit in int32"),
+    ("variable w = [2**64]\noutput w", kgraph.ArgumentError, "does not fit in int64"),
+    ("variable w = [1, 2]\nupdate w = [3, 2**64]\noutput w", kgraph.ArgumentError,
+     "does not fit in int64"),
+])
+def test_ragged_literal_lists_are_located_errors(source, cls, needle):
+    e = error_of(source, cls)
+    assert needle in e.message and "inhomogeneous" not in e.message
+    lines = source.split("\n")
+    assert e.line == len(lines) - (lines[-1] == "output w")  # the line holding the literal
+
+
+def test_literals_that_fit_their_variable_keep_their_values():
+    out = kgraph.compile("variable w: int8 = [[1, -128], [127, 0]]\nvariable v: float16 = [1, 2]\n"
+                         "output w, v").run()
+    np.testing.assert_array_equal(out["w"], np.array([[1, -128], [127, 0]], np.int8))
+    assert out["w"].dtype == np.int8 and out["v"].dtype == np.float16

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from kgraph.metrics import metric_names, read_metrics
-from kgraph.notebook import curve_svg
+from kgraph.training_view import curve_svg
 
 HERE = Path(__file__).parent
 DIGITS = "examples/digits/digits.npz"

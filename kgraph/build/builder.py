@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ast, limits
+from .. import ast, guards, limits
 from ..consteval import InitialValues
 from ..errors import DTypeError, KGraphError, KGraphWarning, Span
 from ..ir import Graph, Node
@@ -65,10 +65,15 @@ class Builder(Updates, Expressions, Lifting):
         self.warnings.append(KGraphWarning(message, span))
 
     # ---- statements ----------------------------------------------------------
-    def build(self, program: ast.Program) -> Graph:
+    def deep_enough(self):
+        """Room on Python's stack for the deepest program the limits allow (nested calls
+        and brackets), for the duration: a statement is built inside it."""
         bound = limits.current()
-        with deep_recursion(bound.max_call_depth * FRAMES_PER_CALL
-                            + bound.max_depth * FRAMES_PER_BRACKET):
+        return deep_recursion(bound.max_call_depth * FRAMES_PER_CALL
+                              + bound.max_depth * FRAMES_PER_BRACKET)
+
+    def build(self, program: ast.Program) -> Graph:
+        with self.deep_enough():
             for stmt in program.statements:
                 self.statement(stmt, self.globals)
         if not self.graph.outputs and not self.graph.updates:
@@ -118,7 +123,7 @@ class Builder(Updates, Expressions, Lifting):
             self.check_constant(value, stmt.value.span, f"the initial value of variable '{stmt.name}'")
             given, shape = np_dtype(value.dtype), value.shape
         elif nested_numbers(value):
-            value = np.asarray(value)
+            value = guards.literal_array(value, stmt.value.span)
             given, shape = value.dtype, value.shape
         else:
             raise KGraphError(f"a variable's initial value must be a tensor, got {describe(value)}",
@@ -132,7 +137,7 @@ class Builder(Updates, Expressions, Lifting):
         if isinstance(value, Node):
             self.initial.defer(stmt.name, value, dtype)
         else:
-            self.initial.set(stmt.name, value.astype(np_dtype(dtype)))
+            self.initial.set(stmt.name, guards.cast_literal(value, dtype, stmt.value.span))
         self.leaf_spans[stmt.name] = stmt.span
         self.bind(scope, stmt.name, node, stmt.span)
 
@@ -186,11 +191,13 @@ class Builder(Updates, Expressions, Lifting):
         value = self._update_operand(var, self.expr(stmt.value, scope), stmt.value.span, "new value")
         self._add_update(var, value, stmt)
 
-    def stmt_ExprStmt(self, stmt: ast.ExprStmt, scope: Scope):
+    def stmt_ExprStmt(self, stmt: ast.ExprStmt, scope: Scope, shown: bool = False):
+        """An expression on a line of its own: an update call, or a value nothing uses
+        (warned about, unless it is `shown`: the REPL prints it)."""
         if self._is_update_call(stmt.value, scope):
             return self._update_call(stmt, scope)
         value = self.expr(stmt.value, scope)
-        if scope is self.globals:
+        if scope is self.globals and not shown:
             self.warn("this expression's value is not used; bind it (`y = ...`) or `output` it",
                       stmt.span)
         return value

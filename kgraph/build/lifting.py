@@ -140,7 +140,13 @@ class Lifting:
 
     # ---- values ------------------------------------------------------------------
     def _literal_dtype(self, v) -> str:
-        flat = np.asarray(v, dtype=object).ravel().tolist() if v != [] and v != () else []
+        flat, stack = [], [v]  # the numbers of a nested list, ragged or not
+        while stack:
+            x = stack.pop()
+            if isinstance(x, (list, tuple)):
+                stack.extend(x)
+            else:
+                flat.append(x)
         if any(isinstance(x, float) for x in flat):
             return self.floatx
         if flat and all(isinstance(x, bool) for x in flat):
@@ -178,19 +184,7 @@ class Lifting:
                     raise ArgumentError(f"expected a tensor, got {describe(v)} holding tensors; "
                                         f"use stack([...]) to make one tensor of them", span)
                 raise ArgumentError(f"expected a tensor, got {describe(v)}", span)
-            guards.check_axes(v, span)
-            dtype = self._literal_dtype(v)
-            try:
-                array = np.asarray(v, dtype=np_dtype(dtype))
-            except OverflowError:
-                raise ArgumentError(f"the literal holds an integer that does not fit in {dtype}",
-                                    span) from None
-            except ValueError as e:
-                if "maximum number of dimension" in str(e):
-                    raise ShapeError("a literal array may have at most 64 dimensions (NumPy's "
-                                     "limit)", span) from None
-                raise ShapeError("a literal array must be rectangular (every row the same length)",
-                                 span) from None
+            array = guards.literal_array(v, span, self._literal_dtype(v))
             self._lifted[id(v)] = (v, self.constant(array))
             return self._lifted[id(v)][1]
         raise ArgumentError(f"expected a tensor, got {describe(v)}", span)

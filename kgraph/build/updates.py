@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from .. import ast
+from .. import ast, guards
 from ..errors import ArgumentError, DTypeError, KGraphError, ShapeError, Span
 from ..ir import Node
 from ..types import np_dtype
@@ -86,14 +84,11 @@ class Updates:
         return node
 
     def _literal_as(self, dtype: str, value: Any, span: Span) -> Any:
-        array = np.asarray(value)
+        array = guards.literal_array(value, span)
         target = np_dtype(dtype)
         if array.dtype.kind == "f" and target.kind != "f" or array.dtype.kind == "b" and target.kind != "b":
             return value  # left as it is: the dtype check reports it
-        if target.kind in "iu" and array.size and not (
-                np.iinfo(target).min <= array.min() and array.max() <= np.iinfo(target).max):
-            raise ArgumentError(f"the literal does not fit in {dtype}", span)
-        return self.constant(array.astype(target))
+        return self.constant(guards.cast_literal(array, dtype, span))
 
     def _add_update(self, var: Node, value: Node, stmt) -> None:
         name = var.attr("name")

@@ -3,14 +3,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
-import numpy as np
-
 from .. import mesh as meshes
+<<<<<<< HEAD
 from .. import train, warm
 from ..errors import FeedError, KGraphError
+=======
+from .. import train
+from ..display import to_json, to_text
+from ..errors import KGraphError
+from ..feeds import parse_feeds
+from ..program import load
+from ..state import save_state_file
+from ..timing import format_timings, timed_run
+from ..trace import format_steps, trace
+>>>>>>> main
 from .options import add_compile_options
 
 NAME = "run"
@@ -72,6 +80,7 @@ def seed_value(text: str) -> int:
     return value
 
 
+<<<<<<< HEAD
 def parse_feeds(program, specs: list[str]) -> dict:
     from ..feeds import read_feed_value
 
@@ -116,6 +125,8 @@ def cacheable(args, mesh) -> bool:
     return mesh is None and not (args.trace or args.time or train.is_training(args) or args.save_every)
 
 
+=======
+>>>>>>> main
 def main(args) -> int:
     timings: dict = {}
     mesh = meshes.mesh_from_args(args)  # first: joining other processes precedes all JAX work
@@ -133,14 +144,10 @@ def main(args) -> int:
     if code is not None:
         return code
     if args.trace:
-        from ..trace import format_steps, trace
-
         to = sys.stderr if args.format == "json" or args.out else sys.stdout
         print(format_steps(trace(program, feeds), program.filename), file=to, flush=True)
 
     def timed_once():
-        from ..timing import format_timings, timed_run
-
         outputs = timed_run(program, feeds, timings)
         print(format_timings(timings), file=sys.stderr)
         return outputs
@@ -148,8 +155,6 @@ def main(args) -> int:
     if outputs is None:
         return code
     if args.out:
-        from ..state import save_state_file
-
         # As np.savez: a name without .npz gets it; and the message names the file written.
         path = args.out if args.out.endswith(".npz") else args.out + ".npz"
         save_state_file(path, outputs, "outputs file", KGraphError)
@@ -163,40 +168,3 @@ def main(args) -> int:
     else:
         print(to_text(outputs))
     return 0
-
-
-def _json_float(v) -> float | str:
-    # str() of a float32 scalar is its shortest round-tripping text: 0.1, not 0.10000000149.
-    f = float(str(v))
-    if math.isfinite(f):
-        return f
-    return "NaN" if math.isnan(f) else ("Infinity" if f > 0 else "-Infinity")
-
-
-def _jsonable(a: np.ndarray):
-    if a.dtype.kind != "f" and a.dtype.name != "bfloat16":
-        return a.tolist()
-    flat = [_json_float(v) for v in a.ravel()]
-    if a.ndim == 0:
-        return flat[0]
-    return np.array(flat, dtype=object).reshape(a.shape).tolist()
-
-
-def to_json(outputs: dict) -> dict:
-    """{"name": {"dtype", "shape", "data"}}; NaN and ±inf become the strings "NaN", "Infinity"."""
-    return {name: {"dtype": a.dtype.name, "shape": list(a.shape), "data": _jsonable(a)}
-            for name, a in outputs.items()}
-
-
-def to_text(outputs: dict) -> str:
-    lines = []
-    for name, a in outputs.items():
-        head = f"{name}: {a.dtype.name}[{', '.join(str(d) for d in a.shape)}]"
-        body = str(a[()]) if a.ndim == 0 else np.array2string(a, threshold=200, edgeitems=3,
-                                                                max_line_width=100)
-        if "\n" in body:
-            lines.append(head + " =")
-            lines.extend("  " + line for line in body.splitlines())
-        else:
-            lines.append(f"{head} = {body}")
-    return "\n".join(lines)

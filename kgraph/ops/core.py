@@ -134,7 +134,7 @@ def _lower_grad(ctx, node, inputs):
             ctx.memo[key] = [_gradients(ctx, loss, [t], [v])[1][0] for t, v in zip(targets, inputs[1:])]
         else:
             value, ctx.memo[key] = _gradients(ctx, loss, targets, inputs[1:])
-            if loss.id in ctx.env and loss.op not in ("placeholder", "variable"):
+            if loss.id in ctx.env and not loss.is_leaf:
                 # Later uses of the loss read the forward pass the gradient ran, so XLA can drop
                 # the first one (it does not merge two equal loops, a scan's say, by itself).
                 ctx.env[loss.id] = value
@@ -158,6 +158,7 @@ OPS = [
     Op("variable(name)", infer=_leaf_type, lower=None, tensors=(), foldable=False, leaf=True,
        doc="A variable: a value kept by the program across runs.", category="internal"),
     Op("const(value)", infer=_leaf_type, lower=_lower_const, tensors=(),
+       host=lambda *, value: np.array(value.array),
        doc="A compile-time constant.", category="internal"),
     Op("getitem(x, index)", infer=_getitem_type, lower=_lower_getitem,
        doc="NumPy basic indexing: x[0], x[:, 1:3], x[..., -1], x[::2], x[:, None].",

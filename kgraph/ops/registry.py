@@ -84,6 +84,9 @@ class Op:
     build: Callable[..., Any] | None = None
     # lower_node(ctx, node, inputs) -> value: lowering that needs the interpreter.
     lower_node: Callable[..., Any] | None = None
+    # host(**attrs) -> np.ndarray: an op without tensor inputs computed by NumPy, bit for bit
+    # its lowering's value (a variable initialised with it needs no XLA compile; consteval.py).
+    host: Callable[..., Any] | None = None
     category: str = ""
     # Facts the passes use, kept with the op rather than in sets beside the passes:
     commutative: bool = False  # op(x, y) == op(y, x): cse merges them, patterns match both orders
