@@ -23,7 +23,9 @@ def import_keras(path, **options):
 def __getattr__(name: str):
     """`kgraph.Program` and `kgraph.<submodule>`, imported when first named (PEP 562)."""
     if name == "Program":
-        return importlib.import_module(".program", __name__).Program
+        from .program import Program  # deferred: the compiler loads on first use
+
+        return Program
     try:
         return importlib.import_module(f".{name}", __name__)
     except ModuleNotFoundError as e:

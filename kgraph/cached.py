@@ -136,6 +136,13 @@ class CachedProgram:
         return list(self._feed_names)
 
     @property
+    def leaf_spans(self) -> dict:
+        """name → the `Span` of each placeholder's declaration (the cache keeps no others)."""
+        return dict(self._spans)
+
+    mesh = None  # the cache serves one-device programs only
+
+    @property
     def variables(self) -> dict[str, np.ndarray]:
         return {k: np.array(v) for k, v in self._values.items()}
 

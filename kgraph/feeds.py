@@ -139,8 +139,7 @@ def parse_feeds(program, specs: list[str]) -> dict:
     """`--feed NAME=VALUE` options (`kgraph run`, `%%kgraph`) as {placeholder: value}; a mistake
     is a FeedError that names the feed and the placeholder's declared type, at its line."""
     feeds = {}
-    module = getattr(program, "module", None)  # a .kgx has no source
-    spans = module.leaf_spans if module is not None else {}
+    spans = getattr(program, "leaf_spans", {})  # a .kgx has no source
     for spec in specs:
         name, sep, text = spec.partition("=")
         if not sep or not name:

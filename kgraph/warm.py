@@ -18,7 +18,6 @@ ops, the passes) nor anything that imports it. The compiler is imported when a m
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -48,7 +47,9 @@ def enable(on: bool = True) -> None:
 
 def _compiler():
     """program.py, imported on a miss only (it imports Lark, the ops and the passes)."""
-    return importlib.import_module(".program", __package__)
+    from . import program  # deferred: the compiler is the heavy import a hit never pays
+
+    return program
 
 
 def compile(source: str, filename: str = "<string>", *args, cache: bool | None = None, **options):

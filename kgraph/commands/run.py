@@ -6,19 +6,13 @@ import json
 import sys
 
 from .. import mesh as meshes
-<<<<<<< HEAD
 from .. import train, warm
-from ..errors import FeedError, KGraphError
-=======
-from .. import train
 from ..display import to_json, to_text
 from ..errors import KGraphError
 from ..feeds import parse_feeds
-from ..program import load
 from ..state import save_state_file
 from ..timing import format_timings, timed_run
 from ..trace import format_steps, trace
->>>>>>> main
 from .options import add_compile_options
 
 NAME = "run"
@@ -80,53 +74,12 @@ def seed_value(text: str) -> int:
     return value
 
 
-<<<<<<< HEAD
-def parse_feeds(program, specs: list[str]) -> dict:
-    from ..feeds import read_feed_value
-
-    feeds = {}
-    module = getattr(program, "module", None)  # a .kgx has no source
-    spans = module.leaf_spans if module is not None else {}
-    for spec in specs:
-        name, sep, text = spec.partition("=")
-        if not sep or not name:
-            raise FeedError(f"--feed {spec!r}: expected NAME=VALUE, e.g. --feed x=data.npy")
-        if name not in program.placeholders:
-            known = ", ".join(program.placeholders) or "none"
-            raise FeedError(f"--feed {name}=...: the program has no placeholder '{name}' "
-                            f"(placeholders: {known})")
-        if name in feeds:
-            raise FeedError(f"--feed {name}=... is given twice")
-        dtype, shape = program.placeholders[name]
-        declared = f"{dtype}[{', '.join('None' if d is None else str(d) for d in shape)}]"
-        try:
-            value = read_feed_value(text)
-        except ValueError as e:  # a LimitError stays one; a format problem is a FeedError
-            cls, reason = (type(e), e.message) if isinstance(e, KGraphError) else (FeedError, e)
-            raise cls(f"feed '{name}' (placeholder {name}: {declared}): {reason}", spans.get(name)) from None
-        if text.lower().endswith(".csv"):
-            value = _fit_csv(value, len(shape))
-        feeds[name] = value
-    return feeds
-
-
-def _fit_csv(array: np.ndarray, rank: int) -> np.ndarray:
-    """A CSV is read as rows; a one-row or one-column CSV also feeds a vector or a scalar."""
-    if rank == 1 and 1 in array.shape:
-        return array.reshape(-1)
-    if rank == 0 and array.size == 1:
-        return array.reshape(())
-    return array
-
-
 def cacheable(args, mesh) -> bool:
     """The program cache (docs/cache.md) serves runs that need no more than the executable:
     not --mesh, --trace, --time or a training loop."""
     return mesh is None and not (args.trace or args.time or train.is_training(args) or args.save_every)
 
 
-=======
->>>>>>> main
 def main(args) -> int:
     timings: dict = {}
     mesh = meshes.mesh_from_args(args)  # first: joining other processes precedes all JAX work
