@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import pickle
+import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -56,17 +57,41 @@ def step_name(key: str, args: tuple) -> str:
 
 # ---- the executable and the record ---------------------------------------------------
 
-def compile_step(jitted, args: tuple, name: str):
+def compile_step(jitted, args: tuple, name: str, then=None):
     """`jitted` compiled for `args` (JAX's in-memory cache keeps it for the jitted step's own
-    calls), its executable stored as entry `name` when it can be serialized."""
+    calls). Its executable is stored as entry `name`, when it can be serialized, and `then()`
+    called, beside the caller (`in_background`)."""
     with _no_jax_cache_write():  # JAX's persistent cache would serialize it a second time
         compiled = jitted.lower(*args).compile()
-    try:
-        blob = pickle.dumps(serialize_executable.serialize(compiled))
-    except (ValueError, NotImplementedError, TypeError, pickle.PicklingError):
-        return compiled  # host callbacks, closed-over constants: this one is compiled each time
-    progcache.store(name, {"executable": blob})
+
+    def store():
+        try:
+            blob = pickle.dumps(serialize_executable.serialize(compiled))
+        except (ValueError, NotImplementedError, TypeError, pickle.PicklingError):
+            return  # host callbacks, closed-over constants: this one is compiled each time
+        if progcache.store(name, {"executable": blob}) is not None and then is not None:
+            then()
+
+    in_background(store)
     return compiled
+
+
+_WRITERS: list[threading.Thread] = []
+
+
+def in_background(work) -> None:
+    """Run `work` (serializing and writing entries) in a thread: XLA's serialization releases
+    the GIL, so a miss's first result does not wait for it. The interpreter waits for the
+    thread at exit; `flush()` waits for it now."""
+    thread = threading.Thread(target=work, name="kgraph-cache-writer")
+    thread.start()
+    _WRITERS.append(thread)
+
+
+def flush() -> None:
+    """Wait until the program cache's pending writes are on disk."""
+    while _WRITERS:
+        _WRITERS.pop().join()
 
 
 def load_step(name: str):
@@ -79,7 +104,6 @@ def load_step(name: str):
     except Exception as e:  # noqa: BLE001 - a signed entry XLA cannot load: warned, removed, rebuilt
         progcache.discard(name, f"XLA cannot load it: {type(e).__name__}")
         return None
-
 
 
 class CachedProgram:

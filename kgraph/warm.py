@@ -31,7 +31,7 @@ import numpy as np
 
 from . import limits as limits_module
 from . import progcache
-from .cached import CachedProgram, compile_step, step_name
+from .cached import CachedProgram, compile_step, flush, step_name
 from .errors import KGraphError
 from .npyfile import read_text
 from .version import __version__
@@ -60,6 +60,7 @@ def compile(source: str, filename: str = "<string>", *args, cache: bool | None =
     if not use or args or options.get("mesh") is not None:
         return _compile(source, filename, *args, **options)
     key = program_key(source, options)
+    flush()  # this process's own pending writes (of this program, perhaps) first
     hit = CachedProgram.from_entry(key, source, filename, options, _compiler)
     if hit is not None:
         return hit
@@ -149,9 +150,9 @@ class StoringStep:
         self.jitted = program._function()
 
     def __call__(self, *args):
-        compiled = compile_step(self.jitted, args, step_name(self.key, args))
-        store_record(self.program, self.key)
-        self.program._jitted = self.jitted
+        program, key = self.program, self.key
+        compiled = compile_step(self.jitted, args, step_name(key, args), lambda: store_record(program, key))
+        program._jitted = self.jitted
         return compiled(*args)
 
     def __getattr__(self, name: str):  # .lower, .trace, ...: the jitted step's own
