@@ -64,8 +64,9 @@ def _secret(directory: Path) -> bytes | None:
     for _ in range(2):
         try:
             with open(path, "rb") as f:
-                if os.fstat(f.fileno()).st_mode & 0o077:
-                    return None  # readable by others: not a secret, so nothing is trusted
+                st = os.fstat(f.fileno())
+                if st.st_mode & 0o077 or st.st_uid != _uid():
+                    return None  # readable by others, or theirs: not a secret, so nothing is trusted
                 key = f.read(_MAC_SIZE + 1)
             return key if len(key) == _MAC_SIZE else None
         except FileNotFoundError:
@@ -80,6 +81,10 @@ def _secret(directory: Path) -> bytes | None:
         except OSError:
             return None
     return None
+
+
+def _uid() -> int:
+    return os.getuid() if hasattr(os, "getuid") else 0  # Windows: st_uid is always 0
 
 
 def _mac(key: bytes, name: str, body: bytes) -> bytes:
@@ -110,6 +115,9 @@ def store(name: str, parts: dict[str, bytes]) -> Path | None:
     path = directory / f"{name}{SUFFIX}"
     try:
         fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=directory)
+    except OSError:
+        return None
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(MAGIC + _mac(key, name, body) + body)
         os.replace(tmp, path)
