@@ -19,6 +19,7 @@ from .fastpath import dims_match, exact_call, is_device_array, outputs
 from .feeds import check_feeds
 from .lower import make_function
 from .ops.training import learning_phase_value
+from .passes import paused_gc
 from .types import np_dtype
 
 
@@ -66,13 +67,16 @@ class Runner:
         return self._jitted
 
     def _first_step(self, arrays: dict[str, np.ndarray], training: Any) -> Any:
-        """`_function()`, made by the first run. While the variables' initial values are still
-        computing (consteval.InitialValues.start), the step is compiled first for their types,
-        so that XLA compiles both at once; the run then finds it compiled (one device only:
-        on a mesh or a chosen device the arguments' placement is part of what is compiled)."""
+        """`_function()`, made by the first run, and compiled here for the variables' types:
+        while their initial values are still computing (consteval.InitialValues.start), XLA
+        compiles both at once, and the run then finds the step compiled. Python's GC is off
+        meanwhile, as it is for the passes (tracing allocates the jaxpr's many long-lived
+        objects). One device only: on a mesh or a chosen device the arguments' placement is
+        part of what is compiled, and the run compiles the step itself."""
         step = self._function()
-        if self.module.initial.pending and self._device is None and self._layout is None:
-            step.trace(*self._abstract_arguments(arrays)).lower().compile()
+        if self._device is None and self._layout is None:
+            with paused_gc():
+                step.trace(*self._abstract_arguments(arrays)).lower().compile()
         return step
 
     def _abstract_arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
