@@ -31,12 +31,12 @@ TINY_JAX = ("import jax, jax.numpy as jnp, numpy as np\n"
             "print(np.asarray(jax.jit(lambda x: x * 2.0 + 1.0)(np.array([0, 1, 2, 3], np.float32))))\n")
 
 
-def _wall(cmd: list[str], env: dict) -> tuple[float, float]:
+def timed_process(cmd: list[str], env: dict, cwd: str | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of one process; CPU (user + system, every thread) moves less with
     the other work on a shared machine, so it is printed beside the wall time."""
     cpu = _children_cpu()
     start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=cwd)
     return time.perf_counter() - start, _children_cpu() - cpu
 
 
@@ -57,12 +57,12 @@ def run(args) -> list[str]:
         cmds = {"kgraph run": [sys.executable, "-m", "kgraph", "run", str(kg), "--feed", "x=[0, 1, 2, 3]"],
                 "python tiny jax script": [sys.executable, str(script)]}
         for cmd in cmds.values():  # untimed: writes kgraph's bytecode, warms the file cache for both
-            _wall(cmd, env)
+            timed_process(cmd, env)
         times: dict[str, list[float]] = {name: [] for name in cmds}
         cpu: dict[str, list[float]] = {name: [] for name in cmds}
         for _ in range(repeats):
             for name, cmd in cmds.items():
-                wall, used = _wall(cmd, env)
+                wall, used = timed_process(cmd, env)
                 times[name].append(wall)
                 cpu[name].append(used)
     rows = [f"CLI start-up, fresh processes ({repeats} each, min / median; wall, then CPU):"]

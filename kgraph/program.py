@@ -118,6 +118,11 @@ class Program(Runner):
         return list(self._output_names)
 
     @property
+    def leaf_spans(self) -> dict:
+        """name → the `Span` of each placeholder's and variable's declaration."""
+        return self.module.leaf_spans
+
+    @property
     def variables(self) -> dict[str, np.ndarray]:
         """name → a NumPy copy of the variable's current value (whole, on a mesh)."""
         if self._layout is not None:

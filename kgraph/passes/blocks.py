@@ -69,6 +69,7 @@ class Chain:
 @dataclass(frozen=True)
 class Plan:
     chains: dict[int, Chain]  # the id of a chain's last result -> the chain
+    inner: frozenset[int]  # the ids of the chains' other computed nodes: not copied
 
 
 def block_of(call: Call, carry: Node, graph: Graph) -> Block | None:
@@ -232,24 +233,20 @@ def _consecutive_slices(nodes: list[Node]) -> tuple[Node, int] | None:
 class BlockScanner(Rewriter):
     """The scan-blocks pass: each chain's last result becomes the result of one scan."""
 
-    def run(self, old: Graph) -> Graph:
-        """Without a chain the graph is left as it is, not copied: its gradient targets get
-        their barriers from the next pass, so the pipeline's other results do not move."""
-        order = toposort(old.roots())
-        if not find_chains(old, order, self.options.scan_min_blocks):
-            self.begin(old)
-            self.graph, self.live_in = old, len(order)
-            return old
-        return super().run(old)
+    cleans_up = False  # without a chain, the graph goes on to dce as the builder made it
 
     def prepare(self, order: list[Node]) -> Plan:
         chains = find_chains(self.old, order, self.options.scan_min_blocks)
-        return Plan({ch.blocks[-1].nodes[-1].id: ch for ch in chains})
+        inner = frozenset(n.id for ch in chains for b in ch.blocks for n in b.nodes[:-1])
+        inner |= {b.nodes[-1].id for ch in chains for b in ch.blocks[:-1]}
+        return Plan({ch.blocks[-1].nodes[-1].id: ch for ch in chains}, inner)
 
     def has_work(self, order: list[Node], plan: Plan) -> bool:
         return bool(plan.chains)
 
     def visit(self, old: Node, srcs: list[Node], plan: Plan) -> Node:
+        if old.id in plan.inner:  # only its own chain uses it, and the loop replaces the chain
+            return old
         chain = plan.chains.get(old.id)
         if chain is None:
             return self.copy(old, srcs)
