@@ -18,6 +18,7 @@ from . import goals
 
 BENCHMARKS = {
     "first": "first_result",
+    "warm": "warm_start",
     "compile": "compile_time",
     "pytensor": "pytensor_side",
     "fusion": "fusion",
@@ -28,11 +29,12 @@ BENCHMARKS = {
     "train": "train_steps",
     "mesh": "mesh",
     "rnn": "rnn",
+    "deep": "deep_stack",
     "startup": "startup",
 }
 
 # The benchmarks that `--quick` runs: every figure of issue 16's goals, in the issue's order.
-GOALS = ["first", "overhead", "mlp", "train", "startup", "chain"]
+GOALS = ["first", "warm", "deep", "overhead", "mlp", "train", "startup", "chain"]
 
 
 def main() -> None:

@@ -9,19 +9,19 @@ import argparse
 import sys
 import warnings
 
-from . import bugs, limits
+from . import bugs, limits, warm
 from .cache import enable_compilation_cache
 from .version import __version__
 from .diagnostics import report
 from .errors import KGraphError, KGraphWarning, UsageError
-from .commands import check, graph, lower_cmd, ops_cmd, plot, repl
+from .commands import cache_cmd, check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
 from .commands import import_cmd
 from .commands import ir as ir_command
 from .commands import run as run_command
 
 # Each subcommand module has NAME, HELP, DESCRIPTION, add_arguments(parser) and main(args).
-COMMANDS = [run_command, export_command, import_cmd, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot]
+COMMANDS = [run_command, export_command, import_cmd, check, graph, lower_cmd, ops_cmd, repl, ir_command, plot, cache_cmd]
 
 EPILOG = """\
 examples:
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
     debug = getattr(args, "debug", False)
     if persistent_cache and not getattr(args, "no_cache", True):
         enable_compilation_cache()
+        warm.enable()  # and kgraph's program cache (docs/cache.md)
     bugs.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KGraphWarning)

@@ -28,7 +28,9 @@ def evaluate_constants(nodes: list[Node], optimize: bool = True) -> list[np.ndar
 
     `optimize=False` compiles without XLA's backend optimisations, for values computed
     once (variables' initial values): XLA's CPU backend spends seconds optimising a
-    random draw's threefry kernel (8 s for one `random_normal` here), 0.3 s without.
+    random draw's threefry kernel (8 s for one `random_normal` here), 0.3 s without,
+    and 0.06 s with its older (non-MLIR) fusion emitters, which give the same bits
+    (tests/test_initial_values.py).
     """
     if not nodes:
         return []
@@ -37,8 +39,22 @@ def evaluate_constants(nodes: list[Node], optimize: bool = True) -> list[np.ndar
         if optimize:
             values = function()
         else:
-            values = function.lower().compile({"xla_backend_optimization_level": 0})()
+            values = _compiled_once(function.lower())()
         return [np.asarray(v) for v in values]
+
+
+ONCE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+
+
+def _compiled_once(lowered):
+    """`lowered` compiled for one call (see evaluate_constants); an XLA without the
+    fusion-emitter option compiles it at -O0 alone."""
+    try:
+        return lowered.compile(ONCE)
+    except jax.errors.JaxRuntimeError as e:
+        if "xla_cpu_use_fusion_emitters" not in str(e):
+            raise
+        return lowered.compile({"xla_backend_optimization_level": 0})
 
 
 class InitialValues:

@@ -8,7 +8,6 @@ files. `KGraphIRLexer` colours the let-form IR that `kgraph ir` and `prog.ir()` 
 from __future__ import annotations
 
 from pygments.lexer import RegexLexer, bygroups, words
-from rich.text import Text as RichText
 from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String, Text,
                             Whitespace)
 
@@ -96,6 +95,8 @@ def _style_of(token) -> str | None:
 
 def highlight(text: str, lexer: RegexLexer | None = None):
     """`text` as a rich `Text` coloured by `lexer` (a `KGraphLexer` by default)."""
+    from rich.text import Text as RichText  # deferred: 0.06 s of `import kgraph` for the CLI's colours
+
     lexer = lexer or KGraphLexer(stripnl=False, ensurenl=False)
     out = RichText()
     for token, value in lexer.get_tokens(text):

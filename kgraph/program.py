@@ -121,6 +121,11 @@ class Program(Runner):
         return list(self._output_names)
 
     @property
+    def leaf_spans(self) -> dict:
+        """name → the `Span` of each placeholder's and variable's declaration."""
+        return self.module.leaf_spans
+
+    @property
     def variables(self) -> dict[str, np.ndarray]:
         """name → a NumPy copy of the variable's current value (whole, on a mesh)."""
         if self._layout is not None:
@@ -240,11 +245,14 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
             timings: dict[str, float] | None = None,
             fold_limit: int | None = passes.DEFAULT_FOLD_LIMIT,
             image_data_format: str = "channels_last", limits: Limits | None = None,
-            mesh=None) -> Program:
+            mesh=None, scan_blocks: bool | int = True) -> Program:
     """Parse, type-check, optimise and prepare a program. Raises KGraphError for user mistakes.
 
     `limits` bounds what the program may ask (kgraph/limits.py); by default the ones in force.
     `mesh`, a `jax.sharding.Mesh`, runs it on many devices (LANGUAGE.md §11, docs/distributed.md).
+    `scan_blocks`: a chain of calls of one `def` (a layer stack) of at least
+    `passes.SCAN_MIN_BLOCKS` calls is compiled as one loop; False keeps every chain
+    unrolled, an int n sets the shortest chain made a loop (docs/optimizer.md).
 
     `timings`, when given, receives the seconds spent in "parse", "build" and "optimize".
     """
@@ -259,8 +267,9 @@ def compile(source: str, filename: str = "<string>", opt_level: int = 2, floatx:
         module = frontend(source, filename, floatx, timings, image_data_format)
         module.initial.start()  # the random draws compile on consteval's thread meanwhile
         with timed(timings, "optimize"):
-            optimised = passes.optimize(module.graph, opt_level, disabled=disabled_passes,
-                                        fast_math=fast_math, fold_limit=fold_limit)
+            disabled, min_blocks = passes.scan_blocks_option(disabled_passes, scan_blocks)
+            optimised = passes.optimize(module.graph, opt_level, disabled=disabled, fast_math=fast_math,
+                                        fold_limit=fold_limit, scan_min_blocks=min_blocks)
     for w in module.warnings:
         warnings.warn(w, stacklevel=2)
     program = Program(module, optimised, opt_level, seed=seed, device=device, mesh=mesh)

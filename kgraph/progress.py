@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import numpy as np
-from rich.console import Console
 
 REFRESH_S = 0.1
 
@@ -133,6 +132,7 @@ class LineReporter(Reporter):
 
 class BarReporter(Reporter):
     def __init__(self, total: int, out, where: str = ""):
+        from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn)
 

@@ -16,9 +16,10 @@ import numpy as np
 from .device import running
 from .errors import FeedError, KGraphError
 from .fastpath import dims_match, exact_call, is_device_array, outputs
-from .feeds import check_feed
+from .feeds import check_feeds
 from .lower import make_function
 from .ops.training import learning_phase_value
+from .passes import paused_gc
 from .types import np_dtype
 
 
@@ -66,13 +67,16 @@ class Runner:
         return self._jitted
 
     def _first_step(self, arrays: dict[str, np.ndarray], training: Any) -> Any:
-        """`_function()`, made by the first run. While the variables' initial values are still
-        computing (consteval.InitialValues.start), the step is compiled first for their types,
-        so that XLA compiles both at once; the run then finds it compiled (one device only:
-        on a mesh or a chosen device the arguments' placement is part of what is compiled)."""
+        """`_function()`, made by the first run, and compiled here for the variables' types:
+        while their initial values are still computing (consteval.InitialValues.start), XLA
+        compiles both at once, and the run then finds the step compiled. Python's GC is off
+        meanwhile, as it is for the passes (tracing allocates the jaxpr's many long-lived
+        objects). One device only: on a mesh or a chosen device the arguments' placement is
+        part of what is compiled, and the run compiles the step itself."""
         step = self._function()
-        if self.module.initial.pending and self._device is None and self._layout is None:
-            step.trace(*self._abstract_arguments(arrays)).lower().compile()
+        if self._device is None and self._layout is None:
+            with paused_gc():
+                step.trace(*self._abstract_arguments(arrays)).lower().compile()
         return step
 
     def _abstract_arguments(self, arrays: dict[str, np.ndarray]) -> tuple:
@@ -104,21 +108,7 @@ class Runner:
         return self._check_feeds(feeds)
 
     def _check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
-        placeholders = self._source_graph.placeholders
-        spans = self.module.leaf_spans
-        for name in feeds:
-            if name not in placeholders:
-                known = ", ".join(placeholders) or "none"
-                raise FeedError(f"feed '{name}' matches no placeholder (placeholders: {known})")
-        out, named = {}, {}
-        for name, node in placeholders.items():
-            if name not in feeds:
-                if name not in self._feed_names:
-                    continue  # no output or update needs it
-                raise FeedError(f"placeholder '{name}' ({node.type}) needs a feed: "
-                                f"`--feed {name}=...` or run({name}=...)", spans.get(name))
-            out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
-        return out
+        return check_feeds(feeds, self._source_graph.placeholders, self._feed_names, self.module.leaf_spans)
 
     def arguments(self, feeds: dict[str, Any], training: Any = None) -> tuple:
         """The positional arguments the next run passes to `_function()` (for tools that

@@ -20,7 +20,7 @@ import pytest
 
 from kgraph.frontend import frontend
 from kgraph.ir import format_ir
-from kgraph.passes import PASS_NAMES, run_pipeline
+from kgraph.passes import PASS_NAMES, SCAN_MIN_BLOCKS, run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -77,6 +77,14 @@ placeholder y: float32[None, 3]
 h = relu(x * 2.0 + y)
 output exp(h) - tanh(y), sum(h)
 """,
+    "scan-blocks": f"""\
+placeholder x: float32[None, 3]
+variable W = random_normal_variable(({SCAN_MIN_BLOCKS}, 3, 3), mean=0.0, scale=0.5, seed=0)
+variable b = zeros((3,))
+def layer(h, i):
+    return tanh(dot(h, W[i]) + b)
+h = x
+""" + "".join(f"h = layer(h, {i})\n" for i in range(SCAN_MIN_BLOCKS)) + "output h\n",
 }
 
 

@@ -27,18 +27,19 @@ development machine under a load of 3; docs/optimizer.md has the figures), so
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import jax
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 import kgraph
 from kgraph.errors import KGraphWarning
 from kgraph.lower import make_function
 from kgraph.ops import REGISTRY
-from kgraph.passes import run_pipeline
+from kgraph.passes import SCAN_MIN_BLOCKS, run_pipeline
 
 from passes_util import build
 
@@ -75,6 +76,7 @@ class ProgramWriter:
         self.lines = list(LEAVES)
         self.pool: list[tuple[str, tuple]] = [(name, shape) for name, shape in SHAPES.items()]
         self.count = 0
+        self.chains: list[str] = []  # the results of the chains written
 
     def pick(self, shape=None):
         choices = [v for v in self.pool if shape is None or v[1] == shape]
@@ -250,14 +252,47 @@ class ProgramWriter:
             self.bind(f"{kind}({fn}, {x}{extra})", row)
 
 
+    def chain(self):
+        """Calls of one def in a chain, each passing its result to the next and reading a value
+        of its own (a layer stack): scan-blocks makes one loop of SCAN_MIN_BLOCKS or more."""
+        x, shape = self.pick()
+        n = self.draw(st.integers(2, SCAN_MIN_BLOCKS + 1))
+        body = ProgramWriter(self.draw)
+        body.lines, body.count = [], self.count
+        body.pool = [("h", shape), ("p", shape)] + [v for v in self.pool if v[1] == ()]
+        for _ in range(self.draw(st.integers(1, 3))):
+            self.draw(st.sampled_from([body.unary, body.binary, body.constant, body.divide]))()
+        result = [name for name, sh in body.pool if sh == shape][-1]
+        fn = f"f{self.count}"
+        self.count = body.count + 1
+        self.lines.append(f"# chain of {n} calls")
+        self.lines.append(f"def {fn}(h, p):")
+        self.lines += [f"    {line}" for line in body.lines] + [f"    return tanh({result}) * 0.5 + h * 0.5"]
+        carry = x
+        for i in range(n):
+            arg, _ = self.pick(shape)
+            arg = f"({arg} * 0.5)" if arg == x else arg  # not the chain's first carry itself
+            carry_name = f"{fn}_{i}"
+            self.lines.append(f"{carry_name} = {fn}({carry}, {arg})")
+            carry = carry_name
+        self.pool.append((carry, shape))
+        self.chains.append(carry)  # an output: a dead chain has nothing to loop
+
+
+def loops_expected(source: str) -> int:
+    """How many loops scan-blocks must make: one per written chain of SCAN_MIN_BLOCKS or more."""
+    return sum(int(n) >= SCAN_MIN_BLOCKS for n in re.findall(r"# chain of (\d+) calls", source))
+
+
 @st.composite
 def programs(draw) -> str:
     w = ProgramWriter(draw)
     kinds = [w.unary, w.binary, w.divide, w.constant, w.unstable, w.reduce, w.dot_chain,
-             w.layout, w.softmax_loss, w.repeat, w.loop]
+             w.layout, w.softmax_loss, w.repeat, w.loop, w.chain]
     for _ in range(draw(st.integers(2, 10))):
         draw(st.sampled_from(kinds))()
     results = [name for name, _ in w.pool[len(SHAPES):]][-3:] or ["v"]
+    results += [c for c in w.chains if c not in results]
     loss = " + ".join(f"sum({r})" for r in results)
     w.lines.append(f"loss = {loss}")
     w.lines.append(f"output {', '.join(results)}, loss, gradients(loss, [{', '.join(SHAPES)}]) as g")
@@ -296,8 +331,10 @@ SETTINGS = dict(deadline=None, derandomize=not SOAK, database=None,
 def test_levels_agree_on_random_programs(source, seed):
     graph = build(source, floatx="float64")  # what kgraph.compile(opt_level=0) lowers
     with jax.disable_jit():  # the fold pass evaluates constants op by op too, as -O0 is evaluated
-        optimised, _ = run_pipeline(graph, 2, check=True)  # verify() after every pass
+        optimised, reports = run_pipeline(graph, 2, check=True)  # verify() after every pass
         run_pipeline(graph, 2, fast_math=False, disabled=("fuse",), check=True)
+    assert reports[0].name == "scan-blocks"
+    assert sum(reports[0].fired.values()) == loops_expected(source), source
     values = feeds(seed)
     assert_agree(evaluate_eagerly(graph, values), evaluate_eagerly(optimised, values), source)
 
@@ -311,3 +348,15 @@ def test_levels_agree_when_jitted(source, seed):
         reference = kgraph.compile(source, opt_level=0, floatx="float64").run(**values)
         optimised = kgraph.compile(source, opt_level=2, floatx="float64").run(**values)
     assert_agree(reference, optimised, source)
+
+
+def test_generated_programs_hold_chains_that_the_pass_loops():
+    """The generator writes chains long enough to loop, and the loop gives -O0's values."""
+    source = find(programs(), lambda s: loops_expected(s) > 0,
+                  settings=settings(database=None, derandomize=True, max_examples=500))
+    graph = build(source, floatx="float64")
+    optimised, reports = run_pipeline(graph, 2, check=True)
+    assert sum(reports[0].fired.values()) == 1
+    assert [n.op for n in optimised.live_nodes()].count("scan") == 1
+    values = feeds(0)
+    assert_agree(evaluate_eagerly(graph, values), evaluate_eagerly(optimised, values), source)

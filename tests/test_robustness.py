@@ -670,3 +670,33 @@ def test_literals_that_fit_their_variable_keep_their_values():
                          "output w, v").run()
     np.testing.assert_array_equal(out["w"], np.array([[1, -128], [127, 0]], np.int8))
     assert out["w"].dtype == np.int8 and out["v"].dtype == np.float16
+
+
+@pytest.mark.parametrize("source", [
+    # Found by the soak (seed 7, case 1437): XLA's verifier refused the empty window (exit 70).
+    "output conv2d_transpose(ones((1, 2, 2, 1)), ones((0, 3, 1, 1)), (None, 4, 4, 1))",
+    "output conv1d(ones((1, 4, 1)), ones((0, 1, 1)))",
+    "output conv2d(ones((1, 4, 4, 1)), ones((0, 3, 1, 1)))",
+    "output depthwise_conv2d(ones((1, 4, 4, 1)), ones((2, 0, 1, 1)))",
+    "output separable_conv1d(ones((1, 4, 1)), ones((0, 1, 1)), ones((1, 1, 1)))",
+])
+def test_a_conv_kernel_with_an_empty_window(source):
+    e = error_of(source, kgraph.ShapeError)
+    assert "is empty (a spatial size is 0)" in e.message and e.column == 8
+
+
+def test_ctc_decode_input_length_past_the_time_steps():
+    # Found by the soak (seed 7, case 3671): the beam search indexed past the steps on the host
+    # (an IndexError in a callback, exit 70). A known length is an error, as tf's decoders raise;
+    # a fed one reads as the whole sequence, as the greedy decoder already did.
+    e = error_of("y = softmax(ones((1, 3, 3)))\nd, lp = ctc_decode(y, [4], greedy=False)\noutput lp",
+                 kgraph.ArgumentError)
+    assert "input_length 4 is past the 3 time steps" in e.message and (e.line, e.column) == (2, 23)
+    y = np.array([[[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]]], np.float32)
+    for greedy in (True, False):
+        prog = kgraph.compile(f"placeholder y: float32[1, 3, 3]\nplaceholder n: int32[1]\n"
+                              f"d, lp = ctc_decode(y, n, greedy={greedy})\noutput d[0], lp")
+        past, whole = prog.run(y=y, n=np.array([9], np.int32)), prog.run(y=y, n=np.array([3], np.int32))
+        np.testing.assert_array_equal(past["out0"], whole["out0"])
+        np.testing.assert_allclose(past["lp"], whole["lp"])
+        assert whole["out0"].tolist() == [[0, 1, -1]]

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import ast, guards, limits
 from ..errors import ArgumentError, KGraphError, NameError
-from ..ir import Node
+from ..ir import Call, Node
 from ..ops import REGISTRY, Op
 from ..values import CallSite, Function, Scope, describe, did_you_mean, is_number, nested_numbers
 
@@ -209,11 +209,16 @@ class Expressions:
                      call_span)
         local = Scope(fn.scope)
         local.names.update(bound)
+        graph, first = self.graph, self.graph.next_id
         self._calls.append(d)
         try:
             for stmt in d.body:
                 if isinstance(stmt, ast.Return):
-                    return self.expr(stmt.value, local)
+                    result = self.expr(stmt.value, local)
+                    graph.calls.append(Call(d, tuple((k, v) for k, v in bound.items() if isinstance(v, Node)),
+                                            result if isinstance(result, Node) else None, first,
+                                            graph.next_id, len(self._calls) - 1))
+                    return result
                 self.statement(stmt, local)
         except KGraphError as err:
             raise err.with_note(call_span, note) from None

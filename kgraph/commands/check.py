@@ -52,7 +52,8 @@ def signature_lines(program) -> list[str]:
 def main(args) -> int:
     mesh = meshes.mesh_from_args(args)
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                   image_data_format=args.image_data_format, mesh=mesh)
+                   image_data_format=args.image_data_format, disabled_passes=tuple(args.disable_pass),
+                   mesh=mesh)
     print(f"{args.file}: ok, {len(program.warnings)} warning{'s' * (len(program.warnings) != 1)}")
     print("\n".join(signature_lines(program)))
     if mesh is not None:

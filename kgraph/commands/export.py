@@ -44,7 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                   image_data_format=args.image_data_format, seed=args.seed)
+                   image_data_format=args.image_data_format, disabled_passes=tuple(args.disable_pass),
+                   seed=args.seed)
     if not hasattr(program, "load_state"):
         raise KGraphError(f"{args.file} is already an exported program; export its .kg source")
     if args.state:

@@ -44,7 +44,7 @@ def main(args) -> int:
                   f"{', '.join('.' + f for f in FORMATS)}", file=sys.stderr)
             return 2
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                   image_data_format=args.image_data_format)
+                   disabled_passes=tuple(args.disable_pass), image_data_format=args.image_data_format)
     dot = to_dot(program.graph, f"{Path(args.file).name} (-O{args.opt_level})")
     if args.output is None:
         sys.stdout.write(dot.source)

@@ -116,7 +116,8 @@ def lowered_text(program, feeds: dict, emit: str) -> str:
 def main(args) -> int:
     mesh = meshes.mesh_from_args(args)
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                   image_data_format=args.image_data_format, device=args.device, mesh=mesh)
+                   image_data_format=args.image_data_format, disabled_passes=tuple(args.disable_pass),
+                   device=args.device, mesh=mesh)
     feeds, notes = concrete_feeds(program, args.feed_shape)
     for note in notes:
         print(note, file=sys.stderr)

@@ -19,6 +19,9 @@ def add_compile_options(p: argparse.ArgumentParser) -> None:
                         "channels_last unless set")
     p.add_argument("--disable-pass", action="append", default=[], choices=PASS_NAMES, metavar="NAME",
                    help=f"skip one optimizer pass (repeatable): {', '.join(PASS_NAMES)}")
+    p.add_argument("--no-scan-blocks", dest="disable_pass", action="append_const", const="scan-blocks",
+                   help="keep a chain of calls of one def (a layer stack) unrolled, not one scan "
+                        "(the same as --disable-pass scan-blocks)")
     p.add_argument("--fast-math", action="store_true",
                    help="also apply rewrites that are not exact for NaN/inf (x * 0 -> 0, ...)")
     p.add_argument("--fold-limit", type=int, default=DEFAULT_FOLD_LIMIT, metavar="N",

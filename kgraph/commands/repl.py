@@ -20,7 +20,7 @@ from .. import ast
 from .. import mesh as meshes
 from .. import sharding
 from ..diagnostics import print_code, report
-from ..docgen import is_internal
+from ..docgen import describe, is_internal, listing
 from ..errors import FeedError, KGraphError
 from ..feeds import check_feed, read_feed_value
 from ..frontend import IncrementalFrontend, Module
@@ -28,7 +28,6 @@ from ..ir import Node, format_ir, toposort
 from ..ops import REGISTRY
 from ..trace import evaluate, format_type, format_value
 from ..values import Function
-from .ops_cmd import describe, listing
 from .repl_input import Reader, enable_history
 from .run import seed_value
 

@@ -26,11 +26,11 @@ not enter regions (`bodies_of(node)` lists a node's regions for those that must)
 Modules: graph.py (Node, Graph, Body, toposort), printer.py (format_ir),
 verify.py (verify, verify_body).
 """
-from .graph import (LEAF_OPS, ConstValue, Graph, Node, Body, depends_on, bodies_of, toposort,
+from .graph import (LEAF_OPS, Call, ConstValue, Graph, Node, Body, depends_on, bodies_of, toposort,
                     use_registry)
 from .printer import format_attr, format_ir, var_name
 from .verify import VerifyError, verify, verify_body
 
-__all__ = ["LEAF_OPS", "ConstValue", "Graph", "Node", "Body", "VerifyError", "depends_on",
+__all__ = ["LEAF_OPS", "Call", "ConstValue", "Graph", "Node", "Body", "VerifyError", "depends_on",
            "format_attr", "format_ir", "bodies_of", "toposort", "use_registry", "var_name",
            "verify", "verify_body"]

@@ -1,6 +1,7 @@
 """The IR's data: nodes, graphs (interning, leaves, outputs, updates) and regions (see __init__)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -73,6 +74,11 @@ class Node:
         return self.op in LEAF_OPS
 
     @property
+    def attrs_key(self) -> tuple:
+        """The attributes as interning compares them (0.0 and -0.0, 1 and True told apart)."""
+        return self._key[2]
+
+    @property
     def kw(self) -> dict[str, Any]:
         return dict(self.attrs)
 
@@ -98,6 +104,25 @@ def use_registry(registry: dict) -> None:
     LEAF_OPS.update(name for name, op in registry.items() if op.leaf)
 
 
+@dataclass(frozen=True)
+class Call:
+    """One inlined `def` call, as the builder made it: what the scan-blocks pass reads.
+
+    `definition` is the function's definition (compared by identity), `args` its
+    parameters bound to tensors (name → node), `result` the node it returned (None for
+    a tuple or a Python value), and the call made exactly the nodes of its graph whose
+    ids lie in [first_id, end_id) (the builder's graph does not intern, so ids grow).
+    `depth` counts the calls it runs inside (0 at the top level).
+    """
+
+    definition: Any
+    args: tuple[tuple[str, Node], ...]
+    result: Node | None
+    first_id: int
+    end_id: int
+    depth: int
+
+
 class Graph:
     """A per-program node store: interning table, leaves, outputs and updates.
 
@@ -114,6 +139,7 @@ class Graph:
         self.outputs: list[tuple[str, Node]] = []
         self.updates: list[tuple[str, Node]] = []
         self.shardings: dict[str, Any] = {}  # leaf name → its `shard` statement (sharding.ShardSpec)
+        self.calls: list[Call] = []  # the `def` calls the builder inlined here (the scan-blocks pass)
 
     def make(self, op: str, srcs: Iterable[Node], attrs: dict[str, Any] | None = None,
              type_: TensorType | None = None, span: Span | None = None) -> Node:
@@ -153,6 +179,11 @@ class Graph:
             if self.intern:
                 self._interned[key] = new
         return new
+
+    @property
+    def next_id(self) -> int:
+        """The id the next new node will get (ids only grow: a call's nodes are a range)."""
+        return self._next_id
 
     def fresh_id(self) -> int:
         """A number no node has: for ops that must never be merged (unseeded random, print)."""

@@ -38,6 +38,9 @@ def _window(attrs, n: int, causal: bool = False):
 
 
 def _out_spatial(x: TensorType, kernel_spatial, first, strides, dilation, padding) -> tuple:
+    if 0 in kernel_spatial:  # XLA's verifier refuses an empty window (once an internal error)
+        raise OpError("the kernel's window %s is empty (a spatial size is 0): {1}"
+                      % (tuple(kernel_spatial),))
     return tuple(window_dim(d, k, s, r, padding) for d, k, s, r
                  in zip(spatial_dims(x, first), kernel_spatial, strides, dilation))
 

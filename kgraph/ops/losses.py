@@ -168,7 +168,8 @@ def _host_beam_search(y_pred, input_length, beam_width, top_paths):
     logp = np.log(np.asarray(y_pred, np.float64) + EPSILON)
     packed = np.full((batch, top_paths, steps + 1), -1.0)
     for b in range(batch):
-        paths, scores = prefix_beam_search(logp[b], int(input_length[b]), beam_width, top_paths)
+        length = min(max(int(input_length[b]), 0), steps)  # the greedy decoder's `t < length`
+        paths, scores = prefix_beam_search(logp[b], length, beam_width, top_paths)
         for i, (path, score) in enumerate(zip(paths, scores)):
             packed[b, i, :len(path)] = path
             packed[b, i, steps] = score
@@ -183,11 +184,23 @@ def _lower_beam(y_pred, input_length, *, beam_width, top_paths):
                              y_pred, input_length.reshape(-1).astype(jnp.int32))
 
 
+def _check_lengths(y_pred, input_length, site) -> None:
+    """A length past the time steps is an error where it is known (tf's decoders raise);
+    at run time both decoders read it as the whole sequence."""
+    steps = getattr(y_pred, "shape", (None, None))[1]
+    if getattr(input_length, "op", None) == "const" and isinstance(steps, int):
+        lengths = input_length.attr("value").array
+        if lengths.size and lengths.max() > steps:
+            raise ArgumentError(f"ctc_decode: input_length {lengths.max()} is past the {steps} time "
+                                f"steps of y_pred", site.arg_span("input_length"))
+
+
 def _build_ctc_decode(builder, site, args):
     y_pred, input_length = args["y_pred"], args["input_length"]
     if not isinstance(args["greedy"], bool):
         raise ArgumentError(f"ctc_decode: greedy must be True or False, got {args['greedy']!r}",
                             site.arg_span("greedy"))
+    _check_lengths(y_pred, input_length, site)
     if args["greedy"]:
         packed = builder.make_node("ctc_greedy_decode", {"y_pred": y_pred, "input_length": input_length}, site)
         paths = 1

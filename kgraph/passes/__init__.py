@@ -19,6 +19,7 @@ from typing import Callable
 from .. import bugs
 from ..errors import KGraphError
 from ..ir import Graph, toposort, verify
+from .blocks import BlockScanner
 from .basic import Canonicaliser, DeadCodeEliminator, Folder
 from .fusion import Fuser
 from .loops import Hoister, rewrite_bodies
@@ -46,6 +47,7 @@ class Pass:
 # Rule tables (data, run by the generic Rewriter): simplify, stabilize. The rest are classes,
 # because each needs the whole graph or a table built during the walk (docs/optimizer.md).
 PIPELINE: tuple[Pass, ...] = (
+    Pass("scan-blocks", 2, BlockScanner, "a chain of calls of one def (a layer stack) becomes one scan"),
     Pass("dce", 1, DeadCodeEliminator, "keep only what an output or update needs"),
     Pass("cse", 1, Canonicaliser, "one node per distinct expression (b + a merges into a + b)"),
     Pass("fold", 1, Folder, "evaluate nodes whose inputs are constants (not random, not print, size-capped)"),
@@ -57,6 +59,17 @@ PIPELINE: tuple[Pass, ...] = (
 )
 
 PASS_NAMES = tuple(p.name for p in PIPELINE)
+SCAN_MIN_BLOCKS = Options.scan_min_blocks
+
+
+def scan_blocks_option(disabled, scan_blocks: bool | int) -> tuple[tuple, int]:
+    """`compile(scan_blocks=...)` as (passes disabled, the shortest chain made a loop)."""
+    if scan_blocks is True or scan_blocks is False:
+        return tuple(disabled) + (() if scan_blocks else ("scan-blocks",)), SCAN_MIN_BLOCKS
+    if not isinstance(scan_blocks, int) or scan_blocks < 1:
+        raise KGraphError(f"scan_blocks must be True, False or a number of calls (1 or more), "
+                          f"got {scan_blocks!r}")
+    return tuple(disabled), scan_blocks
 
 
 @dataclass
@@ -92,15 +105,17 @@ def paused_gc():
 
 
 def optimize(graph: Graph, level: int, disabled=(), fast_math: bool = False,
-             fold_limit: int | None = DEFAULT_FOLD_LIMIT) -> Graph:
+             fold_limit: int | None = DEFAULT_FOLD_LIMIT,
+             scan_min_blocks: int = Options.scan_min_blocks) -> Graph:
     """The optimised graph for an -O level; `disabled` names passes to skip."""
-    return run_pipeline(graph, level, disabled, fast_math, fold_limit)[0]
+    return run_pipeline(graph, level, disabled, fast_math, fold_limit, scan_min_blocks=scan_min_blocks)[0]
 
 
 def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
-                 fold_limit: int | None = DEFAULT_FOLD_LIMIT,
-                 check: bool = False) -> tuple[Graph, list[PassReport]]:
-    """Run the passes of `level`; `check` verifies the IR after each one (tests do)."""
+                 fold_limit: int | None = DEFAULT_FOLD_LIMIT, check: bool = False,
+                 scan_min_blocks: int = Options.scan_min_blocks) -> tuple[Graph, list[PassReport]]:
+    """Run the passes of `level`; `check` verifies the IR after each one (tests do).
+    `scan_min_blocks` is the shortest chain of calls that scan-blocks makes a loop of."""
     unknown = sorted(set(disabled) - set(PASS_NAMES))
     if unknown:
         raise KGraphError(f"unknown pass {unknown[0]!r} (passes: {', '.join(PASS_NAMES)})")
@@ -109,7 +124,7 @@ def run_pipeline(graph: Graph, level: int, disabled=(), fast_math: bool = False,
     chosen = [p for p in PIPELINE if p.level <= level and p.name not in disabled]
     if "fold" in disabled or level < 1:
         fold_limit = None  # no pass folds, not even the constants a rule builds
-    options = Options(level=level, fast_math=fast_math, fold_limit=fold_limit)
+    options = Options(level=level, fast_math=fast_math, fold_limit=fold_limit, scan_min_blocks=scan_min_blocks)
     reports: list[PassReport] = []
     with paused_gc():
         for p in chosen:

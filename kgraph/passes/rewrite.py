@@ -42,10 +42,16 @@ class Options:
     level: int = 2
     fast_math: bool = False
     fold_limit: int | None = 1 << 16  # largest constant (in elements) folding may create; None: no folding
+    scan_min_blocks: int = 3  # the shortest chain of calls the scan-blocks pass makes a loop of
 
 
 class Rewriter:
     """Copies a graph, offering each new node to `rewrite_node`; subclasses or rule sets decide."""
+
+    # Whether a pass with no work still copies the graph to do the engine's clean-up (gradient
+    # targets behind barriers, dead leaves dropped). scan-blocks, before dce, leaves that to
+    # dce and returns its input untouched; where it copies, its copy cleans up as any does.
+    cleans_up = True
 
     def __init__(self, options: Options, rules: RuleSet | None = None):
         self.options = options
@@ -79,7 +85,8 @@ class Rewriter:
         self.live_in = len(order)
         plan = self.prepare(order)
         targets = gradient_targets(order)
-        if not targets and not self.has_work(order, plan) and _only_live_leaves(old, order):
+        clean = not self.cleans_up or (not targets and _only_live_leaves(old, order))
+        if clean and not self.has_work(order, plan):
             self.graph = old  # nothing to rewrite: a copy would be the same graph
             return old
         mapping = self.mapping
