@@ -18,6 +18,7 @@ stacked parameters, the restructuring plain JAX needs from its user.
 
     python -m benchmarks --only deep [--quick]
     python -m benchmarks.deep_stack threshold      # the threshold sweep alone
+    python -m benchmarks.deep_stack floor          # each side's first result, phase by phase
 """
 from __future__ import annotations
 
@@ -102,6 +103,68 @@ def _child(side: str, layers: int, scan_blocks: str) -> None:
     print(json.dumps({"total": end - start, "compile": compiled - start, "first call": end - compiled}))
 
 
+def _floor_child(side: str, layers: int) -> None:
+    """One fresh process's phases: where the first result's time goes, on each side."""
+    import jax
+    import jax.numpy  # noqa: F401
+    import numpy as np
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    x = np.zeros(BATCH, np.float32)
+    clock = [time.perf_counter()]
+    phases = {}
+
+    def lap(name):
+        clock.append(time.perf_counter())
+        phases[name] = clock[-1] - clock[-2]
+
+    if side == "jax":
+        f, w = hand_scan(), weights(layers)
+        clock[0] = time.perf_counter()
+        lowered = jax.jit(f).lower(x, w)
+        lap("trace + lower")
+        compiled = lowered.compile()
+        lap("XLA")
+        np.asarray(compiled(x, w))
+        lap("run")
+    else:
+        source = sys.stdin.read()
+        clock[0] = time.perf_counter()
+        import kgraph
+
+        lap("import kgraph")
+        timings = {}
+        prog = kgraph.compile(source, timings=timings)
+        lap("compile")
+        phases.update(timings)
+        phases["Program setup"] = phases.pop("compile") - sum(timings.values())
+        prog.module.variables  # the initial values (a background XLA call), waited for here
+        lap("initial values")
+        prog.run(x=x)
+        lap("first run (trace, XLA, run)")
+    print(json.dumps(phases))
+
+
+def floor(layers: int = LAYERS, repeats: int = 3) -> list[str]:
+    """The first result's phases on each side, min over fresh processes (kgraph's initial values
+    are waited for before its first run here, so each phase is timed alone)."""
+    env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
+    mins: dict[str, dict[str, float]] = {"kgraph": {}, "jax": {}}
+    for _ in range(repeats):
+        for side in mins:
+            out = subprocess.run([sys.executable, "-m", "benchmarks.deep_stack", "floor-child", side,
+                                  str(layers)], input=program(layers) if side == "kgraph" else "",
+                                 capture_output=True, text=True, env=env, check=True)
+            for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                mins[side][k] = min(v, mins[side].get(k, v))
+    rows = [f"deep stack, {layers} blocks, where the first result goes (min of {repeats} fresh processes each):"]
+    for side, phases in mins.items():
+        rows.append(f"  {side:<7} " + ", ".join(f"{k} {fmt(v)}" for k, v in phases.items())
+                    + f"; sum {fmt(sum(phases.values()))}")
+    print("\n".join(rows), flush=True)
+    return rows
+
+
 def _sample(side: str, layers: int, scan_blocks: str = "on") -> dict:
     env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
     out = subprocess.run([sys.executable, "-m", "benchmarks.deep_stack", "child", side, str(layers),
@@ -150,7 +213,10 @@ def call_time(layers: int, repeats: int, unrolled: bool = True) -> list[str]:
     x = np.random.default_rng(1).normal(size=BATCH).astype(np.float32)
     want = np.asarray(hand(x, w))
     np.testing.assert_allclose(prog.run(x=x)["loss"], want, rtol=1e-4)
-    fns = {"kgraph": lambda: prog.run(x=x), "jax.lax.scan": lambda: np.asarray(hand(x, w))}
+    xd = jax.device_put(x)
+    fns = {"kgraph": lambda: prog.run(x=x), "jax.lax.scan": lambda: np.asarray(hand(x, w)),
+           "kgraph, device": lambda: jax.block_until_ready(list(prog.run(x=xd, to_numpy=False).values())),
+           "scan, device": lambda: hand(xd, w).block_until_ready()}
     if unrolled:
         flat = kgraph.compile(program(layers), scan_blocks=False)
         np.testing.assert_allclose(flat.run(x=x)["loss"], want, rtol=1e-4)
@@ -161,7 +227,9 @@ def call_time(layers: int, repeats: int, unrolled: bool = True) -> list[str]:
     rows += [f"  {k:<16} {fmt(lo):>9} / {fmt(med):>9}" for k, (lo, med) in t.items()]
     ratio = t["kgraph"][0] / t["jax.lax.scan"][0]
     rows.append(f"  kgraph / jax.lax.scan: min {ratio:.3g}x  median "
-                f"{t['kgraph'][1] / t['jax.lax.scan'][1]:.3g}x  (target <= 1.1)")
+                f"{t['kgraph'][1] / t['jax.lax.scan'][1]:.3g}x  (target <= 1.1); device arrays in and out: "
+                f"min {t['kgraph, device'][0] / t['scan, device'][0]:.3g}x  median "
+                f"{t['kgraph, device'][1] / t['scan, device'][1]:.3g}x")
     if unrolled:
         rows[-1] += f"; unrolled / kgraph min {t['kgraph unrolled'][0] / t['kgraph'][0]:.3g}x"
     goals.record("deep call", ratio, 1.1, note="min")
@@ -205,8 +273,9 @@ def threshold(depths=THRESHOLD_DEPTHS, repeats: int = 5) -> list[str]:
 def run(args) -> list[str]:
     layers = LAYERS_QUICK if args.quick else LAYERS
     rows = first_result(layers, 2 if args.quick else 5, unrolled=not args.quick)
-    rows += call_time(layers, 5 if args.quick else 15, unrolled=not args.quick)
+    rows += call_time(layers, 15 if args.quick else 60, unrolled=not args.quick)
     if not args.quick:
+        rows += floor(layers)
         rows += threshold()
     return rows
 
@@ -214,6 +283,11 @@ def run(args) -> list[str]:
 if __name__ == "__main__":
     if sys.argv[1] == "child":
         _child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "floor-child":
+        _floor_child(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "floor":
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        floor(*(int(a) for a in sys.argv[2:]))
     else:
         print(f"load average {os.getloadavg()[0]:.1f}")
         threshold(tuple(int(d) for d in sys.argv[2:]) or THRESHOLD_DEPTHS)

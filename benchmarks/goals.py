@@ -19,7 +19,10 @@ EXPECTED = {
     "cold attention 1k": "goal 1: attention 1k nodes, cold, kgraph / jax.jit (min)",
     "cold flat 10k": "goal 1: flat 10k nodes, cold, kgraph / jax.jit (one sample)",
     "cold attention 10k": "goal 1: attention 10k nodes, cold, kgraph / jax.jit (one sample)",
+    "warm flat 1k": "goal 2: flat 1k, warm, kgraph / JAX warm with its cache (min)",
     "warm attention 1k": "goal 2: attention 1k, warm, kgraph / JAX warm with its cache (min)",
+    "warm flat 10k": "goal 2: flat 10k, warm, kgraph / JAX warm with its cache (one sample)",
+    "warm attention 10k": "goal 2: attention 10k, warm, kgraph / JAX warm with its cache (one sample)",
     "deep first result": "goal 3: 96 blocks, first result, kgraph / hand-written scan",
     "deep call": "goal 3: 96 blocks, call time, kgraph / hand-written scan",
     "dispatch numpy": "goal 4: run(numpy) / np.asarray(raw jit) (min)",
@@ -29,7 +32,7 @@ EXPECTED = {
     "cli start-up": "goal 5: `kgraph run` tiny program / tiny jax script (min)",
     "matrix chain": "goal 5: chain as written / kgraph, device arrays, 2000x2000 (min)",
 }
-FULL_ONLY = {"cold flat 10k", "cold attention 10k"}  # minutes a sample: not in --quick
+FULL_ONLY = {"cold flat 10k", "cold attention 10k", "warm flat 10k", "warm attention 10k"}  # minutes a sample: not in --quick
 
 
 @dataclass

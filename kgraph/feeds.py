@@ -65,6 +65,25 @@ def check_feed(name: str, node: Node, value: Any, span: Span | None,
     return array
 
 
+def check_feeds(feeds: dict[str, Any], placeholders: dict, needed: list[str],
+                spans: dict[str, Span]) -> dict[str, np.ndarray]:
+    """Every feed checked by `check_feed`: `placeholders` maps each name to a node (anything
+    with a `.type`), `needed` names the ones a run must be fed; a FeedError names what is wrong."""
+    for name in feeds:
+        if name not in placeholders:
+            known = ", ".join(placeholders) or "none"
+            raise FeedError(f"feed '{name}' matches no placeholder (placeholders: {known})")
+    out, named = {}, {}
+    for name, node in placeholders.items():
+        if name not in feeds:
+            if name not in needed:
+                continue  # no output or update needs it
+            raise FeedError(f"placeholder '{name}' ({node.type}) needs a feed: "
+                            f"`--feed {name}=...` or run({name}=...)", spans.get(name))
+        out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
+    return out
+
+
 def _fits(array: np.ndarray, target: np.dtype) -> bool:
     info = np.iinfo(target)
     return array.size == 0 or (int(array.min()) >= info.min and int(array.max()) <= info.max)
@@ -120,8 +139,7 @@ def parse_feeds(program, specs: list[str]) -> dict:
     """`--feed NAME=VALUE` options (`kgraph run`, `%%kgraph`) as {placeholder: value}; a mistake
     is a FeedError that names the feed and the placeholder's declared type, at its line."""
     feeds = {}
-    module = getattr(program, "module", None)  # a .kgx has no source
-    spans = module.leaf_spans if module is not None else {}
+    spans = getattr(program, "leaf_spans", {})  # a .kgx has no source
     for spec in specs:
         name, sep, text = spec.partition("=")
         if not sep or not name:

@@ -16,7 +16,7 @@ import numpy as np
 from .device import running
 from .errors import FeedError, KGraphError
 from .fastpath import dims_match, exact_call, is_device_array, outputs
-from .feeds import check_feed
+from .feeds import check_feeds
 from .lower import make_function
 from .ops.training import learning_phase_value
 from .passes import paused_gc
@@ -108,21 +108,7 @@ class Runner:
         return self._check_feeds(feeds)
 
     def _check_feeds(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
-        placeholders = self._source_graph.placeholders
-        spans = self.module.leaf_spans
-        for name in feeds:
-            if name not in placeholders:
-                known = ", ".join(placeholders) or "none"
-                raise FeedError(f"feed '{name}' matches no placeholder (placeholders: {known})")
-        out, named = {}, {}
-        for name, node in placeholders.items():
-            if name not in feeds:
-                if name not in self._feed_names:
-                    continue  # no output or update needs it
-                raise FeedError(f"placeholder '{name}' ({node.type}) needs a feed: "
-                                f"`--feed {name}=...` or run({name}=...)", spans.get(name))
-            out[name] = check_feed(name, node, feeds[name], spans.get(name), named)
-        return out
+        return check_feeds(feeds, self._source_graph.placeholders, self._feed_names, self.module.leaf_spans)
 
     def arguments(self, feeds: dict[str, Any], training: Any = None) -> tuple:
         """The positional arguments the next run passes to `_function()` (for tools that

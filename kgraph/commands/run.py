@@ -6,15 +6,14 @@ import json
 import sys
 
 from .. import mesh as meshes
-from .. import train
+from .. import train, warm
 from ..display import to_json, to_text
 from ..errors import KGraphError
 from ..feeds import parse_feeds
-from ..program import load
 from ..state import save_state_file
 from ..timing import format_timings, timed_run
 from ..trace import format_steps, trace
-from .options import add_compile_options
+from .options import add_compile_options, seed_value
 
 NAME = "run"
 HELP = "compile and run a program, printing its outputs"
@@ -64,15 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     meshes.add_arguments(p)
 
 
-def seed_value(text: str) -> int:
-    """--seed's type: an integer from 0 to 2**63 - 1 (NumPy's shuffle and JAX's keys take these)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to 2**63 - 1, got {text}")
-    return value
+def cacheable(args, mesh) -> bool:
+    """The program cache (docs/cache.md) serves runs that need no more than the executable:
+    not --mesh, --trace, --time or a training loop."""
+    return mesh is None and not (args.trace or args.time or train.is_training(args) or args.save_every)
 
 
 def main(args) -> int:
@@ -80,10 +74,11 @@ def main(args) -> int:
     mesh = meshes.mesh_from_args(args)  # first: joining other processes precedes all JAX work
     if mesh is not None and not meshes.writes_files():
         args.quiet, args.out = True, None  # process 0 prints and writes for all of them
-    program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
-                   image_data_format=args.image_data_format, seed=args.seed,
-                   device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
-                   fast_math=args.fast_math, fold_limit=args.fold_limit, mesh=mesh)
+    options = {"mesh": mesh} if mesh is not None else {}
+    program = warm.load(args.file, cache=None if cacheable(args, mesh) else False, opt_level=args.opt_level,
+                        floatx=args.floatx, image_data_format=args.image_data_format, seed=args.seed,
+                        device=args.device, timings=timings, disabled_passes=tuple(args.disable_pass),
+                        fast_math=args.fast_math, fold_limit=args.fold_limit, **options)
     feeds = parse_feeds(program, args.feed)
     if args.learning_phase is not None:
         program.training = bool(args.learning_phase)

@@ -42,7 +42,7 @@ class Options:
     level: int = 2
     fast_math: bool = False
     fold_limit: int | None = 1 << 16  # largest constant (in elements) folding may create; None: no folding
-    scan_min_blocks: int = 4  # the shortest chain of calls the scan-blocks pass makes a loop of
+    scan_min_blocks: int = 3  # the shortest chain of calls the scan-blocks pass makes a loop of
 
 
 class Rewriter:

@@ -1,0 +1,226 @@
+"""The program cache (kgraph/warm.py, cached.py, progcache.py): a hit runs the stored
+executable with the values a miss gives; any change of source, option, feed signature or
+version misses; damaged or foreign entries are warned about and rebuilt; the size is bounded."""
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kgraph
+from kgraph import cli, progcache, warm
+from kgraph.cached import CachedProgram
+from kgraph.errors import FeedError, KGraphWarning
+
+# A variable that a run updates, a fixed one, a None dimension, a random draw and the learning phase.
+PROGRAM = """\
+placeholder x: float32[None, 2]
+variable v = [1.0, 2.0]
+variable w = random_normal_variable((2, 1), mean=0.0, scale=1.0, seed=3)
+update v = v + 1.0
+y = dot(x, w) * 3.0 + sum(v)
+noise = random_uniform((2,))
+output y
+output noise
+output in_train_phase(1.0, 0.0) as phase
+"""
+X = np.array([[1.0, 2.0]], np.float32)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KGRAPH_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "programs"
+
+
+def names(directory: Path) -> list[str]:
+    warm.flush()  # the entries are written beside the first run
+    return sorted(p.name for p in directory.glob("*.kgc"))
+
+
+def runs(program, n=3, **feeds):
+    return [program.run(x=X, **feeds) for _ in range(n)]
+
+
+def assert_same(a: list[dict], b: list[dict]) -> None:
+    assert [list(r) for r in a] == [list(r) for r in b]
+    for ra, rb in zip(a, b):
+        for name in ra:
+            assert ra[name].dtype == rb[name].dtype
+            np.testing.assert_array_equal(ra[name], rb[name], err_msg=name)
+
+
+def test_a_hit_runs_the_stored_executable_with_the_values_of_a_miss(cache):
+    miss = kgraph.compile(PROGRAM, cache=True)
+    assert isinstance(miss, kgraph.Program)
+    reference = runs(miss)
+    assert len(names(cache)) == 2  # the record and one executable
+    hit = kgraph.compile(PROGRAM, cache=True)
+    assert isinstance(hit, CachedProgram)
+    assert hit._program is None
+    assert_same(runs(hit), reference)
+    assert hit._program is None  # the runs needed no compiler
+    np.testing.assert_array_equal(hit.variables["v"], miss.variables["v"])
+    assert hit.placeholders == miss.placeholders and hit.outputs == miss.outputs
+    assert hit.updates == miss.updates and hit.state_signature() == miss.state_signature()
+    assert_same([hit.run(x=X, training=True)], [miss.run(x=X, training=True)])
+    # What needs the compiler's record compiles the program, with the hit's state.
+    assert hit.ir() == miss.ir()
+    np.testing.assert_array_equal(hit.program().variables["v"], hit.variables["v"])
+
+
+def test_a_new_feed_shape_is_compiled_once_and_stored(cache):
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    batch = np.ones((3, 2), np.float32)
+    hit = kgraph.compile(PROGRAM, cache=True)
+    first = hit.run(x=batch)
+    assert hit._program is not None and len(names(cache)) == 3
+    again = kgraph.compile(PROGRAM, cache=True)
+    assert_same([again.run(x=batch)], [first])
+    assert again._program is None
+
+
+def test_feed_errors_on_a_hit_are_located_as_on_a_miss(cache):
+    kgraph.compile(PROGRAM, filename="p.kg", cache=True).run(x=X)
+    hit = kgraph.compile(PROGRAM, filename="p.kg", cache=True)
+    assert isinstance(hit, CachedProgram)
+    with pytest.raises(FeedError) as e:
+        hit.run(x=[[1.0, 2.0, 3.0]])
+    assert e.value.render().startswith("p.kg:1:1: error: feed 'x': shape mismatch")
+    with pytest.raises(FeedError, match="matches no placeholder"):
+        hit.run(x=X, z=X)
+    with pytest.raises(FeedError, match="needs a feed"):
+        hit.run()
+    np.testing.assert_array_equal(hit.run(x=[[1, 2]])["y"], kgraph.compile(PROGRAM).run(x=X)["y"])
+
+
+CHANGES = [{"source": PROGRAM.replace("3.0", "4.0")}, {"opt_level": 0}, {"floatx": "float64"}, {"seed": 1},
+           {"fast_math": True}, {"limits": kgraph.Limits(max_depth=100)}]
+
+
+def test_any_change_of_source_or_option_misses(cache):
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    for change in CHANGES:
+        options = dict(change)
+        source = options.pop("source", PROGRAM)
+        other = kgraph.compile(source, cache=True, **options)
+        assert isinstance(other, kgraph.Program), change
+    assert len(names(cache)) == 2  # a Program stores at its first run
+    other.run(x=X)
+    assert len(names(cache)) == 4
+    assert_same(runs(kgraph.compile(source, cache=True, **options), 1), runs(kgraph.compile(source, **options), 1))
+
+
+def test_another_version_misses(cache, monkeypatch):
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    real = warm.versions()
+    for field, value in (("jax", "0.0.1"), ("kgraph", "0.0.0"), ("build", "edited"), ("platform", "tpu")):
+        monkeypatch.setattr(warm, "versions", lambda: {**real, field: value})
+        assert isinstance(kgraph.compile(PROGRAM, cache=True), kgraph.Program), field
+    monkeypatch.setattr(warm, "versions", lambda: real)
+    assert isinstance(kgraph.compile(PROGRAM, cache=True), CachedProgram)
+
+
+def test_the_cache_is_off_unless_asked(cache):
+    kgraph.compile(PROGRAM).run(x=X)
+    assert names(cache) == []
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    assert isinstance(kgraph.compile(PROGRAM), kgraph.Program)
+
+
+def damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "flipped":
+        data[-5] ^= 0xFF
+        path.write_bytes(bytes(data))
+    else:  # signed with another key
+        progcache._secret(path.parent)
+        (path.parent / progcache.KEY_FILE).write_bytes(b"k" * 32)
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "foreign"])
+@pytest.mark.parametrize("which", ["record", "executable"])
+def test_a_damaged_entry_is_warned_about_and_rebuilt(cache, how, which):
+    reference = runs(kgraph.compile(PROGRAM, cache=True), 1)
+    warm.flush()
+    record, executable = sorted(cache.glob("*.kgc"), key=lambda p: p.name.count("."))
+    damage(record if which == "record" else executable, how)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert_same(runs(kgraph.compile(PROGRAM, cache=True), 1), reference)
+    assert any(isinstance(w.message, KGraphWarning) and "damaged program-cache entry" in str(w.message)
+               for w in caught)
+    assert isinstance(kgraph.compile(PROGRAM, cache=True), CachedProgram)  # rebuilt
+
+
+def test_a_key_file_others_can_read_is_not_trusted(cache):
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    warm.flush()
+    os.chmod(cache / progcache.KEY_FILE, 0o644)
+    assert isinstance(kgraph.compile(PROGRAM, cache=True), kgraph.Program)
+    os.chmod(cache / progcache.KEY_FILE, 0o600)
+    assert isinstance(kgraph.compile(PROGRAM, cache=True), CachedProgram)
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+
+
+def test_the_size_bound_evicts_the_least_recently_used(cache, monkeypatch):
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    warm.flush()
+    assert progcache.evict(0) == 2 and names(cache) == []
+    monkeypatch.setenv(progcache.ENV_MAX, "1")
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    assert names(cache) == []  # each write leaves at most one byte: nothing
+    monkeypatch.setenv(progcache.ENV_MAX, "many")
+    with pytest.raises(kgraph.KGraphError, match=progcache.ENV_MAX):
+        progcache.max_bytes()
+
+
+def test_cache_info_and_clear(cache, capsys):
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    warm.flush()
+    assert cli.main(["cache", "info"]) == 0
+    assert "entries:     2" in capsys.readouterr().out
+    assert cli.main(["cache", "clear"]) == 0
+    assert "removed" in capsys.readouterr().out and names(cache) == []
+    assert cli.main(["cache", "info"]) == 0 and "entries:     0" in capsys.readouterr().out
+
+
+CHILD = """
+import sys, numpy as np, kgraph
+p = kgraph.compile(sys.stdin.read(), cache=True)
+print(type(p).__name__, p.run(x=np.array([[1.0, 2.0]], np.float32))["y"].tolist(),
+      "kgraph.program" in sys.modules, "lark" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+def test_a_second_process_skips_the_compiler(cache, tmp_path):
+    def child():
+        out = subprocess.run([sys.executable, "-c", CHILD], input=PROGRAM, capture_output=True, text=True,
+                             env=dict(os.environ), check=True)
+        return out.stdout.split()
+
+    first, second = child(), child()
+    assert first[0] == "Program" and first[-2:] == ["True", "True"]
+    assert second[0] == "CachedProgram" and second[-2:] == ["False", "False"]  # nor its imports
+    assert second[1:-2] == first[1:-2]
+
+
+@pytest.mark.slow
+def test_kgraph_run_uses_the_cache_and_no_cache_does_not(cache, tmp_path):
+    (tmp_path / "p.kg").write_text("placeholder x: float32[None, 2]\ny = dot(x, [[0.5], [-1.0]]) * 3.0\noutput y\n")
+
+    def kgraph_run(*extra):
+        proc = subprocess.run([sys.executable, "-c", "from kgraph.cli import entry; entry()", "run", "p.kg",
+                               "--feed", "x=[[1, 2]]", *extra], capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert kgraph_run("--no-cache") == "y: float32[1, 1] = [[-4.5]]\n" and names(cache) == []
+    assert kgraph_run() == kgraph_run() == "y: float32[1, 1] = [[-4.5]]\n"
+    assert len(names(cache)) == 2
