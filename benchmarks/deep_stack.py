@@ -215,7 +215,7 @@ def call_time(layers: int, repeats: int, unrolled: bool = True) -> list[str]:
     np.testing.assert_allclose(prog.run(x=x)["loss"], want, rtol=1e-4)
     xd = jax.device_put(x)
     fns = {"kgraph": lambda: prog.run(x=x), "jax.lax.scan": lambda: np.asarray(hand(x, w)),
-           "kgraph, device": lambda: jax.block_until_ready(prog.run(x=xd, to_numpy=False)),
+           "kgraph, device": lambda: jax.block_until_ready(list(prog.run(x=xd, to_numpy=False).values())),
            "scan, device": lambda: hand(xd, w).block_until_ready()}
     if unrolled:
         flat = kgraph.compile(program(layers), scan_blocks=False)
@@ -273,7 +273,7 @@ def threshold(depths=THRESHOLD_DEPTHS, repeats: int = 5) -> list[str]:
 def run(args) -> list[str]:
     layers = LAYERS_QUICK if args.quick else LAYERS
     rows = first_result(layers, 2 if args.quick else 5, unrolled=not args.quick)
-    rows += call_time(layers, 5 if args.quick else 15, unrolled=not args.quick)
+    rows += call_time(layers, 15 if args.quick else 60, unrolled=not args.quick)
     if not args.quick:
         rows += floor(layers)
         rows += threshold()

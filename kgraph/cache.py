@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+import jax
+
 ENV_DIR = "KGRAPH_CACHE_DIR"
 
 
@@ -35,8 +37,6 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path | None:
     Returns the directory, or None when it cannot be created (then nothing changes:
     a cache is a convenience, never a reason to fail).
     """
-    import jax
-
     directory = Path(path) if path is not None else cache_dir() / "xla"
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,9 @@ import sys
 import warnings
 
 from . import bugs, limits, warm
+from .cache import enable_compilation_cache
 from .version import __version__
+from .diagnostics import report
 from .errors import KGraphError, KGraphWarning, UsageError
 from .commands import cache_cmd, check, graph, lower_cmd, ops_cmd, plot, repl
 from .commands import export as export_command
@@ -56,12 +58,6 @@ def _version() -> str:
     return __version__
 
 
-def report(message: str) -> None:
-    from .diagnostics import report as paint_and_print
-
-    paint_and_print(message)
-
-
 def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
     """The command. `persistent_cache` (the `kgraph` executable's choice) turns on the
     on-disk compilation cache unless --no-cache: it changes this process's JAX config,
@@ -70,8 +66,6 @@ def main(argv: list[str] | None = None, persistent_cache: bool = False) -> int:
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     if persistent_cache and not getattr(args, "no_cache", True):
-        from .cache import enable_compilation_cache
-
         enable_compilation_cache()
         warm.enable()  # and kgraph's program cache (docs/cache.md)
     bugs.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import KGraphError
 from .ir import Body, ConstValue, Graph, Node, format_attr, toposort
 
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
@@ -96,6 +97,20 @@ def to_dot(graph: Graph, title: str = ""):
             dot.node(out_id, f"{kind} {name}\n{node.type.short()}", **STYLE[kind])
             dot.edge(f"n{node.id}", out_id)
     return dot
+
+
+def render(dot, fmt: str, what: str) -> bytes:
+    """`dot` drawn as `fmt` (svg, png, pdf) by Graphviz's `dot` program; `what` (the file to
+    write) names the drawing when the program is missing or fails, a KGraphError."""
+    import graphviz
+
+    try:
+        return dot.pipe(format=fmt, quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise KGraphError(f"drawing {what} needs Graphviz's `dot` program, which was not "
+                          f"found on PATH: {INSTALL}") from None
+    except graphviz.CalledProcessError as e:
+        raise KGraphError(f"Graphviz's `dot` failed to draw {what}: {e}") from None
 
 
 def _draw_node(dot, node: Node, node_id: str) -> None:

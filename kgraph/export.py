@@ -34,6 +34,7 @@ from .version import __version__
 from .errors import FeedError, KGraphError, KGraphWarning
 from .feeds import check_feed
 from .manifest import check_manifest
+from .ops.training import learning_phase_value
 from .types import TensorType, np_dtype
 
 FORMAT = "kgraph.kgx"
@@ -254,8 +255,6 @@ class ExportedProgram:
         """Run once: a dict from output name to numpy array, in output order; `training` sets
         the learning phase (default `self.training`, False unless set), and `to_numpy=False`
         returns JAX arrays, as Program.run."""
-        from .ops.training import learning_phase_value
-
         arrays = self.check_feeds(feeds)
         phase = self.training if training is None else learning_phase_value(training)
         phase_arg = (np.bool_(phase),) if self.manifest.get("learning_phase") else ()

@@ -17,6 +17,7 @@ are given, else the ones the command line (or an enclosing `using(...)`) set.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import contextvars
 import math
@@ -187,8 +188,6 @@ def from_args(args) -> Limits:
 
 
 def _positive(text: str) -> int:
-    import argparse
-
     try:
         value = int(text.replace("_", ""))
     except ValueError:

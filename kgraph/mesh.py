@@ -7,6 +7,7 @@ is kgraph/sharding.py.
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
@@ -22,8 +23,6 @@ _AXIS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def parse_mesh(text: str) -> tuple[tuple[str, int], ...]:
     """'data=4,model=2' → (('data', 4), ('model', 2)); an argparse type (exit 2 when wrong)."""
-    import argparse
-
     axes = []
     for part in text.split(","):
         name, sep, size = (s.strip() for s in part.partition("="))

@@ -13,10 +13,13 @@ from . import passes
 from .display import program_html
 from .errors import KGraphError, KGraphWarning
 from .device import find_device
+from .export import PLATFORMS, export_program, initial_values_warning, load_exported
 from .fastpath import feed_specs, tuple_getter
 from .frontend import Module, check_floatx, frontend
+from .interop import jax_function
 from .ir import Graph, format_ir, toposort
 from .limits import Limits, using
+from .npyfile import read_text
 from .ops import REGISTRY
 from .runner import Runner
 from .sharding import Layout
@@ -168,8 +171,6 @@ class Program(Runner):
         `f(variables, key, **feeds)` for unseeded random ops (else they use `seed`).
         64-bit types need the caller's x64 mode (see kgraph/interop.py and docs/python.md).
         """
-        from .interop import jax_function
-
         return jax_function(self, updates=updates, rng=rng)
 
     # ---- state ------------------------------------------------------------------
@@ -209,8 +210,6 @@ class Program(Runner):
         kgraph/export.py): `prog.load_state("ckpt.npz")` then `prog.export("model.kgx")`
         bakes trained values in. A program with `update` statements whose variables are
         still the initial ones (no load_state, no run) is exported with a warning."""
-        from .export import PLATFORMS, export_program, initial_values_warning
-
         if self._update_names and not self._state_loaded and self._runs == 0:
             warnings.warn(initial_values_warning(self), stacklevel=2)
         return export_program(self, path, platforms=platforms or PLATFORMS)
@@ -283,8 +282,6 @@ def load(path: str | Path, **options: Any) -> Program:
     path = Path(path)
     with using(options.pop("limits", None)) as limits:
         if path.suffix == ".kgx":
-            from .export import load_exported
-
             if options.get("mesh") is not None:
                 raise KGraphError(f"{path}: an exported .kgx runs on one device; --mesh needs the .kg program")
             return load_exported(path, device=options.get("device"))
@@ -293,6 +290,4 @@ def load(path: str | Path, **options: Any) -> Program:
 
 def read_source(path: str | Path) -> str:
     """A program's text; an unreadable file (or a FIFO, device or directory) is a KGraphError."""
-    from .npyfile import read_text
-
     return read_text(path, "program", error=KGraphError)

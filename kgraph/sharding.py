@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .errors import KGraphError, ShapeError, Span
@@ -171,8 +172,6 @@ class Layout:
         """The whole array on the host (a collective across processes when it is split)."""
         if not isinstance(value, jax.Array) or value.is_fully_addressable or value.is_fully_replicated:
             return np.asarray(value)
-        from jax.experimental import multihost_utils
-
         return np.asarray(multihost_utils.process_allgather(value, tiled=True))
 
     @property

@@ -8,6 +8,7 @@ them or to save the state. Ctrl-C finishes the step in flight, saves and exits 1
 """
 from __future__ import annotations
 
+import argparse
 import itertools
 import math
 import signal
@@ -228,8 +229,6 @@ def add_arguments(p) -> None:
 
 
 def _positive(text: str) -> int:
-    import argparse
-
     try:
         value = int(text)
     except ValueError:

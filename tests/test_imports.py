@@ -1,14 +1,45 @@
-"""kgraph's import graph has no cycle (issue 10): a function-local import must not hide one.
+"""kgraph's imports (issue 10): no cycle, and no function-local import without a reason.
 
 The graph is read from the AST of every module under kgraph/, module-level and function-local
-imports alike, so moving an import into a function does not take its edge away. The test fails
-on any cycle, and prints it."""
+imports alike, so moving an import into a function does not take its edge away. Importing
+kgraph.ops.training runs kgraph/ops/__init__.py first, so it is an edge to kgraph.ops too. The
+test fails on any cycle, and prints it.
+
+A function-local import is allowed only where ALLOWED gives its reason: an optional dependency,
+or an import whose deferral is measured to matter. An import missing from the table fails, and
+so does an entry whose import is gone, so the table only shrinks."""
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "kgraph"
+
+# (module, what it imports inside a function): why that import is not at the module's top.
+# kgraph/commands/repl.py has none (its imports are at its top; readline is in repl_input.py).
+ALLOWED = {
+    ("kgraph", "kgraph.notebook"): "IPython (optional, kgraph[notebook]): only %load_ext kgraph needs it",
+    ("kgraph.commands.plot", "matplotlib"): "optional extra kgraph[plot]: kgraph plot checks it is there",
+    ("kgraph.commands.plot", "matplotlib.figure"): "optional extra kgraph[plot]: only to draw",
+    ("kgraph.commands.repl_input", "readline"): "optional: Python on Windows has no readline",
+    ("kgraph.export", "jax"): "jax.export's serializer needs flatbuffers: without it only export fails, with a message",
+    ("kgraph.export", "flatbuffers"): "checked with jax.export: without it only export fails, with a message",
+    ("kgraph.keras_import.reader", "h5py"): "optional extra kgraph[keras]: only a legacy .h5 model needs it",
+    # Measured (docs/architecture.md, "Imports"): each would add its import to every start-up.
+    ("kgraph.ops.losses", "optax"): "optax and what it loads: ~7% of kgraph --help; only ctc_batch_cost lowers to it",
+    ("kgraph", "kgraph.keras_import"): "7 modules, ~0.5% of start-up; only kgraph.import_keras needs them",
+    ("kgraph.commands.import_cmd", "kgraph.keras_import"): "as for kgraph.import_keras: only kgraph import needs it",
+    ("kgraph.dot", "graphviz"): "33 modules, ~0.3% of start-up; only a drawing (kgraph graph, a notebook) needs it",
+    ("kgraph.progress", "rich.progress"): "rich, 22-32 ms of CPU at start-up (af66151): only a training run's bar needs it",
+    ("kgraph.progress", "rich.console"): "rich, as rich.progress: only a training run's bar needs it",
+    ("kgraph.diagnostics", "rich.console"): "rich, 22-32 ms of CPU at start-up (af66151): only a painted diagnostic needs it",
+    ("kgraph.diagnostics", "rich.text"): "rich, as rich.console: only a painted diagnostic needs it",
+    ("kgraph.lexer", "rich.text"): "rich, as in diagnostics.py: only highlighting for a terminal needs it",
+    # The program cache (warm.py): a hit never loads the compiler (Lark, the ops, the passes).
+    ("kgraph", "kgraph.program"): "kgraph.Program loads the compiler when first named: a cache hit never does",
+    ("kgraph.warm", "kgraph.program"): "the compiler, imported on a program-cache miss only",
+    ("kgraph.progress", "kgraph.training_view"): "it imports IPython (optional), there only in a Jupyter kernel",
+}
 
 def module_names() -> dict[str, Path]:
     names = {}
@@ -18,19 +49,41 @@ def module_names() -> dict[str, Path]:
     return names
 
 
+def targets_of(node: ast.Import | ast.ImportFrom, package: str, known: dict) -> set[str]:
+    """The modules one import statement names, relative ones made absolute."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+    module = ".".join(base + ([node.module] if node.module else []))
+    subs = {f"{module}.{alias.name}" for alias in node.names}  # `from . import x` imports kgraph.x
+    return {sub if sub in known else module for sub in subs}
+
+
+def package_of(name: str, path: Path) -> str:
+    return name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+
 def imported(name: str, path: Path, known: dict) -> set[str]:
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    targets = set()
+    package, targets = package_of(name, path), set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
-            module = ".".join(base + ([node.module] if node.module else []))
-            for alias in node.names:  # `from . import x` imports the module kgraph.x
-                sub = f"{module}.{alias.name}"
-                targets.add(sub if sub in known else module)
-        elif isinstance(node, ast.Import):
-            targets.update(alias.name for alias in node.names)
-    return {t for t in targets if t in known and t != name}
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            targets |= targets_of(node, package, known)
+    # Importing a.b.c runs a/__init__.py and a/b/__init__.py first (but `name`'s own packages
+    # are being imported already).
+    parents = {".".join(t.split(".")[:i]) for t in targets for i in range(2, t.count(".") + 1)}
+    return {t for t in targets | parents
+            if t in known and t != name and not name.startswith(t + ".")}
+
+
+def local_imports(name: str, source: str, package: str, known: dict) -> set[tuple[str, str]]:
+    """(name, imported module) for every import inside a function of `source`."""
+    found = set()
+    for func in ast.walk(ast.parse(source)):
+        if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(func):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    found |= {(name, t) for t in targets_of(node, package, known)}
+    return found
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -90,3 +143,23 @@ def test_only_the_front_ends_make_a_builder():
     users = builder_users(module_names())
     assert "kgraph.frontend" in users  # the check sees the import it is meant to see
     assert users <= allowed, f"these modules use Builder outside the front end: {sorted(users - allowed)}"
+
+
+def test_the_reader_finds_function_local_imports():
+    source = "import os\nfrom . import b\ndef f():\n    import json\n    def g():\n        from .b import x\n"
+    known = {"kgraph.a": None, "kgraph.b": None}
+    assert local_imports("kgraph.a", source, "kgraph", known) == {("kgraph.a", "json"), ("kgraph.a", "kgraph.b")}
+
+
+def test_every_function_local_import_has_a_reason():
+    known = module_names()
+    found = set()
+    for name, path in known.items():
+        found |= local_imports(name, path.read_text(), package_of(name, path), known)
+    assert ("kgraph.keras_import.reader", "h5py") in found  # the reader sees them
+    unjustified = sorted(found - ALLOWED.keys())
+    assert not unjustified, ("function-local imports with no reason in ALLOWED: move each to the top "
+                             f"of its module, or add it to ALLOWED with its reason: {unjustified}")
+    gone = sorted(ALLOWED.keys() - found)
+    assert not gone, f"ALLOWED entries whose import is gone: remove them: {gone}"
+    assert all(reason.strip() and "\n" not in reason for reason in ALLOWED.values())

@@ -48,6 +48,27 @@ def test_a_nested_region_prints_as_an_indented_block_like_a_jaxpr_body():
   in (z=c) }"""
 
 
+def test_one_body_object_printed_twice_gets_new_names_each_time():
+    """Two fused nodes may hold the same Body object; each printing names its nodes afresh."""
+    body = Body.build([F3, F3], lambda g, p: [g.make("multiply", p)])
+    g = _outer_with(body)
+    x, first = g.placeholders["x"], g.outputs[0][1]
+    g.outputs.append(("w", g.make("fused", [first, x], {"body": body})))
+    assert format_ir(g) == """\
+{ placeholders a:f32[3]=x b:f32[3]=y
+  variables -
+  let
+    c:f32[3] = fused a b
+      { lambda ; d:f32[3] e:f32[3] . let
+          f:f32[3] = multiply d e
+        in (f) }
+    g:f32[3] = fused c a
+      { lambda ; h:f32[3] i:f32[3] . let
+          j:f32[3] = multiply h i
+        in (j) }
+  in (z=c, w=g) }"""
+
+
 def test_the_interpreter_evaluates_nested_regions():
     g = _outer_with(_nested())
     fn = make_function([n for _, n in g.outputs], [], list(g.placeholders.values()), [])

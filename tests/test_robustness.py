@@ -692,6 +692,9 @@ def test_ctc_decode_input_length_past_the_time_steps():
     e = error_of("y = softmax(ones((1, 3, 3)))\nd, lp = ctc_decode(y, [4], greedy=False)\noutput lp",
                  kgraph.ArgumentError)
     assert "input_length 4 is past the 3 time steps" in e.message and (e.line, e.column) == (2, 23)
+    # Found by the documented soak (seed 8): that check read the time axis of a 2-D y_pred.
+    e = error_of("output ctc_decode(flatten(softmax(ones((1, 3, 3)))), [3])", kgraph.ShapeError)
+    assert "y_pred must be a float tensor (samples, time_steps, num_categories)" in e.message
     y = np.array([[[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]]], np.float32)
     for greedy in (True, False):
         prog = kgraph.compile(f"placeholder y: float32[1, 3, 3]\nplaceholder n: int32[1]\n"

@@ -181,3 +181,14 @@ def test_kgraph_ir_shows_the_loop_and_no_scan_blocks_turns_it_off(tmp_path):
 def test_a_bad_scan_blocks_option_is_an_error(value):
     with pytest.raises(KGraphError, match="scan_blocks must be"):
         kgraph.compile(dense_stack(2), scan_blocks=value)
+
+
+def test_the_learning_phase_in_a_block_is_read_before_the_loop():
+    source = dense_stack(K, body="in_train_phase(tanh(dot(h, W)) * 0.5, tanh(dot(h, W) + b))")
+    progs = {"O2": kgraph.compile(source, scan_blocks=K), "unrolled": kgraph.compile(source, scan_blocks=False)}
+    (loop,) = scans(progs["O2"].graph)
+    assert "learning_phase" in [s.op for s in loop.srcs]  # captured: the step reads the run's phase
+    for training in (False, True):
+        got, want = (p.run(x=FEED, training=training)["loss"] for p in (progs["O2"], progs["unrolled"]))
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert progs["O2"].run(x=FEED, training=True)["loss"] != progs["O2"].run(x=FEED)["loss"]

@@ -15,6 +15,7 @@ from ..errors import ArgumentError, DTypeError, KGraphError, ShapeError
 from ..consteval import evaluate_constants
 from ..ops.nn import EPSILON
 from ..types import DTYPES, TensorType, np_dtype
+from .functions import eval_tensor
 from .session import caller_span, current, floatx
 from .tensor import KTensor, KVariable, call_op
 
@@ -75,8 +76,6 @@ def variable(value, dtype=None, name=None, constraint=None) -> KVariable:
     if constraint is not None:
         raise KGraphError("variable constraints are not supported", span)
     if isinstance(value, KTensor):
-        from .functions import eval_tensor
-
         value = eval_tensor(value)
     try:
         array = np.asarray(value)

@@ -18,6 +18,7 @@ from ..consteval import InitialValues
 from ..errors import DTypeError, KGraphError, KGraphWarning, Span
 from ..ir import Graph, Node
 from ..ops import REGISTRY
+from ..sharding import declare
 from ..types import TensorType, np_dtype
 from ..values import Binding, Function, Scope, describe, nested_numbers
 from .expressions import FRAMES_PER_BRACKET, FRAMES_PER_CALL, Expressions
@@ -203,8 +204,6 @@ class Builder(Updates, Expressions, Lifting):
         return value
 
     def stmt_Shard(self, stmt: ast.Shard, scope: Scope):
-        from ..sharding import declare
-
         self._top_level_only(stmt, scope, "shard")
         leaf = self.graph.placeholders.get(stmt.name, self.graph.variables.get(stmt.name))
         declare(self.graph, stmt, leaf if leaf is not None else scope.names.get(stmt.name))

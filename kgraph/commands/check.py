@@ -5,6 +5,7 @@ import argparse
 
 from .. import mesh as meshes
 from ..errors import KGraphError
+from ..program import load
 from .options import add_compile_options
 
 NAME = "check"
@@ -49,8 +50,6 @@ def signature_lines(program) -> list[str]:
 
 
 def main(args) -> int:
-    from ..program import load
-
     mesh = meshes.mesh_from_args(args)
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
                    image_data_format=args.image_data_format, disabled_passes=tuple(args.disable_pass),

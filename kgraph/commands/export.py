@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from ..errors import KGraphError
-from .options import add_compile_options
+from ..export import PLATFORMS, export_program, initial_values_warning
+from ..program import load
+from .options import add_compile_options, seed_value
 
 NAME = "export"
 HELP = "compile a program into a self-contained .kgx file (StableHLO + variables)"
@@ -28,8 +31,6 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .run import seed_value
-
     p.add_argument("file", metavar="FILE.kg", help="the program to export")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.kgx", help="the file to write")
     p.add_argument("--state", metavar="FILE.npz",
@@ -42,11 +43,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    import warnings
-
-    from ..export import PLATFORMS, export_program, initial_values_warning
-    from ..program import load
-
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
                    image_data_format=args.image_data_format, disabled_passes=tuple(args.disable_pass),
                    seed=args.seed)

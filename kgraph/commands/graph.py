@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import KGraphError
-from ..dot import FORMATS, INSTALL, to_dot
+from ..dot import FORMATS, render, to_dot
 from ..program import load
 from .options import add_compile_options
 
@@ -35,8 +35,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_compile_options(p)
 
 
-# ---- IR → Graphviz ---------------------------------------------------------------
-
 def main(args) -> int:
     fmt = "dot"
     if args.output is not None:
@@ -54,16 +52,7 @@ def main(args) -> int:
     if fmt in ("dot", "gv"):
         _write(args.output, dot.source.encode())
         return 0
-    import graphviz
-
-    try:
-        data = dot.pipe(format=fmt, quiet=True)
-    except graphviz.ExecutableNotFound:
-        raise KGraphError(f"drawing {args.output} needs Graphviz's `dot` program, which was not "
-                          f"found on PATH: {INSTALL}") from None
-    except graphviz.CalledProcessError as e:
-        raise KGraphError(f"Graphviz's `dot` failed to draw {args.output}: {e}") from None
-    _write(args.output, data)
+    _write(args.output, render(dot, fmt, args.output))
     return 0
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 import argparse
 
 from ..diagnostics import print_code
+from ..frontend import frontend
+from ..ir import format_ir, toposort
+from ..passes import run_pipeline
+from ..program import read_source
 from .options import add_compile_options
 
 NAME = "ir"
@@ -27,11 +31,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from ..frontend import frontend
-    from ..ir import format_ir, toposort
-    from ..passes import run_pipeline
-    from ..program import read_source
-
     graph = frontend(read_source(args.file), args.file, args.floatx,
                      image_data_format=args.image_data_format).graph
     optimised, reports = run_pipeline(graph, args.opt_level, args.disable_pass, args.fast_math,

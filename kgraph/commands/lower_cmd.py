@@ -10,7 +10,8 @@ import numpy as np
 from .. import limits
 from .. import mesh as meshes
 from ..errors import FeedError
-from ..types import DTYPES, TensorType
+from ..program import load
+from ..types import DTYPES, TensorType, np_dtype
 from .options import add_compile_options
 
 NAME = "lower"
@@ -96,14 +97,8 @@ def concrete_feeds(program, given: list[tuple[str, str | None, tuple[int, ...]]]
                 notes.append(f"note: placeholder {name}: {node.type} lowered as "
                              f"{node.dtype}[{', '.join(map(str, dims))}]; "
                              f"choose with --feed-shape {name}={node.dtype}[...]")
-        feeds[name] = np.zeros(dims, dtype=_np_dtype(node.dtype))
+        feeds[name] = np.zeros(dims, dtype=np_dtype(node.dtype))
     return feeds, notes
-
-
-def _np_dtype(dtype: str):
-    import jax.numpy as jnp
-
-    return jnp.dtype(dtype)
 
 
 def lowered_text(program, feeds: dict, emit: str) -> str:
@@ -119,8 +114,6 @@ def lowered_text(program, feeds: dict, emit: str) -> str:
 
 
 def main(args) -> int:
-    from ..program import load
-
     mesh = meshes.mesh_from_args(args)
     program = load(args.file, opt_level=args.opt_level, floatx=args.floatx,
                    image_data_format=args.image_data_format, disabled_passes=tuple(args.disable_pass),

@@ -26,3 +26,14 @@ def add_compile_options(p: argparse.ArgumentParser) -> None:
                    help="also apply rewrites that are not exact for NaN/inf (x * 0 -> 0, ...)")
     p.add_argument("--fold-limit", type=int, default=DEFAULT_FOLD_LIMIT, metavar="N",
                    help=f"largest constant (elements) folding may create (default {DEFAULT_FOLD_LIMIT})")
+
+
+def seed_value(text: str) -> int:
+    """--seed's type: an integer from 0 to 2**63 - 1 (NumPy's shuffle and JAX's keys take these)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to 2**63 - 1, got {text}")
+    return value

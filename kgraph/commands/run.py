@@ -13,7 +13,7 @@ from ..feeds import parse_feeds
 from ..state import save_state_file
 from ..timing import format_timings, timed_run
 from ..trace import format_steps, trace
-from .options import add_compile_options
+from .options import add_compile_options, seed_value
 
 NAME = "run"
 HELP = "compile and run a program, printing its outputs"
@@ -61,17 +61,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_compile_options(p)
     train.add_arguments(p)
     meshes.add_arguments(p)
-
-
-def seed_value(text: str) -> int:
-    """--seed's type: an integer from 0 to 2**63 - 1 (NumPy's shuffle and JAX's keys take these)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to 2**63 - 1, got {text}")
-    return value
 
 
 def cacheable(args, mesh) -> bool:

@@ -50,9 +50,11 @@ def format_attr(value: Any) -> str:
 class _Printer:
     def __init__(self):
         self.names: dict[Node, str] = {}  # by node: a region's ids are its own graph's
+        self.count = 0  # names given: equal bodies are one object, each printing gets new names
 
     def name(self, node: Node) -> str:
-        self.names[node] = var_name(len(self.names))
+        self.names[node] = var_name(self.count)
+        self.count += 1
         return self.names[node]
 
     def typed(self, node: Node) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import KGraphError
+from ..state import save_state_file
 from .model import build_model
 from .reader import MAX_WEIGHT_BYTES, read_model
 from .translate import translate
@@ -39,9 +41,6 @@ def write_import(path: str | Path, output: str | Path, state: str | Path | None 
                  max_bytes: int = MAX_WEIGHT_BYTES) -> tuple[Path, Path]:
     """Import `path` and write the program to `output` and the weights to `state`
     (default: `output` with the suffix .npz). Returns both paths."""
-    from ..errors import KGraphError
-    from ..state import save_state_file
-
     output = Path(output)
     state = Path(state) if state else output.with_suffix(".npz")
     source, arrays = import_keras(path, max_bytes=max_bytes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..ops import REGISTRY
 from .activations import activation
 from .model import Layer
 from .writer import Tensor, Writer, literal
@@ -29,8 +30,6 @@ def weights(w: Writer, layer: Layer, roles: list[str], shapes: list[tuple] | Non
 
 def need(layer: Layer, *ops: str) -> None:
     """Refuse the layer, naming the op, when this kgraph lacks an op its translation uses."""
-    from ..ops import REGISTRY
-
     for op in ops:
         if op not in REGISTRY:
             raise layer.refuse(f"its translation needs the {op} op, which this kgraph does not have")

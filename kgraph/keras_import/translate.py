@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from ..errors import KGraphError
+from .layers_conv import TRANSLATORS as CONV
 from .layers_core import TRANSLATORS as CORE
+from .layers_norm import TRANSLATORS as NORM
+from .layers_rnn import TRANSLATORS as RNN
 from .model import Layer, Model
 from .writer import Tensor, Writer
 
@@ -10,10 +13,6 @@ DTYPES = {"float32", "float64", "float16", "bfloat16", "int8", "int16", "int32",
 
 
 def translators() -> dict:
-    from .layers_conv import TRANSLATORS as CONV
-    from .layers_norm import TRANSLATORS as NORM
-    from .layers_rnn import TRANSLATORS as RNN
-
     return {**CORE, **CONV, **NORM, **RNN}
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import depends_on
+from ..sharding import tracing_on_mesh
 from ..types import TensorType, is_float
 from .registry import Op, OpError
 
@@ -144,8 +145,6 @@ def _lower_grad(ctx, node, inputs):
 def _lower_print(x, *, message, uid):
     def show(value):
         print(f"{message}{np.asarray(value)}", file=sys.stdout, flush=True)
-
-    from ..sharding import tracing_on_mesh
 
     # In program order on one device; JAX orders effects on no more than one.
     jax.debug.callback(show, x, ordered=not tracing_on_mesh())

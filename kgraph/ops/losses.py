@@ -187,7 +187,8 @@ def _lower_beam(y_pred, input_length, *, beam_width, top_paths):
 def _check_lengths(y_pred, input_length, site) -> None:
     """A length past the time steps is an error where it is known (tf's decoders raise);
     at run time both decoders read it as the whole sequence."""
-    steps = getattr(y_pred, "shape", (None, None))[1]
+    shape = getattr(y_pred, "shape", ())
+    steps = shape[1] if len(shape) == 3 else None  # another rank is the shape rule's to report
     if getattr(input_length, "op", None) == "const" and isinstance(steps, int):
         lengths = input_length.attr("value").array
         if lengths.size and lengths.max() > steps:

@@ -22,8 +22,8 @@ and types over the same input positions) form a chain, and a chain of at least
 
 Only the last call's result leaves the loop, so a value of a call that anything else
 uses (an output, a gradient target, another call's inner computation) ends the chain
-there. Bodies with unseeded random draws, prints, gradients or the learning phase stay
-unrolled (each call is not the same computation there, or the body could not see it).
+there. Blocks with unseeded random draws, prints or gradients computed from the carry stay
+unrolled (each call draws or prints its own; a gradient needs the enclosing program).
 
 The pass runs first, on the graph as the builder made it (where the calls' node ranges
 are valid), so the later passes optimise one body instead of every call.
@@ -37,9 +37,11 @@ from ..ir import Body, Call, Graph, Node, toposort
 from ..ops import REGISTRY
 from .rewrite import Rewriter
 
-# Ops whose value inside a loop body is not the value of the unrolled call (or that the
-# loop's step cannot compute): a block holding one is left unrolled.
-NOT_IN_BODY = frozenset({"grad", "learning_phase"})
+# Ops that a loop's step cannot compute (a gradient differentiates the enclosing program):
+# a block holding one is left unrolled. Unique ops (unseeded draws, prints) are left too. Ops
+# that read nothing of the carry (learning_phase(), a seeded draw) are inputs, computed
+# outside the loop as the unrolled program computes them.
+NOT_IN_BODY = frozenset({"grad"})
 
 
 @dataclass(frozen=True)
@@ -193,12 +195,14 @@ def find_chains(graph: Graph, order: list[Node], min_blocks: int) -> list[Chain]
 
 
 def _same(column: list[Node]) -> bool:
-    """The same value in every call: one node, or equal constants."""
+    """The same value in every call: one node, or one expression written in each call (a
+    constant, `learning_phase()`, `W[0]`; the builder's graph does not intern), not a draw."""
     first = column[0]
     if all(n is first for n in column):
         return True
-    return first.op == "const" and all(
-        n.op == "const" and n.type == first.type and n.attr("value") == first.attr("value") for n in column)
+    return not REGISTRY[first.op].unique and all(
+        n.op == first.op and n.srcs == first.srcs and n.attrs_key == first.attrs_key and n.type == first.type
+        for n in column)
 
 
 def body_of(block: Block, order: list[int]) -> Body:
