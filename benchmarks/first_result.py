@@ -125,9 +125,9 @@ def _child_xla(opt_level: int, program: str, source: str) -> None:
     feeds = {"x": np.zeros((4, 8) if program == "flat" else (2, 8, 16), np.float32)}
     lowered = prog._function().trace(*prog.arguments(feeds)).lower()
     ops = sum(1 for line in lowered.as_text().splitlines() if "stablehlo." in line)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     lowered.compile()
-    print(json.dumps({"xla": time.perf_counter() - start, "ops": ops}))
+    print(json.dumps({"xla": time.perf_counter() - start, "ops": ops, "cpu": time.process_time() - cpu}))
 
 
 def _sample(side: str, program: str, n_nodes: int) -> dict:
@@ -189,10 +189,12 @@ def _first_row(program: str, n_nodes: int, samples: dict[str, list]) -> str:
 
 def _xla_row(program: str, n_nodes: int, samples: dict[str, list]) -> str:
     low, high = ([s["xla"] for s in samples[k]] for k in ("-O0", "-O2"))
+    low_cpu, high_cpu = (min(s["cpu"] for s in samples[k]) for k in ("-O0", "-O2"))
     return (f"  {program} {n_nodes} nodes: -O0 {fmt(min(low))} / {fmt(statistics.median(low))} "
             f"({samples['-O0'][0]['ops']} StableHLO ops), -O2 {fmt(min(high))} / "
             f"{fmt(statistics.median(high))} ({samples['-O2'][0]['ops']} ops): -O2 / -O0 "
-            f"min {min(high) / min(low):.3g}x median {statistics.median(high) / statistics.median(low):.3g}x")
+            f"min {min(high) / min(low):.3g}x median {statistics.median(high) / statistics.median(low):.3g}x; "
+            f"CPU min -O0 {fmt(low_cpu)}, -O2 {fmt(high_cpu)} ({high_cpu / low_cpu:.3g}x)")
 
 if __name__ == "__main__":
     _child(sys.argv[1], sys.argv[2], int(sys.argv[3]))
