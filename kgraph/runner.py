@@ -66,7 +66,7 @@ class Runner:
                 self._exact = exact_call(self._jitted, self._fast, self._numbered_outputs)
         return self._jitted
 
-    def _first_step(self, arrays: dict[str, np.ndarray], training: Any) -> Any:
+    def _first_step(self, arrays: dict[str, np.ndarray]) -> Any:
         """`_function()`, made by the first run, and compiled here for the variables' types:
         while their initial values are still computing (consteval.InitialValues.start), XLA
         compiles both at once, and the run then finds the step compiled. Python's GC is off
@@ -190,7 +190,7 @@ class Runner:
         Returns the outputs as device arrays, without waiting for them: a training loop
         calls this per step and copies values to the host only when it reports them.
         """
-        step = self._jitted or self._first_step(arrays, training)
+        step = self._jitted or self._first_step(arrays)
         if self._layout is not None:
             arrays = self._layout.place_feeds(arrays)
         if self._stateless:
