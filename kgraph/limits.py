@@ -178,7 +178,7 @@ _CLOSE = np.array([ord(c) for c in ")]}"], dtype=np.uint32)
 def add_options(parser) -> None:
     group = parser.add_argument_group("limits (what an input may ask; see docs/errors.md)")
     for name, (option, what) in OPTIONS.items():
-        group.add_argument(option, dest=name, type=_positive, default=None, metavar="N",
+        group.add_argument(option, dest=name, type=positive_int, default=None, metavar="N",
                            help=f"{what} (default {getattr(DEFAULT, name):,})")
 
 
@@ -187,7 +187,8 @@ def from_args(args) -> Limits:
     return replace(DEFAULT, **given)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse's type for a count option: a positive integer (underscores allowed, 10_000)."""
     try:
         value = int(text.replace("_", ""))
     except ValueError:

@@ -8,7 +8,6 @@ them or to save the state. Ctrl-C finishes the step in flight, saves and exits 1
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import signal
@@ -22,6 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import FeedError, KGraphError, StateError
+from .limits import positive_int
 from .metrics import MetricsLog, default_every, log_format
 from .progress import Tee, make_reporter
 from .mesh import describe_mesh
@@ -204,10 +204,10 @@ def add_arguments(p) -> None:
     g.add_argument("--state", metavar="FILE.npz",
                    help="load the variables from FILE.npz if it exists; save them there after the run")
     n = g.add_mutually_exclusive_group()
-    n.add_argument("--steps", type=_positive, metavar="N", help="run the program N times")
-    n.add_argument("--epochs", type=_positive, metavar="E",
+    n.add_argument("--steps", type=positive_int, metavar="N", help="run the program N times")
+    n.add_argument("--epochs", type=positive_int, metavar="E",
                    help="run E passes over the feeds (with --batch-size; else E steps)")
-    g.add_argument("--batch-size", type=_positive, metavar="B",
+    g.add_argument("--batch-size", type=positive_int, metavar="B",
                    help="feed B rows per step, sliced from the placeholders whose first dimension "
                         "is None or named")
     g.add_argument("--drop-remainder", action="store_true",
@@ -215,27 +215,17 @@ def add_arguments(p) -> None:
                         "must divide by the data axis; see docs/distributed.md)")
     g.add_argument("--shuffle", action="store_true",
                    help="shuffle the rows at each epoch (the order follows --seed)")
-    g.add_argument("--save-every", type=_positive, metavar="K",
+    g.add_argument("--save-every", type=positive_int, metavar="K",
                    help=f"also save the state every K steps (default: every {SAVE_INTERVAL_S:.0f} s)")
-    g.add_argument("--log-every", type=_positive, metavar="K",
+    g.add_argument("--log-every", type=positive_int, metavar="K",
                    help="print a plain line every K steps instead of a progress bar (the default "
                         "when the output is not a terminal: about 10 lines in all)")
     g.add_argument("--quiet", action="store_true", help="print nothing but errors")
     g.add_argument("--log", metavar="FILE", help="write the step, epoch, scalar outputs, steps/s "
                    "and time to FILE as training goes: .csv, or .jsonl for JSON lines "
                    "(draw it with `kgraph plot FILE`)")
-    g.add_argument("--log-interval", type=_positive, metavar="K",
+    g.add_argument("--log-interval", type=positive_int, metavar="K",
                    help="steps between --log rows (default: about 200 rows in all)")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def is_training(args) -> bool:

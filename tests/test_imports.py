@@ -26,10 +26,9 @@ ALLOWED = {
     ("kgraph.export", "flatbuffers"): "checked with jax.export: without it only export fails, with a message",
     ("kgraph.keras_import.reader", "h5py"): "optional extra kgraph[keras]: only a legacy .h5 model needs it",
     # Measured (docs/architecture.md, "Imports"): each would add its import to every start-up.
-    ("kgraph.ops.losses", "optax"): "optax and what it loads: ~7% of kgraph --help; only ctc_batch_cost lowers to it",
-    ("kgraph", "kgraph.keras_import"): "7 modules, ~0.5% of start-up; only kgraph.import_keras needs them",
-    ("kgraph.commands.import_cmd", "kgraph.keras_import"): "as for kgraph.import_keras: only kgraph import needs it",
-    ("kgraph.dot", "graphviz"): "33 modules, ~0.3% of start-up; only a drawing (kgraph graph, a notebook) needs it",
+    ("kgraph.ops.losses", "optax"): "optax and what it loads, ~75 ms (as much as kgraph's own modules): for ctc_batch_cost",
+    ("kgraph.dot", "graphviz"): "33 modules, ~6.5 ms of start-up; only a drawing (kgraph graph, a notebook) needs it",
+    ("kgraph", "kgraph.keras_import"): "it loads the op registry, which import kgraph leaves to first use (as Program)",
     ("kgraph.progress", "rich.progress"): "rich, 22-32 ms of CPU at start-up (af66151): only a training run's bar needs it",
     ("kgraph.progress", "rich.console"): "rich, as rich.progress: only a training run's bar needs it",
     ("kgraph.diagnostics", "rich.console"): "rich, 22-32 ms of CPU at start-up (af66151): only a painted diagnostic needs it",

@@ -72,6 +72,16 @@ def test_a_hit_runs_the_stored_executable_with_the_values_of_a_miss(cache):
     np.testing.assert_array_equal(hit.program().variables["v"], hit.variables["v"])
 
 
+def test_a_64_bit_program_hits_with_its_bits(cache):
+    source = "placeholder n: int64[3]\nvariable c = [1.0, 2.0, 3.0]\noutput cumsum(n * 3000000000) as big\noutput c / 3.0 as third\n"
+    feeds = {"n": np.array([1, 2, 3], np.int64)}
+    miss = kgraph.compile(source, floatx="float64", cache=True).run(**feeds)
+    hit = kgraph.compile(source, floatx="float64", cache=True)
+    assert isinstance(hit, CachedProgram)
+    assert_same([hit.run(**feeds)], [miss])
+    assert miss["big"].dtype == np.int64 and miss["big"][-1] == 18000000000
+
+
 def test_a_new_feed_shape_is_compiled_once_and_stored(cache):
     kgraph.compile(PROGRAM, cache=True).run(x=X)
     batch = np.ones((3, 2), np.float32)

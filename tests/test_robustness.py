@@ -655,6 +655,8 @@ def test_a_zip_entry_claiming_more_compressed_bytes_than_the_file(kgx, tmp_path)
     ("variable w: int8 = [1000]\noutput w", kgraph.ArgumentError, "the literal does not fit in int8"),
     ("variable w: int32 = [2**40]\noutput w", kgraph.ArgumentError, "does not fit in int32"),
     ("variable w = [2**64]\noutput w", kgraph.ArgumentError, "does not fit in int64"),
+    ("variable w: uint8 = [256, 0]\noutput w", kgraph.ArgumentError, "does not fit in uint8"),
+    ("variable w: uint8 = [-1]\noutput w", kgraph.ArgumentError, "does not fit in uint8"),
     ("variable w = [1, 2]\nupdate w = [3, 2**64]\noutput w", kgraph.ArgumentError,
      "does not fit in int64"),
 ])
@@ -667,9 +669,10 @@ def test_ragged_literal_lists_are_located_errors(source, cls, needle):
 
 def test_literals_that_fit_their_variable_keep_their_values():
     out = kgraph.compile("variable w: int8 = [[1, -128], [127, 0]]\nvariable v: float16 = [1, 2]\n"
-                         "output w, v").run()
+                         "variable u: uint8 = [255, 0]\noutput w, v, u").run()
     np.testing.assert_array_equal(out["w"], np.array([[1, -128], [127, 0]], np.int8))
-    assert out["w"].dtype == np.int8 and out["v"].dtype == np.float16
+    np.testing.assert_array_equal(out["u"], np.array([255, 0], np.uint8))
+    assert out["w"].dtype == np.int8 and out["v"].dtype == np.float16 and out["u"].dtype == np.uint8
 
 
 @pytest.mark.parametrize("source", [

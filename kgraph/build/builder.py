@@ -129,7 +129,9 @@ class Builder(Updates, Expressions, Lifting):
         else:
             raise KGraphError(f"a variable's initial value must be a tensor, got {describe(value)}",
                               stmt.value.span)
-        if not np.can_cast(given, dtype, "same_kind") and not (given == bool):
+        # A literal's integers may go to any integer dtype they fit (cast_literal checks each).
+        literal_ints = not isinstance(value, Node) and given.kind in "iu" and np_dtype(dtype).kind in "iu"
+        if not (np.can_cast(given, dtype, "same_kind") or given == bool or literal_ints):
             if not (np.issubdtype(given, np.floating) and dtype in ("float16", "bfloat16")):
                 raise DTypeError(f"variable '{stmt.name}': its value is {given.name}, which does not "
                                  f"cast safely to {dtype}", stmt.value.span)

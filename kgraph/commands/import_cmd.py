@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..keras_import import write_import
+
 NAME = "import"
 HELP = "translate a saved tf_keras model (.keras or legacy .h5) into a .kg program and its weights"
 DESCRIPTION = """\
@@ -29,8 +31,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from ..keras_import import write_import
-
     program, state = write_import(args.file, args.output, args.state)
     print(f"wrote {program} and {state}", file=sys.stderr)
     return 0

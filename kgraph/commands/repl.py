@@ -29,7 +29,7 @@ from ..ops import REGISTRY
 from ..trace import evaluate, format_type, format_value
 from ..values import Function
 from .repl_input import Reader, enable_history
-from .run import seed_value
+from .options import seed_value
 
 NAME = "repl"
 HELP = "an interactive session: type statements, see each expression's value"
