@@ -21,6 +21,11 @@ except ImportError:  # pragma: no cover - a JAX that moved it: JAX arrays take t
     ARRAY_IMPL = np.ndarray
 _NDARRAY, _ASARRAY = np.ndarray, np.asarray  # one global read each on the fast path, not two
 
+# A run's result is a pytree of its arrays, so jax.block_until_ready(prog.run(..., to_numpy=False))
+# waits for them and jax.tree.map sees them (an unregistered dict subclass is one opaque leaf).
+jax.tree_util.register_pytree_node(
+    Outputs, lambda d: (tuple(d.values()), tuple(d)), lambda names, values: Outputs(zip(names, values)))
+
 
 def feed_specs(placeholders: list) -> list[tuple[str, np.dtype, tuple]] | None:
     """(name, dtype, shape) of each placeholder for check_feeds' fast path; None where a

@@ -54,6 +54,16 @@ def test_device_arrays_in_and_out(prog):
     np.testing.assert_array_equal(np.asarray(out["z"]), X * 2 + Y)
 
 
+def test_outputs_are_a_pytree_of_their_arrays(prog):
+    # jax.block_until_ready waits for each array (an opaque leaf would return at once, unwaited).
+    out = prog.run(x=jnp.asarray(X), y=jax.device_put(Y), to_numpy=False)
+    assert jax.tree.leaves(out) == [out["z"], out["s"]]
+    waited = jax.block_until_ready(out)
+    assert type(waited) is type(out) and list(waited) == ["z", "s"] and waited["z"] is out["z"]
+    doubled = jax.tree.map(lambda a: a * 2, out)
+    np.testing.assert_array_equal(np.asarray(doubled["s"]), 2 * Y.sum())
+
+
 def test_jitted_handle(prog):
     assert prog.feed_names == ["x", "y"]
     z, s = prog.jitted(jnp.asarray(X), jnp.asarray(Y))
