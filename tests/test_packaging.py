@@ -43,3 +43,11 @@ def test_wheel_installs_and_parses(tmp_path):
                          cwd=elsewhere, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "loss: float32[]" in run.stdout
+
+
+def test_the_repository_root_holds_no_scratch_outputs():
+    # Running docs/python.md's blocks by hand leaves ckpt.npz, model.kgx, logreg.kgx and the like
+    # in the working directory; twice they were committed. Programs and data live in examples/.
+    scratch = sorted(p.name for p in ROOT.iterdir()
+                     if p.is_file() and p.suffix in (".npz", ".npy", ".kgx", ".kg", ".csv", ".dot", ".svg"))
+    assert not scratch, f"remove these from the repository root: {scratch}"
