@@ -32,11 +32,13 @@ except ImportError:  # pragma: no cover - a JAX that moved it: both caches store
 
 from . import progcache
 from .device import find_device, running
-from .errors import KGraphError, Span
-from .feeds import check_feeds
+from .errors import Span
+from .fastpath import outputs
+from .feeds import check_feeds, learning_phase_value
 from .limits import using
 from .state import load_state_file, save_state_file
-from .types import TensorType
+from .npyfile import from_bits
+from .types import TensorType, np_dtype
 
 
 def _no_jax_cache_write():
@@ -119,6 +121,7 @@ class CachedProgram:
         self._nodes = {k: SimpleNamespace(type=t) for k, t in self._types.items()}  # what check_feeds reads
         self._spans = {k: Span(filename, *where, source=source) for k, where in record["spans"].items()}
         self._feed_names, self._output_names = record["feeds"], record["outputs"]
+        self._numbered_outputs = list(enumerate(self._output_names))
         self._update_names, self._donated, self._fixed = record["updates"], record["donated"], record["fixed"]
         self._x64 = record["x64"]
         self._device = find_device(record["device"]) if record["device"] else None
@@ -135,8 +138,9 @@ class CachedProgram:
             return None
         try:
             record = json.loads(parts["record"])
-            initial = {name.partition(":")[2]: np.load(io.BytesIO(data), allow_pickle=False)
-                       for name, data in parts.items() if name.startswith("variable:")}
+            initial = {name: from_bits(np.load(io.BytesIO(parts[f"variable:{name}"]), allow_pickle=False),
+                                       np_dtype(dtype))
+                       for name, dtype in record["variables"].items()}
             return cls(key, record, initial, source, filename, options, compiler)
         except (KeyError, TypeError, ValueError) as e:  # signed, yet not what this kgraph writes
             progcache.discard(key, f"an unreadable record: {type(e).__name__}")
@@ -210,21 +214,20 @@ class CachedProgram:
         arrays = self.check_feeds(feeds)
         with self.running():
             outs = self.execute(arrays, training)
-        return {name: np.asarray(v) if to_numpy else v for name, v in zip(self._output_names, outs)}
+        return outputs(outs, self._numbered_outputs, to_numpy)
 
     __call__ = run
 
     def execute(self, arrays: dict[str, np.ndarray], training: Any = None) -> tuple:
         """One run on checked feeds, inside `running()`; the outputs as device arrays."""
-        if training is not None and not (isinstance(training, (bool, np.bool_)) or training in (0, 1)):
-            raise KGraphError(f"the learning phase (training=) must be True, False, 1 or 0, got {training!r}")
+        training = None if training is None else learning_phase_value(training)
         values = self._values
         args = tuple(values[n] for n in self._donated) + tuple(values[n] for n in self._fixed)
         args += tuple(arrays[n] for n in self._feed_names)
         if self._record["random"]:
             args += (np.uint32(self._runs),)
         if self._record["phase"]:
-            args += (np.bool_(self.training if training is None else bool(training)),)
+            args += (np.bool_(self.training if training is None else training),)
         signature = signature_of(args)
         step = self._steps.get(signature) or self._step_for(signature, args)
         results = step(*args)

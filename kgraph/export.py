@@ -16,7 +16,6 @@ A manifest with a newer `version` is refused with a clear error.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 from itertools import chain, count
@@ -32,9 +31,8 @@ from . import limits, npyfile
 from .device import find_device, platform_of, running
 from .version import __version__
 from .errors import FeedError, KGraphError, KGraphWarning
-from .feeds import check_feed
+from .feeds import check_feed, learning_phase_value
 from .manifest import check_manifest
-from .ops.training import learning_phase_value
 from .types import TensorType, np_dtype
 
 FORMAT = "kgraph.kgx"
@@ -173,7 +171,7 @@ def _write(path: Path, manifest: dict, blob: bytes, values: dict) -> Path:
             z.writestr("manifest.json", json.dumps(manifest, indent=2))
             z.writestr("program.jaxexport", blob)
             for entry in manifest["variables"]:
-                z.writestr(entry["file"], _npy_bytes(values[entry["name"]]))
+                z.writestr(entry["file"], npyfile.npy_bytes(values[entry["name"]]))
     except OSError as e:
         raise KGraphError(f"cannot write {path}: {e.strerror or e}") from None
     return path
@@ -181,14 +179,6 @@ def _write(path: Path, manifest: dict, blob: bytes, values: dict) -> Path:
 
 def _kgraph_version() -> str:
     return __version__
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    if array.dtype.name == "bfloat16":
-        array = array.view(np.uint16)
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
 
 
 # ---- reading ---------------------------------------------------------------------
@@ -287,8 +277,7 @@ class ExportedProgram:
 def _read_variable(z: zipfile.ZipFile, entry: dict, path: Path) -> np.ndarray:
     what = f"{path}: {entry['file']}"
     array = npyfile.read_member(z, z.getinfo(entry["file"]), what)
-    if entry["dtype"] == "bfloat16" and array.dtype == np.uint16:
-        array = array.view(np_dtype("bfloat16"))
+    array = npyfile.from_bits(array, np_dtype(entry["dtype"]))
     if array.dtype != np_dtype(entry["dtype"]) or array.shape != _shape(entry):
         raise KGraphError(f"variable '{entry['name']}' in the artifact is {array.dtype}{list(array.shape)}, "
                           f"its manifest says {entry['dtype']}{entry['shape']}")

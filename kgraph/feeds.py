@@ -65,6 +65,13 @@ def check_feed(name: str, node: Node, value: Any, span: Span | None,
     return array
 
 
+def learning_phase_value(value) -> bool:
+    """A learning phase given by the user (True/False, 1/0) as a bool; anything else is an error."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise KGraphError(f"the learning phase (training=) must be True, False, 1 or 0, got {value!r}")
+
+
 def check_feeds(feeds: dict[str, Any], placeholders: dict, needed: list[str],
                 spans: dict[str, Span]) -> dict[str, np.ndarray]:
     """Every feed checked by `check_feed`: `placeholders` maps each name to a node (anything

@@ -15,6 +15,7 @@ feed, state file or export and picks the KGraphError class); limits raise LimitE
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import stat
@@ -25,6 +26,21 @@ from tokenize import TokenError
 import numpy as np
 
 from . import limits
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """`array` as the bytes of a .npy file, never pickled; bfloat16, which .npy cannot name, as
+    its uint16 bits (`from_bits` reads them back)."""
+    if array.dtype.name == "bfloat16":
+        array = array.view(np.uint16)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def from_bits(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """An array `npy_bytes` wrote, as `dtype` again (a bfloat16's uint16 bits viewed back)."""
+    return array.view(dtype) if dtype.name == "bfloat16" and array.dtype == np.uint16 else array
 
 # What a damaged zip archive or deflate stream raises while it is opened or read.
 CONTAINER_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,

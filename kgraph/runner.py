@@ -14,11 +14,10 @@ import jax
 import numpy as np
 
 from .device import running
-from .errors import FeedError, KGraphError
+from .errors import KGraphError
 from .fastpath import dims_match, exact_call, is_device_array, outputs
-from .feeds import check_feeds
+from .feeds import check_feeds, learning_phase_value
 from .lower import make_function
-from .ops.training import learning_phase_value
 from .passes import paused_gc
 from .types import np_dtype
 

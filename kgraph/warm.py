@@ -18,7 +18,6 @@ ops, the passes) nor anything that imports it. The compiler is imported when a m
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import warnings
@@ -27,13 +26,12 @@ from pathlib import Path
 
 import jax
 import jaxlib
-import numpy as np
 
 from . import limits as limits_module
 from . import progcache
 from .cached import CachedProgram, compile_step, flush, step_name
 from .errors import KGraphError
-from .npyfile import read_text
+from .npyfile import npy_bytes, read_text
 from .version import __version__
 
 _ON = {"cache": False}  # the process-wide default of compile(cache=None): enable() sets it
@@ -133,12 +131,11 @@ def store_record(program, key: str) -> None:
               "feeds": program.feed_names, "outputs": program.outputs, "updates": program.updates,
               "donated": program._donated, "fixed": program._fixed, "random": program._draws_random,
               "phase": program._reads_phase, "x64": program._x64, "seed": program.seed,
-              "device": program._device.platform if program._device is not None else None}
+              "device": program._device.platform if program._device is not None else None,
+              "variables": {name: value.dtype.name for name, value in program._initial.items()}}
     parts = {"record": json.dumps(record).encode()}
     for name, value in program._initial.items():
-        buffer = io.BytesIO()
-        np.save(buffer, value, allow_pickle=False)
-        parts[f"variable:{name}"] = buffer.getvalue()
+        parts[f"variable:{name}"] = npy_bytes(value)
     progcache.store(key, parts)
 
 

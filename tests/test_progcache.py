@@ -72,6 +72,32 @@ def test_a_hit_runs_the_stored_executable_with_the_values_of_a_miss(cache):
     np.testing.assert_array_equal(hit.program().variables["v"], hit.variables["v"])
 
 
+def test_a_hit_answers_as_a_program_does(cache):
+    # Outputs (a notebook table, a pytree), and the learning phase checked by the same rule.
+    miss = kgraph.compile(PROGRAM, cache=True)
+    miss.run(x=X)
+    hit = kgraph.compile(PROGRAM, cache=True)
+    assert isinstance(hit, CachedProgram) and type(hit.run(x=X)) is type(miss.run(x=X))
+    for wrong in ("yes", 2, 0.5):
+        with pytest.raises(kgraph.KGraphError, match="learning phase") as hit_error:
+            hit.run(x=X, training=wrong)
+        with pytest.raises(kgraph.KGraphError, match="learning phase") as miss_error:
+            miss.run(x=X, training=wrong)
+        assert str(hit_error.value) == str(miss_error.value)
+
+
+def test_a_bfloat16_variable_hits_with_its_bits(cache):
+    # .npy cannot name bfloat16: the entry keeps its uint16 bits (every hit was once "damaged").
+    source = "variable w: bfloat16 = random_normal_variable((3,), 0.0, 1.0, seed=1)\noutput w * 2.0 as y\n"
+    miss = kgraph.compile(source, cache=True).run()
+    warm.flush()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KGraphWarning)  # no "damaged entry" warning
+        hit = kgraph.compile(source, cache=True)
+    assert isinstance(hit, CachedProgram)
+    assert_same([hit.run()], [miss])
+
+
 def test_a_64_bit_program_hits_with_its_bits(cache):
     source = "placeholder n: int64[3]\nvariable c = [1.0, 2.0, 3.0]\noutput cumsum(n * 3000000000) as big\noutput c / 3.0 as third\n"
     feeds = {"n": np.array([1, 2, 3], np.int64)}

@@ -16,9 +16,9 @@ import numpy as np
 from .. import passes
 from ..device import running
 from ..errors import DTypeError, KGraphError, ShapeError
+from ..feeds import learning_phase_value
 from ..frontend import Module
 from ..interop import extract
-from ..ops.training import learning_phase_value
 from ..program import Program
 from ..types import np_dtype
 from .session import caller_span, current

@@ -21,23 +21,14 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from ..errors import ArgumentError, KGraphError
+from ..errors import ArgumentError
 from ..ir import Node
 from ..types import TensorType, is_float
 from .registry import Op, OpError, axis_arg, elementwise_type, require_float
 
 
-
 # ---- the learning phase ---------------------------------------------------------------
-
-def learning_phase_value(value) -> bool:
-    """A learning phase given by the user (True/False, 1/0) as a bool; anything else is an error."""
-    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
-        return bool(value)
-    raise KGraphError(f"the learning phase (training=) must be True, False, 1 or 0, got {value!r}")
-
 
 def _lower_learning_phase(ctx, node, inputs):
     return jnp.asarray(ctx.training, dtype=bool)
