@@ -16,8 +16,10 @@ The convention (a page that breaks it fails here, naming the page and line):
   placeholders is also run. A kg block after `<!-- docs-test: file NAME -->` is not compiled
   but written to NAME in the scratch directory, for the commands that follow to use.
 - ```sh blocks: a line starting `$ ` is a command (a trailing `\\` continues it), run with bash
-  (a plain `kgraph ...`, with no pipe, redirection or expansion, runs through kgraph.cli.main
-  in the page's process: the executable's code path without a JAX import per command);
+  (a plain `kgraph ...`, with no pipe, redirection or expansion outside its trailing comment,
+  runs through kgraph.cli.main in the page's process: the executable's code path without a JAX
+  import per command; so does one prefixed by `NAME=VALUE` settings that the page's process
+  already has, and `$ export NAME=VALUE` sets NAME in it, for the commands after it);
   the lines after it, up to the next `$ `, are its expected output (stdout and stderr together).
   Lines starting `kg> ` among them are the command's standard input, not output (kgraph repl
   prints no prompt when its input is not a terminal). Output is compared line by line with
@@ -165,6 +167,20 @@ def matches(expected: list[str], actual: list[str]) -> bool:
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb", "PYTHONHASHSEED": "0"}
 PLAIN = re.compile(r"kgraph(\s[^|&;<>$`(){}*?\\]*)?")  # no pipes, redirects, expansions
+COMMENT = re.compile(r"\s+#[^'\"]*$")  # a trailing comment, with no quote in it
+SETTING = re.compile(r"([A-Z_][A-Z0-9_]*)=([^\s'\"$`]*)\s+")  # NAME=VALUE before a command
+EXPORT = re.compile(r"export ([A-Z_][A-Z0-9_]*)=([^\s'\"$`]*)")
+
+
+def plain(command: str) -> str | None:
+    """The `kgraph ...` command that `command` runs in this process, or None (run by bash):
+    a trailing comment dropped, and leading NAME=VALUE settings that this process has."""
+    command = COMMENT.sub("", command.strip())
+    while match := SETTING.match(command):
+        if os.environ.get(match.group(1)) != match.group(2):
+            return None
+        command = command[match.end():]
+    return command if PLAIN.fullmatch(command) else None
 
 
 def in_process(command: str, stdin: str) -> subprocess.CompletedProcess:
@@ -186,8 +202,11 @@ def in_process(command: str, stdin: str) -> subprocess.CompletedProcess:
 
 
 def shell(command: str, stdin: str = "") -> subprocess.CompletedProcess:
-    if PLAIN.fullmatch(command.strip()):
-        return in_process(command, stdin)
+    if export := EXPORT.fullmatch(COMMENT.sub("", command.strip())):
+        os.environ[export.group(1)] = export.group(2)  # before JAX starts, for XLA_FLAGS
+        return subprocess.CompletedProcess(command, 0, "")
+    if kgraph_command := plain(command):
+        return in_process(kgraph_command, stdin)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **ENV)
     return subprocess.run(["bash", "-c", command], input=stdin, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, env=env, timeout=TIMEOUT)
@@ -202,7 +221,7 @@ def script_lines(code: str) -> list[str]:
 def run_sh(block: Block):
     if not re.search(r"^\$ ", block.code, re.M):
         lines = script_lines(block.code)
-        if all(PLAIN.fullmatch(line.strip()) for line in lines):  # kgraph commands only: each in turn
+        if all(plain(line) for line in lines):  # kgraph commands only: each in turn
             for line in lines:
                 done = shell(line)
                 assert done.returncode == 0, f"{block.where}: `{line}` exited {done.returncode}:\n{done.stdout}"
@@ -260,7 +279,7 @@ def test_every_fence_says_what_it_is(page):
     assert any(block.info in RUN and not block.marker for block in found), f"{page.name}: nothing runs"
 
 
-def test_the_runner_compares_output():
+def test_the_runner_compares_output(monkeypatch):
     assert matches(["a", "...", "d"], ["a", "b", "c", "d"])
     assert matches(["a", "...", "b"], ["a", "b"])
     assert matches(["took ... ms"], ["took 1.5 ms"])
@@ -268,7 +287,10 @@ def test_the_runner_compares_output():
     assert not matches(["took ... ms"], ["took 1.5 s"])
     assert script_lines("# a\nkgraph run a.kg \\\n  --feed x=1  # b\n\necho hi\n") == [
         "kgraph run a.kg --feed x=1  # b", "echo hi"]
-    assert PLAIN.fullmatch("kgraph run a.kg --feed x='[[1, 2]]'  # c") and not PLAIN.fullmatch("kgraph ir a.kg | head")
+    assert plain("kgraph run a.kg --feed x='[[1, 2]]'  # c (see `dot`)") == "kgraph run a.kg --feed x='[[1, 2]]'"
+    assert plain("kgraph ir a.kg | head") is None and plain("kgraph run a.kg --feed x='#1 (a)'") is None
+    monkeypatch.setenv("KG_DOCS_TEST", "1")
+    assert plain("KG_DOCS_TEST=1 kgraph ops") == "kgraph ops" and plain("KG_DOCS_TEST=2 kgraph ops") is None
     assert commands("$ kgraph repl\nkg> 1 + 1\n2.0\n$ echo a \\\n  b\na b\n") == [
         ("kgraph repl", ["1 + 1"], ["2.0"]), ("echo a b", [], ["a b"])]
 
