@@ -1,8 +1,9 @@
 """The tools that show what the compiler does: check, graph, lower, ops, run --trace/--time,
 the persistent compilation cache, colour diagnostics and the op table of docs/language.md.
 
-Each subcommand runs once or twice in a real process (a JAX import each, so assertions are
-grouped); the details run through cli.main in this process.
+What needs the executable runs in a real process (a JAX import each, so assertions are
+grouped): exit statuses without a traceback, colour on a terminal, the persistent cache from
+one process to the next. The rest runs through cli.main in this process, the same code path.
 """
 import json
 import os
@@ -74,8 +75,8 @@ def reference(x, y):
 
 # ---- check -------------------------------------------------------------------------
 
-def test_check_prints_signature_and_warnings(files, cache_env):
-    code, out, err = proc("check", files / "prog.kg", env=cache_env)
+def test_check_prints_signature_and_warnings(files):
+    code, out, err = kgraph("check", files / "prog.kg")
     assert code == 0, err
     assert re.search(r"x\s+float32\[None, 4\]", out) and re.search(r"y\s+float32\[batch, 3\]", out)
     assert re.search(r"W\s+float32\[4, 3\]", out) and re.search(r"dW\s+float32\[4, 3\]", out)
@@ -140,37 +141,27 @@ def test_graph_draws_fused_regions_as_clusters():
     assert f"n{fused.id}_0 -> n{fused.id}\n" in source and f"n{fused.id} -> output_y" in source
 
 
-def test_graph_svg_with_dot_and_install_hint_without(files, tmp_path, cache_env):
-    no_dot = dict(cache_env, PATH=str(tmp_path))  # a PATH where there is no `dot`
-    code, _, err = proc("graph", ROOT / "examples" / "logreg.kg" if _logreg_compiles() else files / "prog.kg",
-                        "-o", tmp_path / "g.svg", env=no_dot)
+def test_graph_svg_with_dot_and_install_hint_without(tmp_path, monkeypatch):
+    src = ROOT / "examples" / "logreg.kg"
+    with monkeypatch.context() as without_dot:
+        without_dot.setenv("PATH", str(tmp_path))  # a PATH where there is no `dot`
+        code, _, err = kgraph("graph", src, "-o", tmp_path / "g.svg")
     assert code == 1 and "apt-get install graphviz" in err and "-o FILE.dot" in err
     assert "Traceback" not in err and not (tmp_path / "g.svg").exists()
     if shutil.which("dot") is None:
         pytest.skip("Graphviz's `dot` is not installed (apt-get install graphviz): the SVG is not drawn")
     target = tmp_path / "logreg.svg"
-    src = ROOT / "examples" / "logreg.kg" if _logreg_compiles() else files / "prog.kg"
-    code, _, err = proc("graph", src, "-o", target, env=cache_env)
+    code, _, err = kgraph("graph", src, "-o", target)
     assert code == 0, err
     svg = target.read_text()
     assert svg.startswith("<?xml") and "<svg" in svg and "placeholder f32[None,4]" in svg
 
 
-def _logreg_compiles() -> bool:
-    import kgraph
-
-    try:
-        kgraph.load(ROOT / "examples" / "logreg.kg")
-    except kgraph.KGraphError:
-        return False  # an op it uses has not landed yet
-    return True
-
-
 # ---- lower -------------------------------------------------------------------------
 
-def test_lower_emits_jaxpr_and_stablehlo(files, cache_env):
-    code, out, err = proc("lower", files / "prog.kg", "--emit", "stablehlo",
-                          "--feed-shape", "x=float32[8,4]", "--feed-shape", "y=[8,3]", env=cache_env)
+def test_lower_emits_jaxpr_and_stablehlo(files):
+    code, out, err = kgraph("lower", files / "prog.kg", "--emit", "stablehlo",
+                            "--feed-shape", "x=float32[8,4]", "--feed-shape", "y=[8,3]")
     assert code == 0, err
     assert out.startswith("module @jit_run") and "stablehlo.dot_general" in out and "tensor<8x4xf32>" in out
     assert "note:" not in err  # every dim was given
@@ -199,8 +190,8 @@ def test_lower_shape_errors(files):
 
 # ---- run --trace and --time ---------------------------------------------------------------
 
-def test_trace_prints_every_step_with_real_values(files, cache_env):
-    code, out, err = proc("run", files / "prog.kg", *FEEDS, "--trace", env=cache_env)
+def test_trace_prints_every_step_with_real_values(files):
+    code, out, err = kgraph("run", files / "prog.kg", *FEEDS, "--trace")
     assert code == 0, err
     trace, _, outputs = out.partition("\nloss is ")
     heads = [line for line in trace.splitlines() if not line.startswith(" ")]
@@ -237,11 +228,11 @@ def test_trace_goes_to_stderr_with_json_and_keeps_errors(files):
     np.testing.assert_allclose(np.array(traced.split(), float), json.loads(out)["s"]["data"], rtol=1e-6)
 
 
-def test_trace_of_the_backend_tour(cache_env):
+def test_trace_of_the_backend_tour():
     import kgraph as kg
 
     feeds = ("--feed", f"fixed={np.ones((2, 4, 5)).tolist()}", "--feed", f"batch={np.ones((3, 4, 5)).tolist()}")
-    code, out, err = proc("run", ROOT / "examples" / "backend_tour.kg", *feeds, "--trace", env=cache_env)
+    code, out, err = kgraph("run", ROOT / "examples" / "backend_tour.kg", *feeds, "--trace")
     assert code == 0, err
     with pytest.warns(kg.KGraphWarning, match="is not used by any output"):
         program = kg.load(ROOT / "examples" / "backend_tour.kg")
@@ -287,10 +278,10 @@ def test_cache_is_off_unless_asked(tmp_path, monkeypatch):
 
 # ---- ops and the op table ------------------------------------------------------------
 
-def test_ops_lists_every_op_and_runs_an_example(cache_env):
+def test_ops_lists_every_op_and_runs_an_example():
     from kgraph.docgen import public_ops
 
-    code, out, err = proc("ops", env=cache_env)
+    code, out, err = kgraph("ops")
     assert code == 0, err
     for op in public_ops():
         assert op.signature in out and op.doc in out, op.name

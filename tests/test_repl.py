@@ -1,10 +1,15 @@
-"""`kgraph repl` driven through standard input, as a learner's session would go."""
+"""`kgraph repl` driven through standard input, as a learner's session would go.
+
+The long session runs in a real process; the shorter ones through cli.main in this process
+(the same code path, without a JAX import each)."""
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from test_cli import kgraph
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +23,10 @@ def repl(script: str, *args, env):
     p = subprocess.run([sys.executable, "-m", "kgraph", "repl", *map(str, args)], input=script,
                        text=True, capture_output=True, env=env, timeout=120)
     return p.returncode, p.stdout, p.stderr
+
+
+def repl_here(script: str, *args):
+    return kgraph("repl", *args, stdin=script.encode())
 
 
 SESSION = """\
@@ -78,37 +87,37 @@ def test_a_session_grows_a_program_and_survives_its_errors(env):
     assert "<stdin>:26:8: error: expected an expression" in err  # a syntax error, in place
 
 
-def test_a_clean_session_exits_0_and_quit_stops_it(env):
-    code, out, err = repl("y = zeros((2,))\ny + 1\n:quit\ny + 2\n", env=env)
+def test_a_clean_session_exits_0_and_quit_stops_it():
+    code, out, err = repl_here("y = zeros((2,))\ny + 1\n:quit\ny + 2\n")
     assert code == 0, err
     assert out.split("\n") == ["float32[2] = [1. 1.]", ""]
 
 
-def test_repl_starts_from_a_file_with_feeds(env, tmp_path):
+def test_repl_starts_from_a_file_with_feeds(tmp_path):
     prog = tmp_path / "start.kg"
     prog.write_text("placeholder x: float32[None, 2]\nw = [[1.0], [2.0]]\ny = dot(x, w)\noutput y\n")
-    code, out, err = repl("y\ny * 10\n", prog, "--feed", "x=[[1, 1]]", env=env)
+    code, out, err = repl_here("y\ny * 10\n", prog, "--feed", "x=[[1, 1]]")
     assert code == 0, err
     assert out.split("\n") == [f"loaded {prog}: x, w, y", "float32[1, 1] = [[3.]]",
                                "float32[1, 1] = [[30.]]", ""]
     bad = tmp_path / "bad.kg"
     bad.write_text("y = nosuch(1)\n")
-    code, out, err = repl("", bad, env=env)
+    code, out, err = repl_here("", bad)
     assert code == 1 and f"{bad}:1:5: error: unknown op 'nosuch'" in err
 
 
-def test_tile_of_eye_in_the_repl(env):
-    code, out, err = repl("tile(eye(2), (2, 2))\n", env=env)
+def test_tile_of_eye_in_the_repl():
+    code, out, err = repl_here("tile(eye(2), (2, 2))\n")
     assert code == 0, err
     assert out == ("float32[4, 4] =\n  [[1. 0. 1. 0.]\n   [0. 1. 0. 1.]\n   [1. 0. 1. 0.]\n"
                    "   [0. 1. 0. 1.]]\n")
 
 
-def test_image_data_format_in_the_repl(env):
+def test_image_data_format_in_the_repl():
     script = "x = ones((1, 2, 3, 3))\nint_shape(pool2d(x, (2, 2)))\n"
-    code, out, err = repl(script, "--image-data-format", "channels_first", env=env)
+    code, out, err = repl_here(script, "--image-data-format", "channels_first")
     assert code == 0, err
     assert "(1, 2, 2, 2)" in out
-    code, out, err = repl(script, env=env)
+    code, out, err = repl_here(script)
     assert code == 0, err
     assert "(1, 1, 2, 3)" in out
