@@ -214,6 +214,11 @@ def _feeds_for(placeholders: dict) -> dict:
 
 def run_case(case: Case, directory: Path) -> tuple[str, str]:
     """("ok" | "error" | "bug", detail); only "bug" fails the fuzz test."""
+    if case.kind == "probe":  # the harness's own test: needs no kgraph (a bare worker has none)
+        try:
+            return run_probe(case.payload)
+        except MemoryError as e:
+            return "bug", f"MemoryError: {e}"
     import kgraph
     from kgraph import bugs, limits
     from kgraph.feeds import read_feed_value
@@ -224,8 +229,6 @@ def run_case(case: Case, directory: Path) -> tuple[str, str]:
         return run_command_line(json.loads(case.payload))
     with limits.using(limits.Limits(**WORKER_LIMITS)):
         try:
-            if case.kind == "probe":
-                return run_probe(case.payload)
             if case.kind == "program":
                 program = kgraph.compile(case.payload, filename="fuzz.kg")
                 program.run(**_feeds_for(program.placeholders))
@@ -316,7 +319,7 @@ def own_seconds(since: tuple[float, float], pid: int | str = "self") -> float:
     return (wall - since[0]) - (waited - since[1])
 
 
-def worker(case_seconds: float) -> None:
+def worker(case_seconds: float, preload: bool = True) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
@@ -325,9 +328,10 @@ def worker(case_seconds: float) -> None:
     replies = os.fdopen(os.dup(1), "w")  # what a case prints (print_tensor) must not mix in
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     sys.stdout = open(os.devnull, "w")
-    import kgraph  # start-up (JAX's import, its first compile) is no case's time
+    if preload:  # start-up (JAX's import, its first compile) is no case's time
+        import kgraph
 
-    kgraph.compile("output 1.0").run()
+        kgraph.compile("output 1.0").run()
     print(json.dumps({"ready": True}), file=replies, flush=True)
     for line in sys.stdin:
         start = clock()
@@ -345,33 +349,36 @@ def worker(case_seconds: float) -> None:
 class Worker:
     """A worker process under the bounds: `memory_bytes` of address space, `case_seconds`
     of its own time a case (it reports a slower case; the parent kills one that does not
-    answer `grace_seconds` later, or after `WALL_FACTOR` times that much wall time)."""
+    answer `grace_seconds` later, or after `WALL_FACTOR` times that much wall time).
+    `preload=False` (for probes, which need no kgraph) skips importing kgraph at start-up."""
 
     def __init__(self, memory_bytes: int = MEMORY_BYTES, case_seconds: float = CASE_SECONDS,
-                 grace_seconds: float = GRACE_SECONDS):
+                 grace_seconds: float = GRACE_SECONDS, preload: bool = True):
         env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONWARNINGS="ignore")
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "worker", str(memory_bytes), str(case_seconds)],
+            [sys.executable, __file__, "worker", str(memory_bytes), str(case_seconds),
+             "preload" if preload else "bare"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env=env, cwd=ROOT)
         self.case_seconds, self.limit = case_seconds, case_seconds + grace_seconds
         self.peak = 0         # the largest resident size the worker reported, in bytes
         self.slowest = 0.0    # the most own seconds a case took
-        if self._reply(STARTUP_SECONDS) is None:
+        if not isinstance(self._reply(STARTUP_SECONDS), dict):
             self.proc.kill()
             raise RuntimeError(f"the fuzz worker did not start (status {self.proc.wait()})")
 
-    def _reply(self, limit: float) -> dict | None:
-        """The worker's next reply, or None if it died or ran `limit` seconds of its own time."""
+    def _reply(self, limit: float) -> dict | str:
+        """The worker's next reply, or "died" (it closed its end), or "hung" (no answer after
+        `limit` seconds of its own time)."""
         start = clock(self.proc.pid)
         while True:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.25)
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.05)
             if ready:
                 line = self.proc.stdout.readline()
-                return json.loads(line) if line else None
+                return json.loads(line) if line else "died"
             elapsed = time.monotonic() - start[0]
             if own_seconds(start, self.proc.pid) > limit or elapsed > WALL_FACTOR * limit:
-                return None
+                return "hung"
 
     def run(self, case: Case) -> tuple[str, str]:
         try:
@@ -380,16 +387,20 @@ class Worker:
         except BrokenPipeError:
             pass  # it died: the reply below says how
         reply = self._reply(self.limit)
-        if reply is not None:
+        if isinstance(reply, dict):
             self.peak = max(self.peak, reply["peak"])
             self.slowest = max(self.slowest, reply["seconds"])
             return reply["outcome"], reply["detail"]
-        try:
-            code = self.proc.wait(timeout=2)  # it closed its end: it died, or is dying
-        except subprocess.TimeoutExpired:
+        if reply == "hung":
             self.proc.kill()
             self.proc.wait()
             return "bug", f"hung: no answer after {self.limit:g} s of its own time (killed)"
+        try:
+            code = self.proc.wait(timeout=10)  # it closed its end: it died, or is dying
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return "bug", "the worker closed its output but did not exit (killed)"
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"status {code}"
         return "bug", f"worker died with {how}"
 
@@ -432,4 +443,4 @@ if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))  # before JAX starts
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash is reported, not dumped (slowly)
     sys.path.insert(0, str(ROOT))
-    worker(float(sys.argv[3]))
+    worker(float(sys.argv[3]), sys.argv[4] == "preload")

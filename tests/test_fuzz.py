@@ -31,13 +31,14 @@ def test_no_mutated_input_crashes_hangs_or_exhausts_kgraph():
 
 def test_the_bounds_are_the_issues():
     assert (MEMORY_BYTES, CASE_SECONDS) == (2 << 30, 20)
-    assert Worker.__init__.__defaults__[:2] == (MEMORY_BYTES, CASE_SECONDS)  # what fuzz() runs under
+    assert Worker.__init__.__defaults__ == (MEMORY_BYTES, CASE_SECONDS, 5, True)  # what fuzz() runs under
 
 
 @pytest.fixture(scope="module")
 def quick_worker():
-    """A worker with the real memory cap and a short case limit, so a hang is seen fast."""
-    worker = Worker(case_seconds=0.5, grace_seconds=0.5)
+    """A worker with the real memory cap and a short case limit, so a hang is seen fast
+    (without kgraph: a probe needs none, and a new worker starts in a blink)."""
+    worker = Worker(case_seconds=0.5, grace_seconds=0.5, preload=False)
     yield worker
     worker.close()
 
@@ -51,7 +52,7 @@ def quick_worker():
 def test_a_case_past_a_bound_is_a_bug_not_a_hang(quick_worker, probe, needle):
     worker = quick_worker
     if worker.proc.poll() is not None:  # the last probe killed it: fuzz() starts a new one too
-        worker.__init__(case_seconds=0.5, grace_seconds=0.5)
+        worker.__init__(case_seconds=0.5, grace_seconds=0.5, preload=False)
     outcome, detail = worker.run(Case("probe", probe, "test"))
     assert outcome == "bug" and needle in detail  # "hung": killed at 1 s, the probe wanted 30
     if worker.proc.poll() is None:  # it answered: it is still good for the next case
@@ -59,7 +60,7 @@ def test_a_case_past_a_bound_is_a_bug_not_a_hang(quick_worker, probe, needle):
 
 
 def test_a_slow_case_that_finishes_is_reported_with_its_time():
-    worker = Worker(case_seconds=0.2)
+    worker = Worker(case_seconds=0.2, preload=False)
     try:
         outcome, detail = worker.run(Case("probe", "spin:0.5", "test"))
         assert outcome == "bug" and "(the limit is 0.2 s)" in detail
