@@ -217,8 +217,8 @@ def run_case(case: Case, directory: Path) -> tuple[str, str]:
     if case.kind == "probe":  # the harness's own test: needs no kgraph (a bare worker has none)
         try:
             return run_probe(case.payload)
-        except MemoryError as e:
-            return "bug", f"MemoryError: {e}"
+        except Exception as e:  # noqa: BLE001 - a probe that raises (MemoryError) is a bug to report
+            return "bug", f"{type(e).__name__}: {e}"
     import kgraph
     from kgraph import bugs, limits
     from kgraph.feeds import read_feed_value

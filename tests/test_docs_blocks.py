@@ -291,7 +291,9 @@ def test_page_runs_as_written(page, tmp_path, page_server):
     if not ready:
         os.killpg(page_server.pid, signal.SIGKILL)  # the server and the page's process
         pytest.fail(f"{page.name} did not finish in {3 * TIMEOUT} s:\n{log.read_text()}")
-    status = json.loads(page_server.stdout.readline())
+    reply = page_server.stdout.readline()
+    assert reply, f"the page server exited with status {page_server.wait()} (its error is on stderr)"
+    status = json.loads(reply)
     assert status == 0, f"exit status {status}:\n{log.read_text()}"
 
 
@@ -352,7 +354,8 @@ def serve():
             output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             os.dup2(output, 1)
             os.dup2(output, 2)
-            sys.stdin = open(os.devnull)
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the requests stay the server's
+            sys.stdin = open(0, closefd=False)
             status = 0
             try:
                 main(Path(page))

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from fuzzing import CASE_SECONDS, MEMORY_BYTES, Case, Worker, fuzz
+from fuzzing import CASE_SECONDS, GRACE_SECONDS, MEMORY_BYTES, Case, Worker, fuzz
 
 CASES = int(os.environ.get("KGRAPH_FUZZ_CASES", "150"))
 SEED = int(os.environ.get("KGRAPH_FUZZ_SEED", "0"))
@@ -31,7 +31,7 @@ def test_no_mutated_input_crashes_hangs_or_exhausts_kgraph():
 
 def test_the_bounds_are_the_issues():
     assert (MEMORY_BYTES, CASE_SECONDS) == (2 << 30, 20)
-    assert Worker.__init__.__defaults__ == (MEMORY_BYTES, CASE_SECONDS, 5, True)  # what fuzz() runs under
+    assert Worker.__init__.__defaults__ == (MEMORY_BYTES, CASE_SECONDS, GRACE_SECONDS, True)  # fuzz()'s
 
 
 @pytest.fixture(scope="module")
