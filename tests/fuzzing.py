@@ -372,7 +372,7 @@ class Worker:
         `limit` seconds of its own time)."""
         start = clock(self.proc.pid)
         while True:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.05)
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.25)
             if ready:
                 line = self.proc.stdout.readline()
                 return json.loads(line) if line else "died"
