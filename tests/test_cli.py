@@ -157,7 +157,7 @@ def test_bad_command_line_exits_2(prog_file):
 def test_help_teaches_with_examples():
     code, out, _ = kgraph("run", "--help")
     assert code == 0 and "examples:" in out and "--feed" in out and "x=data.npz:key" in out
-    code, out, _ = subprocess_kgraph("--help")
+    code, out, _ = kgraph("--help")
     assert code == 0 and "kgraph run examples/quickstart.kg" in out
 
 

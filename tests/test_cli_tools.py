@@ -332,11 +332,13 @@ def test_every_subcommand_help_has_an_example(command):
     assert code == 0 and "examples:" in out and f"kgraph {command}" in out.split("examples:")[1]
 
 
-def test_error_paths_in_real_processes(files, cache_env):
-    """Exit 1 for a program's mistake, 2 for a command line's; never a traceback."""
+def test_error_paths_exit_1_or_2_without_a_traceback(files):
+    """Exit 1 for a program's mistake, 2 for a command line's; never a traceback. In this
+    process: test_cli.py runs the executable for one of each (a program's mistake, a
+    command line argparse refuses) and test_colour_on_a_terminal_only for one more."""
     cases = [(("check", files / "bad.kg"), 1, f"{files / 'bad.kg'}:2:5: error: dot: contraction dims differ"),
              (("lower", files / "prog.kg", "--feed-shape", "x=[a,4]"), 2, "dimensions must be non-negative"),
              (("ops", "sofmax"), 2, "did you mean 'softmax'?")]  # graph's: without dot, above
     for args, status, message in cases:
-        code, out, err = proc(*args, env=cache_env)
+        code, out, err = kgraph(*args)
         assert (code, message in err, "Traceback" in err) == (status, True, False), (args, err)
