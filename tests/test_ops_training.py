@@ -160,7 +160,7 @@ def test_dropout_and_in_train_phase_gradients_check_grads():
     x = np.random.default_rng(2).normal(size=(3, 5))
     with jax.enable_x64(True):
         for training in (True, False):
-            check_grads(lambda v: f({}, x=v, training=training)["y"], (x,), order=2, modes=["rev"])
+            check_grads(jax.jit(lambda v: f({}, x=v, training=training)["y"]), (x,), order=2, modes=["rev"])
 
 
 def test_dropout_errors():
@@ -224,7 +224,7 @@ def _jax_function(source: str, wrt: list[str], feeds: dict):
     def g(*values):
         return f({}, **feeds, **dict(zip(wrt, values)))["y"]
 
-    return g
+    return jax.jit(g)  # check_grads calls it hundreds of times: compiled, not op by op
 
 
 @pytest.mark.slow
