@@ -2,6 +2,7 @@
 executable with the values a miss gives; any change of source, option, feed signature or
 version misses; damaged or foreign entries are warned about and rebuilt; the size is bounded."""
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -34,6 +35,25 @@ X = np.array([[1.0, 2.0]], np.float32)
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KGRAPH_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache" / "programs"
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> tuple[Path, dict]:
+    """A cache directory that a miss of PROGRAM stored its entry in, and that run's outputs."""
+    where = tmp_path_factory.mktemp("stored") / "cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KGRAPH_CACHE_DIR", str(where))
+        outputs = kgraph.compile(PROGRAM, cache=True).run(x=X)
+        warm.flush()
+    return where, outputs
+
+
+@pytest.fixture
+def filled(cache, stored) -> Path:
+    """`cache` as this test's own miss of PROGRAM would leave it: a copy of `stored`'s (modes
+    and times kept), so that each test that starts from the entry does not compile for it."""
+    shutil.copytree(stored[0], cache.parent)
+    return cache
 
 
 def names(directory: Path) -> list[str]:
@@ -108,8 +128,8 @@ def test_a_64_bit_program_hits_with_its_bits(cache):
     assert miss["big"].dtype == np.int64 and miss["big"][-1] == 18000000000
 
 
-def test_a_new_feed_shape_is_compiled_once_and_stored(cache):
-    kgraph.compile(PROGRAM, cache=True).run(x=X)
+def test_a_new_feed_shape_is_compiled_once_and_stored(filled):
+    cache = filled
     batch = np.ones((3, 2), np.float32)
     hit = kgraph.compile(PROGRAM, cache=True)
     first = hit.run(x=batch)
@@ -137,8 +157,8 @@ CHANGES = [{"source": PROGRAM.replace("3.0", "4.0")}, {"opt_level": 0}, {"floatx
            {"fast_math": True}, {"limits": kgraph.Limits(max_depth=100)}]
 
 
-def test_any_change_of_source_or_option_misses(cache):
-    kgraph.compile(PROGRAM, cache=True).run(x=X)
+def test_any_change_of_source_or_option_misses(filled):
+    cache = filled
     for change in CHANGES:
         options = dict(change)
         source = options.pop("source", PROGRAM)
@@ -150,8 +170,7 @@ def test_any_change_of_source_or_option_misses(cache):
     assert_same(runs(kgraph.compile(source, cache=True, **options), 1), runs(kgraph.compile(source, **options), 1))
 
 
-def test_another_version_misses(cache, monkeypatch):
-    kgraph.compile(PROGRAM, cache=True).run(x=X)
+def test_another_version_misses(filled, monkeypatch):
     real = warm.versions()
     for field, value in (("jax", "0.0.1"), ("kgraph", "0.0.0"), ("build", "edited"), ("platform", "tpu")):
         monkeypatch.setattr(warm, "versions", lambda: {**real, field: value})
@@ -181,9 +200,8 @@ def damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "flipped", "foreign"])
 @pytest.mark.parametrize("which", ["record", "executable"])
-def test_a_damaged_entry_is_warned_about_and_rebuilt(cache, how, which):
-    reference = runs(kgraph.compile(PROGRAM, cache=True), 1)
-    warm.flush()
+def test_a_damaged_entry_is_warned_about_and_rebuilt(filled, stored, how, which):
+    cache, reference = filled, [stored[1]]
     record, executable = sorted(cache.glob("*.kgc"), key=lambda p: p.name.count("."))
     damage(record if which == "record" else executable, how)
     with warnings.catch_warnings(record=True) as caught:
@@ -194,9 +212,8 @@ def test_a_damaged_entry_is_warned_about_and_rebuilt(cache, how, which):
     assert isinstance(kgraph.compile(PROGRAM, cache=True), CachedProgram)  # rebuilt
 
 
-def test_a_key_file_others_can_read_is_not_trusted(cache):
-    kgraph.compile(PROGRAM, cache=True).run(x=X)
-    warm.flush()
+def test_a_key_file_others_can_read_is_not_trusted(filled):
+    cache = filled
     os.chmod(cache / progcache.KEY_FILE, 0o644)
     assert isinstance(kgraph.compile(PROGRAM, cache=True), kgraph.Program)
     os.chmod(cache / progcache.KEY_FILE, 0o600)
@@ -204,9 +221,8 @@ def test_a_key_file_others_can_read_is_not_trusted(cache):
     assert oct(cache.stat().st_mode & 0o777) == "0o700"
 
 
-def test_the_size_bound_evicts_the_least_recently_used(cache, monkeypatch):
-    kgraph.compile(PROGRAM, cache=True).run(x=X)
-    warm.flush()
+def test_the_size_bound_evicts_the_least_recently_used(filled, monkeypatch):
+    cache = filled
     assert progcache.evict(0) == 2 and names(cache) == []
     monkeypatch.setenv(progcache.ENV_MAX, "1")
     kgraph.compile(PROGRAM, cache=True).run(x=X)
@@ -216,9 +232,8 @@ def test_the_size_bound_evicts_the_least_recently_used(cache, monkeypatch):
         progcache.max_bytes()
 
 
-def test_cache_info_and_clear(cache, capsys):
-    kgraph.compile(PROGRAM, cache=True).run(x=X)
-    warm.flush()
+def test_cache_info_and_clear(filled, capsys):
+    cache = filled
     assert cli.main(["cache", "info"]) == 0
     assert "entries:     2" in capsys.readouterr().out
     assert cli.main(["cache", "clear"]) == 0
