@@ -36,8 +36,10 @@ def test_wheel_installs_and_parses(tmp_path):
                     "--no-index", str(wheel)], check=True, timeout=300)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = subprocess.run([str(python), "-c", "import kgraph; print(kgraph.__file__)"], cwd=elsewhere,
-                           capture_output=True, text=True, check=True).stdout
+    # Where `import kgraph` would load it from, without the import (JAX's start-up, a second).
+    find = "import importlib.util; print(importlib.util.find_spec('kgraph').origin)"
+    where = subprocess.run([str(python), "-c", find], cwd=elsewhere, capture_output=True, text=True,
+                           check=True).stdout
     assert str(venv) in where  # the wheel's copy, not the checkout's
     run = subprocess.run([str(venv / "bin" / "kgraph"), "run", str(ROOT / "examples" / "quickstart.kg")],
                          cwd=elsewhere, capture_output=True, text=True, timeout=300)
