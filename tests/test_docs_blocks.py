@@ -22,7 +22,8 @@ The convention (a page that breaks it fails here, naming the page and line):
   (a plain `kgraph ...`, with no pipe, redirection or expansion outside its trailing comment,
   runs through kgraph.cli.main in the page's process: the executable's code path without a JAX
   import per command; so does one prefixed by `NAME=VALUE` settings that the page's process
-  already has, and `$ export NAME=VALUE` sets NAME in it, for the commands after it);
+  already has, and the plain first command of a pipe, whose output bash's rest of the pipe
+  reads; `$ export NAME=VALUE` sets NAME in the page's process, for the commands after it);
   the lines after it, up to the next `$ `, are its expected output (stdout and stderr together).
   Lines starting `kg> ` among them are the command's standard input, not output (kgraph repl
   prints no prompt when its input is not a terminal). Output is compared line by line with
@@ -178,6 +179,7 @@ PLAIN = re.compile(r"kgraph(\s[^|&;<>$`(){}*?\\]*)?")  # no pipes, redirects, ex
 COMMENT = re.compile(r"\s+#[^'\"]*$")  # a trailing comment, with no quote in it
 SETTING = re.compile(r"([A-Z_][A-Z0-9_]*)=([^\s'\"$`]*)\s+")  # NAME=VALUE before a command
 EXPORT = re.compile(r"export ([A-Z_][A-Z0-9_]*)=([^\s'\"$`]*)")
+PIPED = re.compile(r"([^|&;<>$`'\"]+?)\s+\|\s+(.+)", re.S)  # a pipe's first command, and the rest
 
 
 def plain(command: str) -> str | None:
@@ -191,22 +193,30 @@ def plain(command: str) -> str | None:
     return command if PLAIN.fullmatch(command) else None
 
 
-def in_process(command: str, stdin: str) -> subprocess.CompletedProcess:
+def in_process(command: str, stdin: str, merged: bool = True) -> subprocess.CompletedProcess:
     """A plain `kgraph ...` command through kgraph.cli.main, in this (the page's) process:
-    the code path of the executable without a JAX import per command."""
+    the code path of the executable without a JAX import per command. Its stderr is in its
+    stdout, as on a terminal, unless `merged` is False."""
     from kgraph.cli import main
 
     out = io.StringIO()
+    err = out if merged else io.StringIO()
     old_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = main(shlex.split(command, comments=True)[1:])
             except SystemExit as e:  # argparse: --help, a bad command line
                 code = e.code
     finally:
         sys.stdin = old_stdin
-    return subprocess.CompletedProcess(command, code, out.getvalue())
+    return subprocess.CompletedProcess(command, code, out.getvalue(), None if merged else err.getvalue())
+
+
+def bash(command: str, stdin: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **ENV)
+    return subprocess.run(["bash", "-c", command], input=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env, timeout=TIMEOUT)
 
 
 def shell(command: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -215,9 +225,13 @@ def shell(command: str, stdin: str = "") -> subprocess.CompletedProcess:
         return subprocess.CompletedProcess(command, 0, "")
     if kgraph_command := plain(command):
         return in_process(kgraph_command, stdin)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **ENV)
-    return subprocess.run(["bash", "-c", command], input=stdin, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, env=env, timeout=TIMEOUT)
+    if (pipe := PIPED.fullmatch(command.strip())) and (kgraph_command := plain(pipe.group(1))):
+        # The pipe's first command here, its stdout read by bash's rest of the pipe; its stderr
+        # goes to the terminal (first), and a failure is the pipe's status (pipefail).
+        first = in_process(kgraph_command, stdin, merged=False)
+        rest = bash(pipe.group(2), first.stdout)
+        return subprocess.CompletedProcess(command, first.returncode or rest.returncode, first.stderr + rest.stdout)
+    return bash(command, stdin)
 
 
 def script_lines(code: str) -> list[str]:
@@ -319,6 +333,12 @@ def test_the_runner_compares_output(monkeypatch):
     assert plain("KG_DOCS_TEST=1 kgraph ops") == "kgraph ops" and plain("KG_DOCS_TEST=2 kgraph ops") is None
     assert commands("$ kgraph repl\nkg> 1 + 1\n2.0\n$ echo a \\\n  b\na b\n") == [
         ("kgraph repl", ["1 + 1"], ["2.0"]), ("echo a b", [], ["a b"])]
+    # A pipe's plain first command runs here, and bash reads its output; its failure is the status.
+    piped = shell("kgraph ops --help | grep -c '^examples:'")
+    assert (piped.returncode, piped.stdout) == (0, "1\n")
+    piped = shell("kgraph ops no_such_op | cat")
+    assert piped.returncode == 2 and "kgraph ops: error: " in piped.stdout
+    assert PIPED.fullmatch("kgraph run a.kg --feed x='[1] | [2]' | head") is None  # a quoted |: bash's
 
 
 def test_the_runner_finds_every_page_and_its_markers(tmp_path):
