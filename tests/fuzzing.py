@@ -41,7 +41,8 @@ CASE_SECONDS = 20        # a case that takes longer (its own time, see clock) is
 GRACE_SECONDS = 5        # then the parent kills a worker that has not answered
 WALL_FACTOR = 10         # or after this many times as much wall time, however loaded the machine
 STARTUP_SECONDS = 120    # a worker's import of JAX and its first compile
-CASES_PER_WORKER = 100   # a fresh worker then: JAX's caches of compiled programs only grow
+CASES_PER_WORKER = 1000  # a fresh worker then: JAX's caches of compiled programs only grow (a
+                         # worker's peak resident size: 281 MB after 100 cases, 313 MB after 1,000)
 VALID_SHARE = 0.7         # of the mutated programs, those mutated validly (fuzz_programs.py)
 WORKER_LIMITS = dict(max_elements=10**7, max_file_bytes=10**8)  # what a fuzz case may ask
 
