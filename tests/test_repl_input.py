@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from kgraph.commands.repl_input import Reader, code_of, open_brackets
+from test_cli import kgraph  # cli.main in this process, (code, stdout, stderr)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,13 +31,11 @@ def test_open_brackets_continue_and_blank_lines_are_skipped():
     assert got == [(2, "z = sum(\n  x,\n  axis=1)"), (5, ":names")]
 
 
-def test_a_file_with_updates_and_commented_defs_loads_and_pastes(tmp_path):
+def test_a_file_with_updates_and_commented_defs_loads_and_pastes():
     """lstm.kg has `update_sub(...)` calls; quickstart.kg a `def` line with a comment."""
     quickstart = (ROOT / "examples" / "quickstart.kg").read_text(encoding="utf-8")
-    env = dict(os.environ, KGRAPH_CACHE_DIR=str(tmp_path))
-    p = subprocess.run([sys.executable, "-m", "kgraph", "repl", "examples/sequence/lstm.kg"],
-                       input=":reset\n" + quickstart, text=True, capture_output=True, env=env, cwd=ROOT, timeout=120)
-    assert p.returncode == 0, p.stderr
-    assert "loaded examples/sequence/lstm.kg: " in p.stdout and p.stderr == ""
+    code, out, err = kgraph("repl", "examples/sequence/lstm.kg", stdin=(":reset\n" + quickstart).encode(), cwd=ROOT)
+    assert code == 0, err
+    assert "loaded examples/sequence/lstm.kg: " in out and err == ""
     # quickstart: z = a . w = [[-1.5], [-2.5]], loss = sum(z * z) = 8.5, then its gradient
-    assert "loss: float32[] = 8.5" in p.stdout.split("\n") and "  [[-18.]" in p.stdout
+    assert "loss: float32[] = 8.5" in out.split("\n") and "  [[-18.]" in out
