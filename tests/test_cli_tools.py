@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from forkserver import run_kgraph
 from test_cli import kgraph  # cli.main in this process, (code, stdout, stderr)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,7 +247,7 @@ def test_time_reports_every_stage_and_the_cache_skips_compiling(files, cache_env
     env = dict(cache_env, KGRAPH_CACHE_DIR=str(tmp_path / "cache"))
     prog = tmp_path / "nocallback.kg"  # print_tensor's host callback makes XLA's result uncacheable
     prog.write_text(PROGRAM.replace('shown = print_tensor(loss, message="loss is ")', "shown = loss"))
-    runs = [proc("run", prog, *FEEDS, "--time", env=env) for _ in range(2)]
+    runs = [run_kgraph("run", prog, *FEEDS, "--time", env=env) for _ in range(2)]  # a process each
     for code, out, err in runs:
         assert code == 0, err
         stages = re.findall(r"^  (\w+(?: \w+)?) +\d+\.\d ms", err, re.M)

@@ -1,8 +1,6 @@
 """`kgraph export` and .kgx files: one artifact for every batch size, no source, no pickle."""
 import io
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -10,6 +8,7 @@ import numpy as np
 import pytest
 
 import kgraph
+from forkserver import run_script
 from kgraph.cli import main as cli_main
 from kgraph.export import export_program, load_exported
 
@@ -66,9 +65,8 @@ for batch in (1, 500):
     with np.load(f"feeds{batch}.npz", allow_pickle=False) as f:
         np.savez(f"out{batch}.npz", **prog.run(**dict(f)))
 """
-    proc = subprocess.run([sys.executable, "-c", script, str(artifact)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_script(script, artifact, cwd=tmp_path)  # a new process (tests/forkserver.py)
+    assert code == 0, err
     for batch in (1, 500):
         with np.load(tmp_path / f"out{batch}.npz") as out:
             assert_same(dict(out), prog.run(**feeds(batch)))

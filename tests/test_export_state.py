@@ -1,12 +1,11 @@
 """A trained model out: `kgraph export --state`, the initial-values warning, `prog.export`."""
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
 
 import kgraph
+from forkserver import run_script
 from kgraph.cli import main as cli_main
 
 # One SGD step of a linear regression; `predict.kg` shares its variables.
@@ -64,9 +63,8 @@ def test_export_with_state_bakes_the_trained_values_in(trained, tmp_path):
               "    np.save(f'p{n}.npy', m.run(x=x)['p'])\n")
     x, y = data(40, seed=1)
     np.save(tmp_path / "x.npy", x)
-    proc = subprocess.run([sys.executable, "-c", script, str(kgx), str(tmp_path / "x.npy")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_script(script, kgx, tmp_path / "x.npy", cwd=tmp_path)  # a new process
+    assert code == 0, err
     for n in (1, 5, 33):
         p = np.load(tmp_path / f"p{n}.npy")
         assert p.shape == (n, 1)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import kgraph
+from forkserver import run_script
 from kgraph.cli import main as cli_main
 from kgraph.keras_import import write_import
 
@@ -300,8 +301,6 @@ def training_program(source: str, output: str, variables: list[str]) -> str:
 
 @pytest.mark.slow
 def test_round_trip_import_train_export_run_in_a_new_process(tmp_path, capsys):
-    import subprocess
-
     kg, state = write_import(model_file("legacy_h5"), tmp_path / "model.kg")
     original = dict(np.load(state))
     source = kg.read_text()
@@ -327,9 +326,8 @@ def test_round_trip_import_train_export_run_in_a_new_process(tmp_path, capsys):
     assert "warning" not in capsys.readouterr().err
     script = ("import sys, numpy as np, kgraph\nm = kgraph.load(sys.argv[1])\nx = np.load(sys.argv[2])\n"
               "np.savez('out.npz', one=m.run(x=x[:1])['d3'], all=m.run(x=x)['d3'])\n")
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.kgx"), str(tmp_path / "x.npy")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_script(script, tmp_path / "model.kgx", tmp_path / "x.npy", cwd=tmp_path)  # a new process
+    assert code == 0, err
     predict = kgraph.load(kg)
     predict.load_state(state)
     want = predict.run(x=x)["d3"]

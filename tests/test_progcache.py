@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import kgraph
+from forkserver import run_kgraph
 from kgraph import cli, progcache, warm
 from kgraph.cached import CachedProgram
 from kgraph.errors import FeedError, KGraphWarning
@@ -267,11 +268,10 @@ def test_a_second_process_skips_the_compiler(cache, tmp_path):
 def test_kgraph_run_uses_the_cache_and_no_cache_does_not(cache, tmp_path, capsys):
     (tmp_path / "p.kg").write_text("placeholder x: float32[None, 2]\ny = dot(x, [[0.5], [-1.0]]) * 3.0\noutput y\n")
 
-    def kgraph_run(*extra):
-        proc = subprocess.run([sys.executable, "-c", "from kgraph.cli import entry; entry()", "run", "p.kg",
-                               "--feed", "x=[[1, 2]]", *extra], capture_output=True, text=True, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout
+    def kgraph_run(*extra):  # the executable's entry(), which turns JAX's cache on, in a process each
+        code, out, err = run_kgraph("run", "p.kg", "--feed", "x=[[1, 2]]", *extra, cwd=tmp_path)
+        assert code == 0, err
+        return out
 
     # --no-cache touches neither cache, so it can run in this process.
     code = cli.main(["run", str(tmp_path / "p.kg"), "--feed", "x=[[1, 2]]", "--no-cache"])

@@ -1,14 +1,13 @@
 """`kgraph repl` driven through standard input, as a learner's session would go.
 
-The long session runs in a real process; the shorter ones through cli.main in this process
-(the same code path, without a JAX import each)."""
+The long session runs in a process of its own (tests/forkserver.py), to its exit status; the
+shorter ones through cli.main in this process (the same code path)."""
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from forkserver import run_kgraph
 from test_cli import kgraph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,9 +19,7 @@ def env(tmp_path_factory):
 
 
 def repl(script: str, *args, env):
-    p = subprocess.run([sys.executable, "-m", "kgraph", "repl", *map(str, args)], input=script,
-                       text=True, capture_output=True, env=env, timeout=120)
-    return p.returncode, p.stdout, p.stderr
+    return run_kgraph("repl", *args, stdin=script, env=env)
 
 
 def repl_here(script: str, *args):

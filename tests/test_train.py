@@ -3,13 +3,12 @@ import contextlib
 import io
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
+from forkserver import start_kgraph
 from kgraph.cli import main
 
 # Counts steps, and which rows each epoch has fed (`seen`), and sums the fed rows.
@@ -162,17 +161,12 @@ def test_a_program_without_updates_reads_the_state_and_never_writes_it(tmp_path)
     assert code == 0 and out.strip() == "s: float32[] = 11.0" and ckpt.stat().st_mtime_ns == mtime
 
 
-def _kgraph_process(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kgraph", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
 @pytest.mark.slow
 def test_ctrl_c_finishes_the_step_saves_and_exits_130(counting, tmp_path):
     src, feeds, _ = counting
     ckpt = tmp_path / "ckpt.npz"
-    proc = _kgraph_process("run", src, *feeds, "--steps", "100000000", "--batch-size", "4",
-                           "--state", ckpt, "--log-every", "50")
+    proc = start_kgraph("run", src, *feeds, "--steps", "100000000", "--batch-size", "4",
+                        "--state", ckpt, "--log-every", "50")  # a process of its own, to interrupt
     try:
         assert "does not exist yet" in proc.stderr.readline()
         assert "step 50/" in proc.stderr.readline()  # the loop is running

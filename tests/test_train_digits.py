@@ -4,8 +4,6 @@ import io
 import json
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import numpy as np
 import pytest
 
 import kgraph
+from forkserver import Child, start_kgraph
 from kgraph.cli import main
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
@@ -28,19 +27,14 @@ def kgraph_main(*args):
     return code, out.getvalue(), err.getvalue()
 
 
-def start(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kgraph", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_line(proc: subprocess.Popen, prefix: str) -> str:
+def wait_for_line(proc: Child, prefix: str) -> str:
     for line in proc.stderr:
         if line.startswith(prefix):
             return line
     raise AssertionError(f"the process ended (code {proc.wait()}) before printing {prefix!r}")
 
 
-def kill(proc: subprocess.Popen) -> None:
+def kill(proc: Child) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
@@ -49,8 +43,8 @@ def kill(proc: subprocess.Popen) -> None:
 @pytest.mark.slow
 def test_the_digits_mlp_survives_sigkill_and_resumes_to_95_percent(tmp_path):
     ckpt = tmp_path / "mlp.npz"
-    proc = start("run", DIGITS / "train.kg", *TRAIN, "--batch-size", "32", "--shuffle",
-                 "--steps", "1000000", "--save-every", "10", "--log-every", "10", "--state", ckpt)
+    proc = start_kgraph("run", DIGITS / "train.kg", *TRAIN, "--batch-size", "32", "--shuffle",
+                        "--steps", "1000000", "--save-every", "10", "--log-every", "10", "--state", ckpt)
     try:
         wait_for_line(proc, "step 30/")
     finally:
@@ -102,8 +96,8 @@ def test_the_state_file_is_never_corrupt_when_killed_at_random_moments(tmp_path)
     last, reads = 0, 0
     for _ in range(3):
         # Saving after every step, so a kill at a random moment often lands inside a save.
-        proc = start("run", src, "--steps", "1000000000", "--save-every", "1", "--log-every", "50",
-                     "--state", ckpt)
+        proc = start_kgraph("run", src, "--steps", "1000000000", "--save-every", "1", "--log-every", "50",
+                            "--state", ckpt)
         try:
             wait_for_line(proc, "step 50/")
             deadline = time.monotonic() + rng.uniform(0.05, 0.6)
