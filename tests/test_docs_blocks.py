@@ -7,10 +7,9 @@ The convention (a page that breaks it fails here, naming the page and line):
   block may not hold `$ ` command lines.
 - A page's blocks run in order, in a process of its own, in a scratch directory that holds the
   repository's examples/ and docs/ (links): paths read as from the repository root, and written
-  files stay out of it. The process is forked from a page server that has imported kgraph and
-  done nothing else (JAX has no backend yet, so the fork is safe): a fresh interpreter's state
-  without an import of JAX per page. `python tests/test_docs_blocks.py PAGE` runs one page in
-  a fresh interpreter.
+  files stay out of it. The process is a child of tests/forkserver.py's server, which has
+  imported kgraph and started no JAX backend: a fresh interpreter's state without an import of
+  JAX per page. `python tests/test_docs_blocks.py PAGE` runs one page in a fresh interpreter.
 - ```python blocks share one namespace per page and run in place (errors and kgraph spans name
   the page and its line). A block written as a doctest (`>>> ` lines) compares what each
   statement prints with the lines under it (doctest, with ELLIPSIS and NORMALIZE_WHITESPACE);
@@ -40,24 +39,21 @@ import contextlib
 import difflib
 import doctest
 import io
-import json
 import os
 import re
-import select
 import shlex
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import kgraph
+from forkserver import start_script
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -283,32 +279,25 @@ def run_page(page: Path):
         print(f"{block.where}: {block.info} block ran in {time.perf_counter() - start:.1f} s", flush=True)
 
 
-@pytest.fixture(scope="module")
-def page_server():
-    """`python tests/test_docs_blocks.py --serve`: it forks a process for each page it is sent."""
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, start_new_session=True)
-    yield server
-    server.stdin.close()
-    server.wait(timeout=60)
+# In the page's process: a session of its own, so that a page past its time is killed with
+# everything it started.
+PAGE = "import os, sys\nfrom pathlib import Path\nos.setsid()\nfrom test_docs_blocks import main\nmain(Path(sys.argv[1]))\n"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_page_runs_as_written(page, tmp_path, page_server):
+def test_page_runs_as_written(page):
     # Each page runs in a process of its own, so what one page sets (jax.enable_x64, the
-    # compilation cache, a backend session) reaches neither another page nor this process.
-    log = tmp_path / "page.log"
-    page_server.stdin.write(json.dumps([str(page), str(log)]) + "\n")
-    page_server.stdin.flush()
-    ready, _, _ = select.select([page_server.stdout], [], [], 3 * TIMEOUT)
-    if not ready:
-        os.killpg(page_server.pid, signal.SIGKILL)  # the server and the page's process
-        pytest.fail(f"{page.name} did not finish in {3 * TIMEOUT} s:\n{log.read_text()}")
-    reply = page_server.stdout.readline()
-    assert reply, f"the page server exited with status {page_server.wait()} (its error is on stderr)"
-    status = json.loads(reply)
-    assert status == 0, f"exit status {status}:\n{log.read_text()}"
+    # compilation cache, a backend session, XLA_FLAGS) reaches neither another page nor this process.
+    child = start_script(PAGE, page)
+    try:
+        out, err = child.communicate(timeout=3 * TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)  # the page's process and what it started
+        child.kill()
+        out, err = child.communicate()
+        pytest.fail(f"{page.name} did not finish in {3 * TIMEOUT} s:\n{out}{err}")
+    assert child.returncode == 0, f"exit status {child.returncode}:\n{out}{err}"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
@@ -360,34 +349,5 @@ def main(page: Path):
         run_page(page)
 
 
-def serve():
-    """Read [page, log] lines; run each page in a forked child that writes to its log; answer
-    each line with the child's exit status."""
-    from jax._src import xla_bridge
-
-    for line in sys.stdin:
-        page, log = json.loads(line)
-        # fork() is safe while this process has one thread and JAX has started no backend.
-        assert threading.active_count() == 1 and not xla_bridge._backends, "the page server ran JAX"
-        pid = os.fork()
-        if pid == 0:
-            output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            os.dup2(output, 1)
-            os.dup2(output, 2)
-            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the requests stay the server's
-            sys.stdin = open(0, closefd=False)
-            status = 0
-            try:
-                main(Path(page))
-            except BaseException:  # noqa: BLE001 - reported in the log, as the interpreter would
-                traceback.print_exc()
-                status = 1
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(status)
-        _, wait_status = os.waitpid(pid, 0)
-        print(os.waitstatus_to_exitcode(wait_status), flush=True)
-
-
 if __name__ == "__main__":
-    serve() if sys.argv[1:] == ["--serve"] else main(Path(sys.argv[1]).resolve())
+    main(Path(sys.argv[1]).resolve())
