@@ -25,6 +25,7 @@ from kgraph.mesh import make_mesh, parse_mesh
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mesh_child  # noqa: E402
+from forkserver import run_script  # noqa: E402
 from test_docs_blocks import blocks  # noqa: E402
 
 TRAIN = mesh_child.DIGITS / "train.kg"
@@ -162,12 +163,15 @@ def parent_states(tmp_path_factory) -> Path:
     return where
 
 
+CHILD = "import sys\nfrom pathlib import Path\nfrom mesh_child import main\nmain(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+
+
 @pytest.fixture(scope="module")
 def child(tmp_path_factory, parent_states) -> Path:
     out = tmp_path_factory.mktemp("eight-devices")
-    proc = subprocess.run([sys.executable, str(Path(mesh_child.__file__)), str(out), str(parent_states)],
-                          env=child_env(8), capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # A process of its own (tests/forkserver.py), whose JAX backend starts with 8 devices.
+    code, _, err = run_script(CHILD, out, parent_states, env=child_env(8), timeout=600)
+    assert code == 0, err[-3000:]
     return out
 
 
