@@ -35,7 +35,10 @@ X = np.array([[1.0, 2.0]], np.float32)
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KGRAPH_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "programs"
+    yield tmp_path / "cache" / "programs"
+    # A writer still running would read the next test's KGRAPH_CACHE_DIR and write its entry
+    # there: under load it once overwrote a record that the next test had just damaged.
+    warm.flush()
 
 
 @pytest.fixture(scope="module")
