@@ -4,9 +4,9 @@
 
 JAX reads XLA_FLAGS once, at start-up, so the checks that need 8 devices share this one
 process (each JAX start costs seconds). It writes into OUT: `outputs.npz` (every
-example's outputs on data=4,model=2 with shard statements, and the top-level ones' on data=8), the state
-files of the training runs, and `cli.json` (exit status, stdout and stderr of the
-commands whose errors and displays the tests read). PARENT holds what the one-device
+example's outputs on data=4,model=2 with shard statements, and the top-level ones' on
+data=8), the state files of the training runs, and `cli.json` (exit status, stdout and
+stderr of the commands whose errors and displays the tests read). PARENT holds what the one-device
 parent made first (a state file after 4 steps, to resume here). The helpers at the top
 are shared with the parent, which computes the one-device outputs with them.
 """

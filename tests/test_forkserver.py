@@ -39,3 +39,10 @@ def test_output_is_read_as_it_comes_and_a_signal_ends_the_child(tmp_path):
     finally:
         child.kill()
     assert child.returncode == -signal.SIGKILL
+
+
+def test_the_server_forks_from_a_single_thread():
+    """fork() copies only the thread that calls it: a second thread in the server (one that
+    importing kgraph.cli had started) could leave a child holding a lock no one releases."""
+    script = "import os\nprint([l for l in open(f'/proc/{os.getppid()}/status') if l.startswith('Threads:')])"
+    assert run_script(script)[1] == "['Threads:\\t1\\n']\n"

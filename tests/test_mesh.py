@@ -47,9 +47,7 @@ def kgraph_main(*args) -> tuple[int, str, str]:
 
 
 def child_env(devices: int) -> dict:
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    env["PYTHONPATH"] = os.pathsep.join([str(mesh_child.ROOT), env.get("PYTHONPATH", "")])
-    return env
+    return dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
 
 
 # ---- on one device: the statement is checked, and has no effect ----------------------------

@@ -133,11 +133,10 @@ def test_a_64_bit_program_hits_with_its_bits(cache):
 
 
 def test_a_new_feed_shape_is_compiled_once_and_stored(filled):
-    cache = filled
     batch = np.ones((3, 2), np.float32)
     hit = kgraph.compile(PROGRAM, cache=True)
     first = hit.run(x=batch)
-    assert hit._program is not None and len(names(cache)) == 3
+    assert hit._program is not None and len(names(filled)) == 3
     again = kgraph.compile(PROGRAM, cache=True)
     assert_same([again.run(x=batch)], [first])
     assert again._program is None
@@ -162,15 +161,14 @@ CHANGES = [{"source": PROGRAM.replace("3.0", "4.0")}, {"opt_level": 0}, {"floatx
 
 
 def test_any_change_of_source_or_option_misses(filled):
-    cache = filled
     for change in CHANGES:
         options = dict(change)
         source = options.pop("source", PROGRAM)
         other = kgraph.compile(source, cache=True, **options)
         assert isinstance(other, kgraph.Program), change
-    assert len(names(cache)) == 2  # a Program stores at its first run
+    assert len(names(filled)) == 2  # a Program stores at its first run
     other.run(x=X)
-    assert len(names(cache)) == 4
+    assert len(names(filled)) == 4
     assert_same(runs(kgraph.compile(source, cache=True, **options), 1), runs(kgraph.compile(source, **options), 1))
 
 
@@ -205,8 +203,8 @@ def damage(path: Path, how: str) -> None:
 @pytest.mark.parametrize("how", ["truncated", "flipped", "foreign"])
 @pytest.mark.parametrize("which", ["record", "executable"])
 def test_a_damaged_entry_is_warned_about_and_rebuilt(filled, stored, how, which):
-    cache, reference = filled, [stored[1]]
-    record, executable = sorted(cache.glob("*.kgc"), key=lambda p: p.name.count("."))
+    reference = [stored[1]]
+    record, executable = sorted(filled.glob("*.kgc"), key=lambda p: p.name.count("."))
     damage(record if which == "record" else executable, how)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -217,31 +215,28 @@ def test_a_damaged_entry_is_warned_about_and_rebuilt(filled, stored, how, which)
 
 
 def test_a_key_file_others_can_read_is_not_trusted(filled):
-    cache = filled
-    os.chmod(cache / progcache.KEY_FILE, 0o644)
+    os.chmod(filled / progcache.KEY_FILE, 0o644)
     assert isinstance(kgraph.compile(PROGRAM, cache=True), kgraph.Program)
-    os.chmod(cache / progcache.KEY_FILE, 0o600)
+    os.chmod(filled / progcache.KEY_FILE, 0o600)
     assert isinstance(kgraph.compile(PROGRAM, cache=True), CachedProgram)
-    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+    assert oct(filled.stat().st_mode & 0o777) == "0o700"
 
 
 def test_the_size_bound_evicts_the_least_recently_used(filled, monkeypatch):
-    cache = filled
-    assert progcache.evict(0) == 2 and names(cache) == []
+    assert progcache.evict(0) == 2 and names(filled) == []
     monkeypatch.setenv(progcache.ENV_MAX, "1")
     kgraph.compile(PROGRAM, cache=True).run(x=X)
-    assert names(cache) == []  # each write leaves at most one byte: nothing
+    assert names(filled) == []  # each write leaves at most one byte: nothing
     monkeypatch.setenv(progcache.ENV_MAX, "many")
     with pytest.raises(kgraph.KGraphError, match=progcache.ENV_MAX):
         progcache.max_bytes()
 
 
 def test_cache_info_and_clear(filled, capsys):
-    cache = filled
     assert cli.main(["cache", "info"]) == 0
     assert "entries:     2" in capsys.readouterr().out
     assert cli.main(["cache", "clear"]) == 0
-    assert "removed" in capsys.readouterr().out and names(cache) == []
+    assert "removed" in capsys.readouterr().out and names(filled) == []
     assert cli.main(["cache", "info"]) == 0 and "entries:     0" in capsys.readouterr().out
 
 
