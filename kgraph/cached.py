@@ -61,8 +61,10 @@ def step_name(key: str, args: tuple) -> str:
 
 def compile_step(jitted, args: tuple, name: str, then=None):
     """`jitted` compiled for `args` (JAX's in-memory cache keeps it for the jitted step's own
-    calls). Its executable is stored as entry `name`, when it can be serialized, and `then()`
-    called, beside the caller (`in_background`)."""
+    calls). Its executable is stored as entry `name`, when it can be serialized, and
+    `then(directory)` called, beside the caller (`in_background`), in the cache directory of
+    this call."""
+    directory = progcache.programs_dir()
     with _no_jax_cache_write():  # JAX's persistent cache would serialize it a second time
         compiled = jitted.lower(*args).compile()
 
@@ -71,8 +73,8 @@ def compile_step(jitted, args: tuple, name: str, then=None):
             blob = pickle.dumps(serialize_executable.serialize(compiled))
         except (ValueError, NotImplementedError, TypeError, pickle.PicklingError):
             return  # host callbacks, closed-over constants: this one is compiled each time
-        if progcache.store(name, {"executable": blob}) is not None and then is not None:
-            then()
+        if progcache.store(name, {"executable": blob}, directory) is not None and then is not None:
+            then(directory)
 
     in_background(store)
     return compiled

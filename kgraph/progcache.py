@@ -48,8 +48,7 @@ def max_bytes() -> int:
         raise KGraphError(f"${ENV_MAX} must be a number of bytes, got {text!r}") from None
 
 
-def _private_dir() -> Path | None:
-    directory = programs_dir()
+def _private_dir(directory: Path) -> Path | None:
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)
@@ -105,9 +104,11 @@ def _unpack(body: bytes) -> dict[str, bytes]:
     return parts
 
 
-def store(name: str, parts: dict[str, bytes]) -> Path | None:
-    """Write the entry `name` (signed, atomically); None when the cache cannot be written."""
-    directory = _private_dir()
+def store(name: str, parts: dict[str, bytes], directory: Path | None = None) -> Path | None:
+    """Write the entry `name` (signed, atomically) into `directory`, the `programs_dir()` of
+    when the write was asked for (a background writer is given it: the environment may have
+    changed since); None when the cache cannot be written."""
+    directory = _private_dir(directory or programs_dir())
     key = _secret(directory) if directory is not None else None
     if key is None:
         return None
@@ -124,7 +125,7 @@ def store(name: str, parts: dict[str, bytes]) -> Path | None:
     except OSError:
         Path(tmp).unlink(missing_ok=True)
         return None
-    evict(max_bytes())
+    evict(max_bytes(), directory)
     return path
 
 
@@ -157,9 +158,9 @@ def discard(name: str, why: str) -> None:
     (programs_dir() / f"{name}{SUFFIX}").unlink(missing_ok=True)
 
 
-def entries() -> list[Path]:
-    """The entries, least recently used first."""
-    directory = programs_dir()
+def entries(directory: Path | None = None) -> list[Path]:
+    """The entries (of `programs_dir()` unless given another), least recently used first."""
+    directory = directory or programs_dir()
     if not directory.is_dir():
         return []
     found = []
@@ -178,9 +179,9 @@ def _size(path: Path) -> int:
         return 0
 
 
-def evict(bound: int) -> int:
+def evict(bound: int, directory: Path | None = None) -> int:
     """Remove least recently used entries until the total is at most `bound`; how many went."""
-    listed = entries()
+    listed = entries(directory)
     total = sum(_size(p) for p in listed)
     removed = 0
     for path in listed:

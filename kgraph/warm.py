@@ -121,8 +121,8 @@ def program_key(source: str, options: dict) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
-def store_record(program, key: str) -> None:
-    """The entry `key`: what `CachedProgram` needs to stand in for `program`."""
+def store_record(program, key: str, directory: Path) -> None:
+    """The entry `key` in `directory`: what `CachedProgram` needs to stand in for `program`."""
     spans = program.module.leaf_spans
     placeholders = program.placeholders
     record = {"placeholders": {k: [dtype, list(shape)] for k, (dtype, shape) in placeholders.items()},
@@ -136,7 +136,7 @@ def store_record(program, key: str) -> None:
     parts = {"record": json.dumps(record).encode()}
     for name, value in program._initial.items():
         parts[f"variable:{name}"] = npy_bytes(value)
-    progcache.store(key, parts)
+    progcache.store(key, parts, directory)
 
 
 class StoringStep:
@@ -150,7 +150,8 @@ class StoringStep:
 
     def __call__(self, *args):
         program, key = self.program, self.key
-        compiled = compile_step(self.jitted, args, step_name(key, args), lambda: store_record(program, key))
+        compiled = compile_step(self.jitted, args, step_name(key, args),
+                                lambda directory: store_record(program, key, directory))
         program._jitted = self.jitted
         return compiled(*args)
 

@@ -13,7 +13,7 @@ import pytest
 
 import kgraph
 from forkserver import run_kgraph
-from kgraph import cli, progcache, warm
+from kgraph import cached, cli, progcache, warm
 from kgraph.cached import CachedProgram
 from kgraph.errors import FeedError, KGraphWarning
 
@@ -35,10 +35,7 @@ X = np.array([[1.0, 2.0]], np.float32)
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KGRAPH_CACHE_DIR", str(tmp_path / "cache"))
-    yield tmp_path / "cache" / "programs"
-    # A writer still running would read the next test's KGRAPH_CACHE_DIR and write its entry
-    # there: under load it once overwrote a record that the next test had just damaged.
-    warm.flush()
+    return tmp_path / "cache" / "programs"
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +176,20 @@ def test_another_version_misses(filled, monkeypatch):
         assert isinstance(kgraph.compile(PROGRAM, cache=True), kgraph.Program), field
     monkeypatch.setattr(warm, "versions", lambda: real)
     assert isinstance(kgraph.compile(PROGRAM, cache=True), CachedProgram)
+
+
+def test_an_entry_goes_to_the_directory_of_its_run_however_late_its_writer(cache, tmp_path, monkeypatch):
+    # Under load a writer once ran after the next test had set its own KGRAPH_CACHE_DIR, and
+    # wrote there, over a record that test had just damaged.
+    late = []
+    monkeypatch.setattr(cached, "in_background", late.append)  # the writers, held back
+    kgraph.compile(PROGRAM, cache=True).run(x=X)
+    assert len(late) == 1 and names(cache) == []
+    monkeypatch.setenv("KGRAPH_CACHE_DIR", str(tmp_path / "elsewhere"))
+    late.pop()()
+    assert not (tmp_path / "elsewhere").exists()
+    monkeypatch.setenv("KGRAPH_CACHE_DIR", str(cache.parent))
+    assert len(names(cache)) == 2  # the record and the executable, where the run was
 
 
 def test_the_cache_is_off_unless_asked(cache):
