@@ -167,17 +167,15 @@ def start_script(script: str, *args, cwd=None, env: dict | None = None) -> Child
 
 def run_kgraph(*args, cwd=None, env: dict | None = None, stdin: str = "", timeout: float = 120):
     """`kgraph ARGS...` to its end: (exit status, stdout, stderr)."""
-    child = start_kgraph(*args, cwd=cwd, env=env, stdin=stdin)
-    try:
-        out, err = child.communicate(timeout)
-    finally:
-        child.kill()
-    return child.returncode, out, err
+    return _finish(start_kgraph(*args, cwd=cwd, env=env, stdin=stdin), timeout)
 
 
 def run_script(script: str, *args, cwd=None, env: dict | None = None, timeout: float = 120):
     """`python -c SCRIPT ARGS...` to its end: (exit status, stdout, stderr)."""
-    child = start_script(script, *args, cwd=cwd, env=env)
+    return _finish(start_script(script, *args, cwd=cwd, env=env), timeout)
+
+
+def _finish(child: Child, timeout: float) -> tuple[int, str, str]:
     try:
         out, err = child.communicate(timeout)
     finally:

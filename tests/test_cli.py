@@ -1,4 +1,6 @@
-"""`kgraph run` end to end through a subprocess: feeds, formats, errors, exit codes."""
+"""`kgraph run` end to end: feeds, formats, errors, exit codes. Through cli.main in this process,
+and the real executable for what the interpreter's own start decides (no traceback, argparse's
+exit 2)."""
 import contextlib
 import io
 import json

@@ -1,10 +1,9 @@
 """The tools that show what the compiler does: check, graph, lower, ops, run --trace/--time,
 the persistent compilation cache, colour diagnostics and the op table of docs/language.md.
 
-What needs the executable runs in a real process (a JAX import each, so assertions are
-grouped): exit statuses without a traceback, colour on a terminal, the persistent cache from
-one process to the next. The rest runs through cli.main in this process, the same code path.
-"""
+Colour on a terminal runs the real executable, and the persistent cache from one process to
+the next runs in processes of tests/forkserver.py; the rest runs through cli.main in this
+process, the same code path (test_cli.py runs the executable for exit statuses)."""
 import json
 import os
 import re
